@@ -1,0 +1,368 @@
+// Package protocol holds the wire contract of coworkctl: Socket.IO event
+// names, room names and the JSON payloads shared by the server, the client
+// and the terminal UI. Field names (Italian ones included) are part of the
+// compatibility promise with the existing browser frontend (SPEC §2, §3);
+// additive fields are allowed, renames are not.
+package protocol
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Server → client event names.
+const (
+	EventConnectionConfirmed = "connection_confirmed"
+	EventJoinedSpace         = "joined_space"
+	EventLeftSpace           = "left_space"
+	EventSlotsStatusUpdate   = "slots_status_update"
+	EventSlotUpdate          = "slot_update"
+	EventSlotsFreed          = "slots_freed"
+	EventHoldExpired         = "hold_expired"
+	EventSpaceError          = "space_error"
+	EventSessionExpired      = "session_expired"
+)
+
+// Client → server event names.
+const (
+	EventJoinSpace  = "join_space"
+	EventLeaveSpace = "leave_space"
+	EventPing       = "ping_latency"
+)
+
+// Slot statuses.
+const (
+	StatusAvailable = "available"
+	StatusOccupied  = "occupied"
+	StatusBooked    = "booked"
+	StatusPast      = "past"
+)
+
+// Messages whose text the frontend matches on.
+const (
+	MsgConnected            = "Connesso al sistema real-time"
+	MsgSocketAuthRequired   = "Token di autenticazione richiesto"
+	MsgSocketAuthInvalid    = "Token non valido"
+	MsgHTTPAuthRequired     = "Token di accesso richiesto"
+	MsgHTTPAuthInvalid      = "Token non valido o scaduto"
+	MsgBadDate              = "Formato data non valido. Usa YYYY-MM-DD"
+	MsgSlotUnavailable      = "Slot non disponibile"
+	MsgSlotNotBookable      = "Slot non disponibile per prenotazione"
+	MsgSlotBooked           = "Slot prenotato con successo"
+	MsgSlotReleased         = "Slot liberato con successo"
+	MsgSlotNotHeldByUser    = "Slot non trovato o non occupato da questo utente"
+	CodeAuthRequired        = "AUTH_REQUIRED"
+	CodeAuthInvalid         = "AUTH_INVALID"
+	DateLayout              = "2006-01-02"
+	timestampLayout         = "2006-01-02T15:04:05.000Z"
+	userRoomPrefix          = "user_"
+	spaceRoomFormat         = "spazio_%d_sede_%d"
+	MsgHoldTemplateMinutes  = "Slot occupato per %d minuti"
+	MsgHoldTemplateDuration = "Slot occupato per %s"
+)
+
+// Timestamp formats t like JavaScript's Date.prototype.toISOString, which is
+// what the seed's frontend parses: UTC with milliseconds and a Z suffix.
+func Timestamp(t time.Time) string { return t.UTC().Format(timestampLayout) }
+
+// ParseTimestamp parses a Timestamp string (any RFC 3339 form is accepted).
+func ParseTimestamp(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
+
+// HoldMessage is the hold success text; the minutes follow --hold-ttl.
+func HoldMessage(ttl time.Duration) string {
+	if ttl%time.Minute == 0 {
+		return fmt.Sprintf(MsgHoldTemplateMinutes, int(ttl/time.Minute))
+	}
+	return fmt.Sprintf(MsgHoldTemplateDuration, ttl)
+}
+
+// SpaceRoom is the room of one spazio: spazio_<spazioId>_sede_<sedeId>.
+func SpaceRoom(spazioID, sedeID int64) string { return fmt.Sprintf(spaceRoomFormat, spazioID, sedeID) }
+
+// ParseSpaceRoom is the inverse of SpaceRoom.
+func ParseSpaceRoom(room string) (spazioID, sedeID int64, ok bool) {
+	if _, err := fmt.Sscanf(room, spaceRoomFormat, &spazioID, &sedeID); err != nil {
+		return 0, 0, false
+	}
+	return spazioID, sedeID, SpaceRoom(spazioID, sedeID) == room
+}
+
+// UserRoom is the personal room every socket of one user joins.
+func UserRoom(userID int64) string { return userRoomPrefix + strconv.FormatInt(userID, 10) }
+
+// IsUserRoom reports whether room is a personal room.
+func IsUserRoom(room string) bool { return strings.HasPrefix(room, userRoomPrefix) }
+
+// Slot is one hourly slot as the REST API and the snapshot list it.
+type Slot struct {
+	ID               int     `json:"id"`
+	IDSlot           int     `json:"id_slot"`
+	IDSpazio         int64   `json:"id_spazio"`
+	IDSede           int64   `json:"id_sede"`
+	Date             string  `json:"date"`
+	Orario           string  `json:"orario"`
+	Status           string  `json:"status"`
+	Title            string  `json:"title"`
+	ExpiresAt        *string `json:"expires_at,omitempty"`
+	MinutesRemaining *int    `json:"minutes_remaining,omitempty"`
+	PrenotazioneID   *int64  `json:"prenotazione_id,omitempty"`
+	// IDUtente is shown only to the holder and to staff (SPEC §2 privacy).
+	IDUtente *int64 `json:"id_utente,omitempty"`
+}
+
+// SlotData is the data member of slot_update and hold_expired.
+type SlotData struct {
+	ID             int     `json:"id"`
+	IDSlot         int     `json:"id_slot"`
+	IDSpazio       int64   `json:"id_spazio"`
+	IDSede         int64   `json:"id_sede"`
+	Date           string  `json:"date"`
+	Orario         string  `json:"orario"`
+	Status         string  `json:"status"`
+	ExpiresAt      *string `json:"expires_at,omitempty"`
+	PrenotazioneID *int64  `json:"prenotazione_id,omitempty"`
+}
+
+// ConnectionConfirmed is sent right after a socket connects.
+type ConnectionConfirmed struct {
+	Message   string `json:"message"`
+	UserID    int64  `json:"userId"`
+	Role      string `json:"ruolo,omitempty"`
+	SocketID  string `json:"socketId,omitempty"`
+	Recovered bool   `json:"recovered,omitempty"`
+	Timestamp string `json:"timestamp"`
+}
+
+// JoinSpaceRequest is the client's join_space/leave_space payload. Ids may
+// arrive as numbers or numeric strings, so they stay untyped until validated.
+type JoinSpaceRequest struct {
+	SpazioID any    `json:"spazioId"`
+	SedeID   any    `json:"sedeId"`
+	Date     string `json:"date,omitempty"`
+}
+
+// JoinedSpace answers a successful join_space.
+type JoinedSpace struct {
+	Room      string `json:"room"`
+	SpazioID  int64  `json:"spazioId"`
+	SedeID    int64  `json:"sedeId"`
+	Date      string `json:"date"`
+	Timestamp string `json:"timestamp"`
+}
+
+// SlotsStatusUpdate is the whole grid of one spazio and date. SpazioID,
+// SedeID and Date are additive so a client in several rooms knows which
+// grid this is.
+type SlotsStatusUpdate struct {
+	Type        string `json:"type"`
+	SpazioID    int64  `json:"spazioId"`
+	SedeID      int64  `json:"sedeId"`
+	Date        string `json:"date"`
+	SlotsStatus []Slot `json:"slotsStatus"`
+	Timestamp   string `json:"timestamp"`
+}
+
+// SlotUpdate is one slot's change, broadcast to the spazio's room.
+type SlotUpdate struct {
+	Type      string   `json:"type"`
+	SlotID    int      `json:"slotId"`
+	Status    string   `json:"status"`
+	Data      SlotData `json:"data"`
+	Timestamp string   `json:"timestamp"`
+}
+
+// FreedSlot names one slot freed by the expiry timer (additive in slots_freed).
+type FreedSlot struct {
+	IDSpazio int64  `json:"id_spazio"`
+	IDSede   int64  `json:"id_sede"`
+	Date     string `json:"date"`
+	IDSlot   int    `json:"id_slot"`
+}
+
+// SlotsFreed is sent to every socket when the timer frees holds.
+type SlotsFreed struct {
+	Type      string      `json:"type"`
+	Count     int         `json:"count"`
+	Slots     []FreedSlot `json:"slots"`
+	Timestamp string      `json:"timestamp"`
+}
+
+// HoldExpired tells a user (all their tabs) that their hold lapsed.
+type HoldExpired struct {
+	Type      string   `json:"type"`
+	SlotID    int      `json:"slotId"`
+	Data      SlotData `json:"data"`
+	Timestamp string   `json:"timestamp"`
+}
+
+// SpaceError answers an invalid join_space/leave_space.
+type SpaceError struct {
+	Type      string `json:"type"`
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Timestamp string `json:"timestamp"`
+}
+
+// SessionExpired is sent just before the server disconnects a socket whose
+// token reached exp.
+type SessionExpired struct {
+	Message   string `json:"message"`
+	Code      string `json:"code"`
+	Timestamp string `json:"timestamp"`
+}
+
+// Space error codes.
+const (
+	CodeInvalidInput    = "INVALID_INPUT"
+	CodeSpaceNotFound   = "SPACE_NOT_FOUND"
+	CodeSpaceMismatch   = "SPACE_NOT_IN_SEDE"
+	CodeTooManyRooms    = "TOO_MANY_ROOMS"
+	CodeRateLimited     = "RATE_LIMITED"
+	CodeInternal        = "INTERNAL_ERROR"
+	CodeSessionExpired  = "TOKEN_EXPIRED"
+	CodePayloadTooLarge = "PAYLOAD_TOO_LARGE"
+)
+
+// Ack is the acknowledgement of join_space/leave_space.
+type Ack struct {
+	Success bool   `json:"success"`
+	Room    string `json:"room,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Code    string `json:"code,omitempty"`
+}
+
+// Sede is a location with its spazi, as GET /api/sedi lists it.
+type Sede struct {
+	IDSede         int64    `json:"id_sede" yaml:"id_sede"`
+	Nome           string   `json:"nome" yaml:"nome"`
+	Citta          string   `json:"citta" yaml:"citta"`
+	Timezone       string   `json:"timezone,omitempty" yaml:"timezone"`
+	OrarioApertura string   `json:"orario_apertura,omitempty" yaml:"orario_apertura"`
+	OrarioChiusura string   `json:"orario_chiusura,omitempty" yaml:"orario_chiusura"`
+	Spazi          []Spazio `json:"spazi" yaml:"spazi"`
+}
+
+// Spazio is a bookable space.
+type Spazio struct {
+	IDSpazio  int64  `json:"id_spazio" yaml:"id_spazio"`
+	IDSede    int64  `json:"id_sede" yaml:"id_sede"`
+	Nome      string `json:"nome" yaml:"nome"`
+	Tipologia string `json:"tipologia" yaml:"tipologia"`
+	Capacita  int    `json:"capacita" yaml:"capacita"`
+}
+
+// SediResponse is the body of GET /api/sedi.
+type SediResponse struct {
+	Success bool   `json:"success"`
+	Data    []Sede `json:"data"`
+}
+
+// SlotsResponse is the body of GET /api/slots/{idSpazio}/{date}.
+type SlotsResponse struct {
+	Success bool      `json:"success"`
+	Data    SlotsList `json:"data"`
+}
+
+// SlotsList is the data member of SlotsResponse.
+type SlotsList struct {
+	Slots    []Slot `json:"slots"`
+	Count    int    `json:"count"`
+	Date     string `json:"date"`
+	IDSpazio int64  `json:"idSpazio"`
+	IDSede   int64  `json:"idSede"`
+}
+
+// SlotActionRequest is the body of hold, book and release. Ids may be
+// numbers or numeric strings, like on the socket.
+type SlotActionRequest struct {
+	IDSpazio any    `json:"idSpazio"`
+	SedeID   any    `json:"sedeId"`
+	Date     string `json:"date"`
+}
+
+// SlotActionResponse answers hold, book and release.
+type SlotActionResponse struct {
+	Success bool            `json:"success"`
+	Message string          `json:"message,omitempty"`
+	Error   string          `json:"error,omitempty"`
+	Code    string          `json:"code,omitempty"`
+	Data    *SlotActionData `json:"data,omitempty"`
+}
+
+// SlotActionData is the data member of a successful slot action.
+type SlotActionData struct {
+	SlotID         int     `json:"slotId"`
+	PrenotazioneID int64   `json:"prenotazione_id"`
+	ExpiresAt      *string `json:"expires_at,omitempty"`
+	Status         string  `json:"status"`
+}
+
+// ErrorResponse is every failing REST body.
+type ErrorResponse struct {
+	Success bool   `json:"success"`
+	Error   string `json:"error"`
+	Code    string `json:"code,omitempty"`
+}
+
+// RoomStats counts the members of one room.
+type RoomStats struct {
+	Room     string `json:"room"`
+	Members  int    `json:"members"`
+	SpazioID int64  `json:"spazioId,omitempty"`
+	SedeID   int64  `json:"sedeId,omitempty"`
+}
+
+// NodeStats describes one server node.
+type NodeStats struct {
+	NodeID        string `json:"nodeId"`
+	Sockets       int    `json:"sockets"`
+	UptimeSeconds int64  `json:"uptimeSeconds"`
+}
+
+// Stats is the body of GET /api/stats.
+type Stats struct {
+	Success        bool        `json:"success"`
+	ConnectedUsers int         `json:"connectedUsers"`
+	TotalSockets   int         `json:"totalSockets"`
+	Rooms          []RoomStats `json:"rooms"`
+	RedisEnabled   bool        `json:"redisEnabled"`
+	RedisConnected bool        `json:"redisConnected"`
+	UptimeSeconds  int64       `json:"uptimeSeconds"`
+	NodeID         string      `json:"nodeId"`
+	Nodes          []NodeStats `json:"nodes"`
+	ActiveHolds    int         `json:"activeHolds"`
+	Version        string      `json:"version"`
+	Timestamp      string      `json:"timestamp"`
+}
+
+// AdminEmitRequest is the body of POST /api/admin/emit: exactly one target.
+type AdminEmitRequest struct {
+	Event    string `json:"event"`
+	Data     any    `json:"data"`
+	Room     string `json:"room,omitempty"`
+	SpazioID any    `json:"spazioId,omitempty"`
+	SedeID   any    `json:"sedeId,omitempty"`
+	UserID   any    `json:"userId,omitempty"`
+	All      bool   `json:"all,omitempty"`
+}
+
+// AdminEmitResponse answers POST /api/admin/emit.
+type AdminEmitResponse struct {
+	Success    bool   `json:"success"`
+	Event      string `json:"event"`
+	Target     string `json:"target"`
+	Recipients int    `json:"recipients"`
+	// RecipientsExact is false when other nodes may hold members too.
+	RecipientsExact bool   `json:"recipientsExact"`
+	Timestamp       string `json:"timestamp"`
+}
+
+// ReservedEvents are names a client or the admin endpoint may not emit.
+var ReservedEvents = map[string]bool{
+	"connect": true, "connect_error": true, "disconnect": true, "disconnecting": true,
+	"newListener": true, "removeListener": true, "error": true, "message": true,
+	"reconnect": true, "reconnect_attempt": true, "reconnect_error": true, "reconnect_failed": true,
+	"ping": true, "pong": true,
+}

@@ -1,0 +1,111 @@
+package slots
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Domain errors. Adapters map them once to HTTP statuses and socket replies.
+var (
+	// ErrSlotTaken: the slot is held or booked by someone (hold conflict).
+	ErrSlotTaken = errors.New("slot not available")
+	// ErrNotHeld: the caller has no active hold on the slot (book/release).
+	ErrNotHeld = errors.New("slot not held by this user")
+	// ErrSpazioNotFound: no spazio with that id.
+	ErrSpazioNotFound = errors.New("spazio not found")
+	// ErrSpazioNotInSede: the spazio exists but belongs to another sede.
+	ErrSpazioNotInSede = errors.New("spazio not in that sede")
+	// ErrSlotOutOfRange: slot number outside the day's opening hours.
+	ErrSlotOutOfRange = errors.New("slot out of range")
+	// ErrSlotPast: the slot's start time has passed.
+	ErrSlotPast = errors.New("slot in the past")
+	// ErrBadDate: not a YYYY-MM-DD calendar date.
+	ErrBadDate = errors.New("bad date")
+	// ErrBadInput: a malformed id or body.
+	ErrBadInput = errors.New("bad input")
+)
+
+// Reservation statuses as stored. Only occupied and booked are active: the
+// database allows at most one active reservation per (spazio, date, slot).
+const (
+	StateOccupied = "occupied"
+	StateBooked   = "booked"
+	StateReleased = "released"
+	StateExpired  = "expired"
+)
+
+// SlotKey names one slot: a spazio, a local date and a 1-based slot number.
+type SlotKey struct {
+	SpazioID int64
+	SedeID   int64
+	Date     string // YYYY-MM-DD in the sede's time zone
+	Slot     int
+}
+
+// Reservation is one row of the reservations (prenotazioni) table.
+type Reservation struct {
+	ID        int64
+	Key       SlotKey
+	UserID    int64
+	State     string
+	ExpiresAt time.Time // zero unless State is occupied
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// HoldResult is what a successful hold did. Expired is set when the slot's
+// previous hold had lapsed but was not yet swept: the hold transaction
+// expired it (exactly once, like the sweeper would) so the caller must
+// announce that expiry too.
+type HoldResult struct {
+	Reservation Reservation
+	Expired     *Reservation
+}
+
+// Store persists the catalog and reservations. Implementations must make
+// the database itself guarantee one active reservation per slot, so that
+// of N concurrent Hold calls on one free slot exactly one succeeds and the
+// others return ErrSlotTaken.
+type Store interface {
+	// UpsertCatalog inserts or updates sedi and their spazi.
+	UpsertCatalog(ctx context.Context, sedi []Sede) error
+	// Catalog lists every sede with its spazi, ordered by id.
+	Catalog(ctx context.Context) ([]Sede, error)
+	// Spazio returns one spazio and its sede, or ErrSpazioNotFound.
+	Spazio(ctx context.Context, spazioID int64) (Spazio, Sede, error)
+
+	// ActiveReservations lists occupied and booked reservations of one
+	// spazio and date. Holds whose ExpiresAt <= now are left out: they read
+	// as free even before the sweeper runs, which keeps restarts safe.
+	ActiveReservations(ctx context.Context, spazioID int64, date string, now time.Time) ([]Reservation, error)
+	// Hold creates an occupied reservation for userID expiring at expiresAt.
+	// ErrSlotTaken when the slot has an active reservation.
+	Hold(ctx context.Context, key SlotKey, userID int64, now, expiresAt time.Time) (HoldResult, error)
+	// Book turns userID's unexpired hold on key into a booking; ErrNotHeld otherwise.
+	Book(ctx context.Context, key SlotKey, userID int64, now time.Time) (Reservation, error)
+	// Release ends userID's unexpired hold on key; ErrNotHeld otherwise.
+	Release(ctx context.Context, key SlotKey, userID int64, now time.Time) (Reservation, error)
+	// ExpireDue marks every occupied reservation with ExpiresAt <= now as
+	// expired in one statement and returns exactly the rows it changed, so
+	// that several nodes sweeping at once expire each hold exactly once.
+	ExpireDue(ctx context.Context, now time.Time) ([]Reservation, error)
+	// NextExpiry returns the earliest ExpiresAt of an occupied reservation.
+	NextExpiry(ctx context.Context) (t time.Time, ok bool, err error)
+	// CountActiveHolds counts occupied, unexpired reservations.
+	CountActiveHolds(ctx context.Context, now time.Time) (int, error)
+
+	// Ping checks the database connection (readiness).
+	Ping(ctx context.Context) error
+	// Close releases the database. Safe to call twice.
+	Close() error
+}
+
+// Clock tells the time; tests inject a fake one.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
