@@ -173,14 +173,14 @@ func (h *Histogram) RecordExtremes(lo, hi time.Duration) {
 
 // Summary is a histogram's figures in milliseconds, as reports print them.
 type Summary struct {
-	Count  uint64  `json:"count"`
-	Min    float64 `json:"min_ms"`
-	Mean   float64 `json:"mean_ms"`
-	P50    float64 `json:"p50_ms"`
-	P90    float64 `json:"p90_ms"`
-	P99    float64 `json:"p99_ms"`
-	P999   float64 `json:"p99_9_ms"`
-	Max    float64 `json:"max_ms"`
+	Count uint64  `json:"count"`
+	Min   float64 `json:"min_ms"`
+	Mean  float64 `json:"mean_ms"`
+	P50   float64 `json:"p50_ms"`
+	P90   float64 `json:"p90_ms"`
+	P99   float64 `json:"p99_ms"`
+	P999  float64 `json:"p99_9_ms"`
+	Max   float64 `json:"max_ms"`
 }
 
 // Summarize returns h's figures.

@@ -39,10 +39,12 @@ func TestBucketBoundsCoverEveryValue(t *testing.T) {
 func TestHistogramQuantilesMatchExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	dists := map[string]func() uint64{
-		"uniform 0-100us":   func() uint64 { return rng.Uint64N(100) },
-		"uniform 1-50ms":    func() uint64 { return 1000 + rng.Uint64N(49000) },
-		"lognormal ~2ms":    func() uint64 { return uint64(math.Exp(rng.NormFloat64()*0.8 + math.Log(2000))) },
-		"bimodal with tail": func() uint64 { return map[bool]uint64{true: 500 + rng.Uint64N(100), false: 200000 + rng.Uint64N(800000)}[rng.IntN(1000) < 995] },
+		"uniform 0-100us": func() uint64 { return rng.Uint64N(100) },
+		"uniform 1-50ms":  func() uint64 { return 1000 + rng.Uint64N(49000) },
+		"lognormal ~2ms":  func() uint64 { return uint64(math.Exp(rng.NormFloat64()*0.8 + math.Log(2000))) },
+		"bimodal with tail": func() uint64 {
+			return map[bool]uint64{true: 500 + rng.Uint64N(100), false: 200000 + rng.Uint64N(800000)}[rng.IntN(1000) < 995]
+		},
 	}
 	for name, gen := range dists {
 		t.Run(name, func(t *testing.T) {
