@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/coworkctl/coworkctl/internal/server/slots"
+)
+
+// No double booking (SPEC §1): of N simultaneous holds on one free slot
+// exactly one succeeds and the others get ErrSlotTaken, nothing else.
+
+const (
+	raceHolders = 100
+	raceRounds  = 20
+)
+
+func TestNoDoubleBookingSQLite(t *testing.T) {
+	testNoDoubleBooking(t, sqliteBackend())
+}
+
+func TestNoDoubleBookingPostgres(t *testing.T) {
+	testNoDoubleBooking(t, postgresBackend(t))
+}
+
+// TestNoDoubleBookingCatchesMissingIndex runs one round of the race on a
+// database without the partial unique index, to show that the race test
+// detects double booking when the database stops preventing it.
+func TestNoDoubleBookingCatchesMissingIndex(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		backend func(testing.TB) backend
+	}{
+		{"sqlite", func(testing.TB) backend { return sqliteBackend() }},
+		{"postgres", postgresBackend},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.backend(t)
+			s := newSeeded(t, b)
+			if _, err := s.w.ExecContext(context.Background(), "DROP INDEX "+activeSlotIndex); err != nil {
+				t.Fatal(err)
+			}
+			res := raceHolds(s, key(1, 1))
+			if res.problem() == "" || res.wins < 2 {
+				t.Fatalf("%s without the unique index: %d wins, %d taken, %d other errors; the race test would not notice",
+					b.name, res.wins, res.taken, len(res.other))
+			}
+			t.Logf("%s without the unique index: %d of %d holds won (%s)", b.name, res.wins, raceHolders, res.problem())
+		})
+	}
+}
+
+func testNoDoubleBooking(t *testing.T, b backend) {
+	ctx := context.Background()
+	s := newSeeded(t, b)
+	for round := range raceRounds {
+		k := key(int64(1+round%8), 1+round/8)
+		res := raceHolds(s, k)
+		if p := res.problem(); p != "" {
+			t.Fatalf("round %d, %+v: %s", round, k, p)
+		}
+		active, err := s.ActiveReservations(ctx, k.SpazioID, k.Date, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var onSlot []slots.Reservation
+		for _, r := range active {
+			if r.Key.Slot == k.Slot {
+				onSlot = append(onSlot, r)
+			}
+		}
+		if len(onSlot) != 1 || onSlot[0].UserID != res.winner {
+			t.Fatalf("round %d: active reservations on the slot = %+v, want only user %d's", round, onSlot, res.winner)
+		}
+	}
+	t.Logf("%s: %d rounds × %d concurrent holds: 1 win and %d × ErrSlotTaken each", b.name, raceRounds, raceHolders, raceHolders-1)
+}
+
+// raceResult counts the outcomes of one round of raceHolds.
+type raceResult struct {
+	wins, taken int
+	winner      int64
+	other       []error
+}
+
+// problem describes what is wrong with the round, or returns "".
+func (r raceResult) problem() string {
+	var p []string
+	if r.wins != 1 {
+		p = append(p, fmt.Sprintf("%d holds succeeded, want 1", r.wins))
+	}
+	if r.taken != raceHolders-1 {
+		p = append(p, fmt.Sprintf("%d × ErrSlotTaken, want %d", r.taken, raceHolders-1))
+	}
+	if len(r.other) > 0 {
+		p = append(p, fmt.Sprintf("%d other errors, first: %v", len(r.other), r.other[0]))
+	}
+	return strings.Join(p, "; ")
+}
+
+// raceHolds has raceHolders users (ids 1000…) hold the slot at once.
+func raceHolds(s *Store, k slots.SlotKey) raceResult {
+	var (
+		mu  sync.Mutex
+		res raceResult
+		wg  sync.WaitGroup
+	)
+	start := make(chan struct{})
+	for i := range raceHolders {
+		user := int64(1000 + i)
+		wg.Go(func() {
+			<-start
+			_, err := s.Hold(context.Background(), k, user, t0, t0.Add(ttl))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				res.wins++
+				res.winner = user
+			case errors.Is(err, slots.ErrSlotTaken):
+				res.taken++
+			default:
+				res.other = append(res.other, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return res
+}

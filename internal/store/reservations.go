@@ -1,0 +1,207 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/coworkctl/coworkctl/internal/server/slots"
+)
+
+// reservationCols is the column list every reservation query reads or
+// returns, in scanReservation's order.
+const reservationCols = `id, spazio_id, sede_id, date, slot, user_id, state, expires_at, created_at, updated_at`
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanReservation(row rowScanner) (slots.Reservation, error) {
+	var (
+		r                    slots.Reservation
+		expires              sql.NullInt64
+		createdAt, updatedAt int64
+	)
+	if err := row.Scan(&r.ID, &r.Key.SpazioID, &r.Key.SedeID, &r.Key.Date, &r.Key.Slot, &r.UserID,
+		&r.State, &expires, &createdAt, &updatedAt); err != nil {
+		return slots.Reservation{}, err
+	}
+	if expires.Valid {
+		r.ExpiresAt = fromMillis(expires.Int64)
+	}
+	r.CreatedAt = fromMillis(createdAt)
+	r.UpdatedAt = fromMillis(updatedAt)
+	return r, nil
+}
+
+func scanReservations(rows *sql.Rows) ([]slots.Reservation, error) {
+	defer rows.Close()
+	var rs []slots.Reservation
+	for rows.Next() {
+		r, err := scanReservation(rows)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return rs, rows.Err()
+}
+
+func toMillis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// keyString names a slot in errors.
+func keyString(k slots.SlotKey) string {
+	return fmt.Sprintf("spazio %d %s slot %d", k.SpazioID, k.Date, k.Slot)
+}
+
+// ActiveReservations lists the occupied and booked reservations of one spazio
+// and date ordered by slot, leaving out holds with ExpiresAt <= now.
+func (s *Store) ActiveReservations(ctx context.Context, spazioID int64, date string, now time.Time) ([]slots.Reservation, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`
+		SELECT `+reservationCols+` FROM reservations
+		WHERE spazio_id = ? AND date = ? AND state IN ('occupied', 'booked')
+		  AND (state = 'booked' OR expires_at > ?)
+		ORDER BY slot`), spazioID, date, toMillis(now))
+	if err != nil {
+		return nil, fmt.Errorf("active reservations of spazio %d on %s: %w", spazioID, date, err)
+	}
+	rs, err := scanReservations(rows)
+	if err != nil {
+		return nil, fmt.Errorf("active reservations of spazio %d on %s: %w", spazioID, date, err)
+	}
+	return rs, nil
+}
+
+// Hold creates an occupied reservation for userID expiring at expiresAt.
+// In the same transaction (BEGIN IMMEDIATE on SQLite) it first expires a
+// lapsed hold on the slot, returned as HoldResult.Expired. The unique index
+// on active reservations decides between concurrent holds: the losers get
+// slots.ErrSlotTaken. A spazio that does not exist gives
+// slots.ErrSpazioNotFound.
+func (s *Store) Hold(ctx context.Context, key slots.SlotKey, userID int64, now, expiresAt time.Time) (slots.HoldResult, error) {
+	nowMs := toMillis(now)
+	var res slots.HoldResult
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		expired, err := scanReservation(tx.QueryRowContext(ctx, s.q(`
+			UPDATE reservations SET state = 'expired', updated_at = ?
+			WHERE spazio_id = ? AND date = ? AND slot = ? AND state = 'occupied' AND expires_at <= ?
+			RETURNING `+reservationCols),
+			nowMs, key.SpazioID, key.Date, key.Slot, nowMs))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("expire lapsed hold: %w", err)
+		default:
+			res.Expired = &expired
+		}
+		res.Reservation, err = scanReservation(tx.QueryRowContext(ctx, s.q(`
+			INSERT INTO reservations (spazio_id, sede_id, date, slot, user_id, state, expires_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, 'occupied', ?, ?, ?)
+			RETURNING `+reservationCols),
+			key.SpazioID, key.SedeID, key.Date, key.Slot, userID, toMillis(expiresAt), nowMs, nowMs))
+		return err
+	})
+	switch {
+	case err == nil:
+		return res, nil
+	case s.dialect.isActiveSlotConflict(err):
+		return slots.HoldResult{}, fmt.Errorf("hold %s: %w", keyString(key), slots.ErrSlotTaken)
+	case s.dialect.isForeignKeyViolation(err):
+		return slots.HoldResult{}, fmt.Errorf("hold %s: %w", keyString(key), slots.ErrSpazioNotFound)
+	default:
+		return slots.HoldResult{}, fmt.Errorf("hold %s: %w", keyString(key), err)
+	}
+}
+
+// Book turns userID's unexpired hold on key into a booking, or returns
+// slots.ErrNotHeld.
+func (s *Store) Book(ctx context.Context, key slots.SlotKey, userID int64, now time.Time) (slots.Reservation, error) {
+	r, err := s.endHold(ctx, key, userID, now, slots.StateBooked)
+	if err != nil {
+		return slots.Reservation{}, fmt.Errorf("book %s: %w", keyString(key), err)
+	}
+	return r, nil
+}
+
+// Release ends userID's unexpired hold on key, or returns slots.ErrNotHeld.
+func (s *Store) Release(ctx context.Context, key slots.SlotKey, userID int64, now time.Time) (slots.Reservation, error) {
+	r, err := s.endHold(ctx, key, userID, now, slots.StateReleased)
+	if err != nil {
+		return slots.Reservation{}, fmt.Errorf("release %s: %w", keyString(key), err)
+	}
+	return r, nil
+}
+
+// endHold moves userID's unexpired hold on key to state in one statement.
+func (s *Store) endHold(ctx context.Context, key slots.SlotKey, userID int64, now time.Time, state string) (slots.Reservation, error) {
+	nowMs := toMillis(now)
+	r, err := scanReservation(s.w.QueryRowContext(ctx, s.q(`
+		UPDATE reservations SET state = ?, expires_at = NULL, updated_at = ?
+		WHERE spazio_id = ? AND date = ? AND slot = ? AND user_id = ?
+		  AND state = 'occupied' AND expires_at > ?
+		RETURNING `+reservationCols),
+		state, nowMs, key.SpazioID, key.Date, key.Slot, userID, nowMs))
+	if errors.Is(err, sql.ErrNoRows) {
+		return slots.Reservation{}, slots.ErrNotHeld
+	}
+	return r, err
+}
+
+// ExpireDue marks every occupied reservation with ExpiresAt <= now expired
+// in one UPDATE … RETURNING, in its own transaction, and returns the rows it changed, ordered by
+// ExpiresAt then ID. Concurrent callers, on this node or others, each get a
+// disjoint share. The returned rows keep their ExpiresAt, the moment they
+// lapsed.
+func (s *Store) ExpireDue(ctx context.Context, now time.Time) ([]slots.Reservation, error) {
+	nowMs := toMillis(now)
+	var rs []slots.Reservation
+	// In a transaction so that a failure while reading the rows rolls the
+	// expiry back: a hold must not turn expired without being announced.
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, s.q(`
+			UPDATE reservations SET state = 'expired', updated_at = ?
+			WHERE state = 'occupied' AND expires_at <= ?
+			RETURNING `+reservationCols), nowMs, nowMs)
+		if err != nil {
+			return err
+		}
+		rs, err = scanReservations(rows)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("expire due holds: %w", err)
+	}
+	slices.SortFunc(rs, func(a, b slots.Reservation) int {
+		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.ID, b.ID))
+	})
+	return rs, nil
+}
+
+// NextExpiry returns the earliest ExpiresAt of an occupied reservation,
+// lapsed or not, so that a sweeper started late fires at once.
+func (s *Store) NextExpiry(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	if err := s.r.QueryRowContext(ctx,
+		`SELECT MIN(expires_at) FROM reservations WHERE state = 'occupied'`).Scan(&next); err != nil {
+		return time.Time{}, false, fmt.Errorf("next expiry: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMillis(next.Int64), true, nil
+}
+
+// CountActiveHolds counts occupied reservations with ExpiresAt > now.
+func (s *Store) CountActiveHolds(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, s.q(
+		`SELECT COUNT(*) FROM reservations WHERE state = 'occupied' AND expires_at > ?`), toMillis(now)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count active holds: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,216 @@
+// Package store persists coworkctl's catalog and reservations in SQLite (the
+// default, an embedded file) or PostgreSQL (shared by several nodes) through
+// one database/sql implementation of slots.Store.
+//
+// The database, not Go code, guarantees that a slot has at most one active
+// (occupied or booked) reservation: a partial unique index on
+// reservations(spazio_id, date, slot). Times are stored as unix milliseconds,
+// so a time read back is the one written truncated to the millisecond.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/coworkctl/coworkctl/internal/server/slots"
+)
+
+// connectTimeout bounds the first connection to PostgreSQL, and each later
+// one when the DSN sets no connect_timeout.
+const connectTimeout = 5 * time.Second
+
+// sqliteBusyTimeout is how long SQLite waits for another process's write
+// lock. Within one process writes never wait on SQLite: they queue for the
+// single writer connection instead.
+const sqliteBusyTimeout = "5000"
+
+// postgresMaxConns caps one node's connections, well under PostgreSQL's
+// default max_connections of 100 so that several nodes fit.
+const postgresMaxConns = 16
+
+// Store is the database/sql implementation of slots.Store. It is safe for
+// concurrent use.
+type Store struct {
+	dialect dialect
+	// w runs every write. On SQLite it is a single connection whose
+	// transactions begin IMMEDIATE, so writers queue in Go rather than
+	// failing with "database is locked".
+	w *sql.DB
+	// r runs reads. On SQLite it is a separate pool of read-only
+	// connections, which WAL lets run alongside the writer; on PostgreSQL
+	// it is w.
+	r *sql.DB
+	// name describes the database without secrets, for logs and errors.
+	name string
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ slots.Store = (*Store)(nil)
+
+// Open connects to the database named by dsn and applies any pending
+// migrations. A nil logger discards.
+//
+// DSN forms:
+//
+//   - "" — SQLite file DefaultSQLitePath in the working directory
+//   - "sqlite:PATH", "file:PATH", or a PATH ending in .db, .sqlite or
+//     .sqlite3 — SQLite file PATH; "?key=value" parameters go to the
+//     modernc.org/sqlite driver (WAL, busy timeout, foreign keys and
+//     synchronous=NORMAL are defaults the caller may override)
+//   - "postgres://…" or "postgresql://…" — PostgreSQL through pgx; extra
+//     parameters such as search_path are sent as run-time parameters
+//
+// An unreachable PostgreSQL fails within about five seconds with an error
+// naming the host but not the password.
+func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	t, err := parseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	var s *Store
+	switch t.dialect {
+	case postgresDialect:
+		s, err = openPostgres(ctx, t.postgresDSN)
+	default:
+		s, err = openSQLite(ctx, t)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	applied, err := s.migrate(ctx)
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open store: migrate %s: %w", s.name, err)
+	}
+	if len(applied) > 0 {
+		logger.Info("store migrated", "db", s.name, "versions", applied)
+	}
+	return s, nil
+}
+
+func openSQLite(ctx context.Context, t target) (*Store, error) {
+	defaults := map[string]string{
+		"_busy_timeout": sqliteBusyTimeout,
+		"_journal_mode": "WAL",
+		"_synchronous":  "NORMAL",
+		"_foreign_keys": "1",
+	}
+	w, err := sql.Open("sqlite", sqliteDSN(t.sqlitePath, t.sqliteParams, defaults,
+		map[string]string{"_txlock": "immediate"}))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", t.sqlitePath, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// Open the file (and switch it to WAL) before the readers use it.
+	if err := w.PingContext(ctx); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", t.sqlitePath, err)
+	}
+
+	r, err := sql.Open("sqlite", sqliteDSN(t.sqlitePath, t.sqliteParams,
+		map[string]string{"_busy_timeout": sqliteBusyTimeout},
+		map[string]string{"_query_only": "1"}))
+	if err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", t.sqlitePath, err)
+	}
+	readers := max(runtime.GOMAXPROCS(0), 2)
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	return &Store{dialect: sqliteDialect, w: w, r: r, name: "sqlite:" + t.sqlitePath}, nil
+}
+
+func openPostgres(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgx.ParseConfig(dsn) // its errors redact the password
+	if err != nil {
+		return nil, fmt.Errorf("postgres DSN: %w", err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = connectTimeout
+	}
+	name := "postgres://" + cfg.User + "@" + net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))) + "/" + cfg.Database
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(postgresMaxConns)
+	db.SetMaxIdleConns(postgresMaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+
+	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", name, err)
+	}
+	return &Store{dialect: postgresDialect, w: db, r: db, name: name}, nil
+}
+
+// String describes the database without secrets, e.g. "sqlite:coworkctl.db"
+// or "postgres://app@db:5432/cowork".
+func (s *Store) String() string { return s.name }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s: %w", s.name, err)
+	}
+	if s.r != s.w {
+		if err := s.r.PingContext(ctx); err != nil {
+			return fmt.Errorf("ping %s readers: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the database. Later calls return the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.r != s.w {
+			errs = append(errs, s.r.Close())
+		}
+		errs = append(errs, s.w.Close())
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("close %s: %w", s.name, err)
+		}
+	})
+	return s.closeErr
+}
+
+// q adapts a query written with ? placeholders to the dialect.
+func (s *Store) q(query string) string { return s.dialect.rebind(query) }
+
+// inTx runs fn in a write transaction (BEGIN IMMEDIATE on SQLite) and
+// commits when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
