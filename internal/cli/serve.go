@@ -1,12 +1,216 @@
 package cli
 
 import (
-	"errors"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
 
+	"github.com/coworkctl/coworkctl/internal/auth"
+	"github.com/coworkctl/coworkctl/internal/catalog"
+	"github.com/coworkctl/coworkctl/internal/server"
+	"github.com/coworkctl/coworkctl/internal/server/realtime"
+	"github.com/coworkctl/coworkctl/internal/server/slots"
 	"github.com/spf13/cobra"
 )
 
-// NewCmdServe is a placeholder replaced by the serve implementation.
-func NewCmdServe(f *Factory, runF func() error) *cobra.Command {
-	return &cobra.Command{Use: "serve", RunE: func(*cobra.Command, []string) error { return errors.New("serve: not built yet") }}
+// ServeOptions are the flags of `coworkctl serve`.
+type ServeOptions struct {
+	F               *Factory
+	Addr            string
+	JWTSecret       string
+	JWTSecretFile   string
+	JWTIssuer       string
+	JWTAudience     string
+	DB              string
+	Redis           string
+	HoldTTL         time.Duration
+	CORSOrigins     []string
+	Demo            bool
+	Catalog         string
+	TZ              string
+	LogFormat       string
+	LogLevel        string
+	Dev             bool
+	MaxPayload      int64
+	MaxRooms        int
+	MaxEventRate    float64
+	MaxConnections  int
+	RecoveryWindow  time.Duration
+	PingInterval    time.Duration
+	NodeID          string
+	ShutdownTimeout time.Duration
+}
+
+// NewCmdServe builds `coworkctl serve`.
+func NewCmdServe(f *Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
+	o := &ServeOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Socket.IO slot server (REST API, hold expiry, stats, metrics)",
+		Long: `Run the real-time slot server: Socket.IO on /socket.io/ (wire-compatible with the
+existing socket.io-client 4 frontend), the slot REST API on /api/, /healthz,
+/readyz and /metrics. State lives in SQLite by default (coworkctl.db in the
+working directory) or PostgreSQL with --db postgres://…; several nodes share
+PostgreSQL and Redis (--redis) to scale out.`,
+		Example: `  coworkctl serve --dev                      # random secret, demo catalog, prints a staff token
+  coworkctl serve --jwt-secret "$SECRET" --demo --cors-origin https://app.example.com
+  COWORK_JWT_SECRET=s3cret coworkctl serve --db postgres://app@db/cowork --redis redis://cache:6379 --catalog sedi.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runServe(cmd.Context(), o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Addr, "addr", ":3000", "listen address")
+	fl.StringVar(&o.JWTSecret, "jwt-secret", "", "HS256 secret of the tokens (required unless --dev)")
+	fl.StringVar(&o.JWTSecretFile, "jwt-secret-file", "", "read the JWT secret from this file")
+	fl.StringVar(&o.JWTIssuer, "jwt-issuer", "", "require this iss claim")
+	fl.StringVar(&o.JWTAudience, "jwt-audience", "", "require this aud claim")
+	fl.StringVar(&o.DB, "db", "", "database: empty for SQLite file coworkctl.db, sqlite:PATH, or postgres://…")
+	fl.StringVar(&o.Redis, "redis", "", "redis://… URL to share rooms and broadcasts between nodes (off by default)")
+	fl.DurationVar(&o.HoldTTL, "hold-ttl", slots.DefaultHoldTTL, "how long a hold lasts before it is freed")
+	fl.StringSliceVar(&o.CORSOrigins, "cors-origin", nil, "allowed browser origin (repeatable, or comma-separated; * allows any)")
+	fl.BoolVar(&o.Demo, "demo", false, "load the demo catalog (sede 1: spazi 1-4, sede 2: spazi 5-8, 09:00-18:00)")
+	fl.StringVar(&o.Catalog, "catalog", "", "load sedi and spazi from a JSON or YAML file")
+	fl.StringVar(&o.TZ, "tz", "", "IANA time zone of sedi that name none (default the machine's zone)")
+	fl.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.BoolVar(&o.Dev, "dev", false, "development mode: random secret, demo catalog, any CORS origin, prints a staff token")
+	fl.Int64Var(&o.MaxPayload, "max-payload", realtime.DefaultMaxPayloadBytes, "largest Socket.IO message in bytes")
+	fl.IntVar(&o.MaxRooms, "max-rooms-per-socket", realtime.DefaultMaxRoomsPerSocket, "space rooms one connection may join")
+	fl.Float64Var(&o.MaxEventRate, "max-event-rate", realtime.DefaultEventsPerSecond, "client events per second per connection (bursts of twice that)")
+	fl.IntVar(&o.MaxConnections, "max-connections", realtime.DefaultMaxConnections, "concurrent connections on this node")
+	fl.DurationVar(&o.RecoveryWindow, "recovery-window", realtime.DefaultRecoveryWindow, "how long a dropped client can reconnect and get what it missed")
+	fl.DurationVar(&o.PingInterval, "ping-interval", realtime.DefaultPingInterval, "Engine.IO heartbeat interval")
+	fl.StringVar(&o.NodeID, "node-id", "", "name of this node in stats and logs (default host-pid-random)")
+	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
+	return cmd
+}
+
+// NewLogger builds the slog logger of --log-format and --log-level.
+func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, UsageErrorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, UsageErrorf("--log-format %q: want text or json", format)
+}
+
+func (o *ServeOptions) config() (server.Config, error) {
+	secret, err := readSecret(o.JWTSecret, o.JWTSecretFile)
+	if err != nil {
+		return server.Config{}, err
+	}
+	if secret == "" && !o.Dev {
+		return server.Config{}, UsageErrorf("--jwt-secret is required (or COWORK_JWT_SECRET, --jwt-secret-file, or --dev for a throwaway one)")
+	}
+	if secret == "" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return server.Config{}, fmt.Errorf("make dev secret: %w", err)
+		}
+		secret = hex.EncodeToString(b)
+	}
+	if o.HoldTTL <= 0 {
+		return server.Config{}, UsageErrorf("--hold-ttl must be positive, got %s", o.HoldTTL)
+	}
+	if o.MaxPayload < 1024 {
+		return server.Config{}, UsageErrorf("--max-payload must be at least 1024 bytes, got %d", o.MaxPayload)
+	}
+	for name, v := range map[string]float64{"--max-rooms-per-socket": float64(o.MaxRooms), "--max-event-rate": o.MaxEventRate, "--max-connections": float64(o.MaxConnections)} {
+		if v <= 0 {
+			return server.Config{}, UsageErrorf("%s must be positive, got %v", name, v)
+		}
+	}
+	loc := time.Local
+	if o.TZ != "" {
+		if loc, err = time.LoadLocation(o.TZ); err != nil {
+			return server.Config{}, UsageErrorf("--tz %q: %v", o.TZ, err)
+		}
+	}
+	var cat []slots.Sede
+	if o.Demo || o.Dev {
+		cat = slots.DemoCatalog()
+	}
+	if o.Catalog != "" {
+		extra, err := catalog.Load(o.Catalog)
+		if err != nil {
+			return server.Config{}, usageError{err}
+		}
+		cat = append(cat, extra...)
+	}
+	origins := o.CORSOrigins
+	if o.Dev && len(origins) == 0 {
+		origins = []string{"*"}
+	}
+	return server.Config{
+		Addr: o.Addr, DB: o.DB, Redis: o.Redis, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
+		HoldTTL: o.HoldTTL, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(),
+		Realtime: realtime.Config{
+			CORSOrigins: origins, MaxPayloadBytes: o.MaxPayload, MaxRoomsPerSocket: o.MaxRooms,
+			EventsPerSecond: o.MaxEventRate, MaxConnections: o.MaxConnections, RecoveryWindow: o.RecoveryWindow,
+			PingInterval: o.PingInterval, NodeID: o.NodeID,
+		},
+	}, nil
+}
+
+func runServe(ctx context.Context, o *ServeOptions) error {
+	log, err := NewLogger(o.F.ErrOut, o.LogFormat, o.LogLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.config()
+	if err != nil {
+		return err
+	}
+	if len(cfg.Realtime.CORSOrigins) == 0 {
+		log.Warn("no --cors-origin: browsers on other origins are refused (same-origin and non-browser clients work)")
+	}
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	if o.Dev {
+		go printDevBanner(ctx, o.F.Out, srv, cfg)
+	}
+	if err := srv.Run(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// printDevBanner tells a developer how to talk to the dev server.
+func printDevBanner(ctx context.Context, w io.Writer, srv *server.Server, cfg server.Config) {
+	var addr string
+	select {
+	case addr = <-srv.Addr():
+	case <-ctx.Done():
+		return
+	}
+	tok, err := auth.Issue(auth.IssueOptions{Secret: []byte(cfg.JWTSecret), UserID: 1, Role: auth.RoleAdmin, TTL: 12 * time.Hour, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAud})
+	if err != nil {
+		return
+	}
+	url := server.URLFor(tcpAddr(addr))
+	fmt.Fprintf(w, `coworkctl dev server on %s (demo catalog, throwaway secret)
+  JWT secret:  %s
+  staff token: %s   (user 1, admin, 12h)
+  try:  curl -s %s/api/sedi
+        coworkctl watch --server %s --token <staff token>
+`, url, cfg.JWTSecret, tok, url, url)
 }

@@ -366,3 +366,34 @@ var ReservedEvents = map[string]bool{
 	"reconnect": true, "reconnect_attempt": true, "reconnect_error": true, "reconnect_failed": true,
 	"ping": true, "pong": true,
 }
+
+// ParseID accepts an id that arrived as a JSON number or a numeric string
+// and returns it when it is a positive integer. Anything else (missing,
+// negative, zero, fractional, non-numeric, too large) is an error.
+func ParseID(v any) (int64, error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, fmt.Errorf("missing id")
+	case float64:
+		if x != float64(int64(x)) || x <= 0 || x > 1<<53 {
+			return 0, fmt.Errorf("id %v is not a positive integer", x)
+		}
+		return int64(x), nil
+	case int:
+		return ParseID(float64(x))
+	case int64:
+		return ParseID(float64(x))
+	case string:
+		s := strings.TrimSpace(x)
+		if s == "" || len(s) > 16 {
+			return 0, fmt.Errorf("id %q is not a positive integer", x)
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("id %q is not a positive integer", x)
+		}
+		return n, nil
+	default:
+		return 0, fmt.Errorf("id of type %T is not a positive integer", v)
+	}
+}

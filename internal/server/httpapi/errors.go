@@ -1,0 +1,52 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/coworkctl/coworkctl/internal/protocol"
+	"github.com/coworkctl/coworkctl/internal/server/slots"
+)
+
+// action names the REST call an error came from: the seed answers the
+// same domain error differently for book and release.
+type action string
+
+const (
+	actionRead    action = "read"
+	actionHold    action = "hold"
+	actionBook    action = "book"
+	actionRelease action = "release"
+)
+
+// problem is one row of the error table.
+type problem struct {
+	status int
+	code   string
+	msg    string
+}
+
+// errorTable is the one place domain errors become HTTP answers.
+func errorTable(a action, err error) problem {
+	switch {
+	case errors.Is(err, slots.ErrSlotTaken):
+		return problem{http.StatusConflict, "SLOT_TAKEN", protocol.MsgSlotUnavailable}
+	case errors.Is(err, slots.ErrNotHeld) && a == actionBook:
+		return problem{http.StatusConflict, "NOT_HELD", protocol.MsgSlotNotBookable}
+	case errors.Is(err, slots.ErrNotHeld):
+		return problem{http.StatusNotFound, "NOT_HELD", protocol.MsgSlotNotHeldByUser}
+	case errors.Is(err, slots.ErrSpazioNotFound):
+		return problem{http.StatusNotFound, "SPACE_NOT_FOUND", "Spazio non trovato"}
+	case errors.Is(err, slots.ErrSpazioNotInSede):
+		return problem{http.StatusBadRequest, "SPACE_NOT_IN_SEDE", "Lo spazio non appartiene a questa sede"}
+	case errors.Is(err, slots.ErrSlotOutOfRange):
+		return problem{http.StatusBadRequest, "SLOT_OUT_OF_RANGE", "Slot non valido: fuori dall'orario della sede"}
+	case errors.Is(err, slots.ErrSlotPast):
+		return problem{http.StatusBadRequest, "SLOT_PAST", "Slot nel passato: non disponibile"}
+	case errors.Is(err, slots.ErrBadDate):
+		return problem{http.StatusBadRequest, "BAD_DATE", protocol.MsgBadDate}
+	case errors.Is(err, slots.ErrBadInput):
+		return problem{http.StatusBadRequest, "BAD_INPUT", "Dati non validi: " + err.Error()}
+	}
+	return problem{http.StatusInternalServerError, "INTERNAL", "Errore interno del server"}
+}

@@ -1,0 +1,417 @@
+// Package httpapi serves coworkctl's REST API (SPEC §3): public slot
+// grids and catalog, hold/book/release for users, stats and admin emit for
+// staff, health, readiness and metrics.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coworkctl/coworkctl/internal/auth"
+	"github.com/coworkctl/coworkctl/internal/protocol"
+	"github.com/coworkctl/coworkctl/internal/server/metrics"
+	"github.com/coworkctl/coworkctl/internal/server/realtime"
+	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// maxBodyBytes bounds every JSON body; the largest legitimate one is an
+// admin emit with a load-test payload.
+const maxBodyBytes = 1 << 20
+
+// Deps are the API's collaborators.
+type Deps struct {
+	Slots    *slots.Service
+	Verifier *auth.Verifier
+	Catalog  func(ctx context.Context) ([]slots.Sede, error)
+	Stats    func(ctx context.Context) (protocol.Stats, error)
+	Emit     func(ctx context.Context, t realtime.Target, event string, data any) (recipients int, exact bool, err error)
+	// Ready reports whether the node can serve (store reachable, not draining).
+	Ready    func(ctx context.Context) error
+	Metrics  *metrics.Metrics
+	Gatherer prometheus.Gatherer
+	// CORSOrigins is the browser allow-list for the REST API ("*" = any).
+	CORSOrigins []string
+	Log         *slog.Logger
+}
+
+type api struct{ Deps }
+
+// Routes registers the API on mux.
+func Routes(mux *http.ServeMux, d Deps) {
+	a := &api{d}
+	mux.Handle("GET /api/sedi", a.wrap("sedi", a.sedi))
+	mux.Handle("GET /api/slots/{idSpazio}/{date}", a.wrap("slots", a.slots))
+	mux.Handle("POST /api/slots/{id}/hold", a.wrap("hold", a.requireUser(a.slotAction(actionHold))))
+	mux.Handle("POST /api/slots/{id}/book", a.wrap("book", a.requireUser(a.slotAction(actionBook))))
+	mux.Handle("POST /api/slots/{id}/release", a.wrap("release", a.requireUser(a.slotAction(actionRelease))))
+	mux.Handle("GET /api/stats", a.wrap("stats", a.requireStaff(a.stats)))
+	mux.Handle("POST /api/admin/emit", a.wrap("admin_emit", a.requireStaff(a.adminEmit)))
+	mux.Handle("OPTIONS /api/", a.wrap("preflight", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	mux.Handle("/api/", a.wrap("not_found", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "NOT_FOUND", "Risorsa non trovata")
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := d.Ready(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
+}
+
+// statusRecorder remembers the status for metrics and logs.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// wrap adds CORS, a body limit, metrics and a debug log line to a route.
+func (a *api) wrap(route string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		a.cors(w, r)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h(rec, r)
+		a.Metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		a.Metrics.HTTPSeconds.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		a.Log.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+	})
+}
+
+func (a *api) cors(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return
+	}
+	for _, o := range a.CORSOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Add("Vary", "Origin")
+			return
+		}
+	}
+}
+
+
+// bearer extracts and verifies the Authorization header. ok=false means
+// the response was written.
+func (a *api) bearer(w http.ResponseWriter, r *http.Request) (*auth.Claims, bool) {
+	h := r.Header.Get("Authorization")
+	token, found := strings.CutPrefix(h, "Bearer ")
+	if h == "" || !found || strings.TrimSpace(token) == "" {
+		a.Metrics.AuthFailures.WithLabelValues(protocol.CodeAuthRequired, "http").Inc()
+		writeError(w, http.StatusUnauthorized, protocol.CodeAuthRequired, protocol.MsgHTTPAuthRequired)
+		return nil, false
+	}
+	c, err := a.Verifier.Verify(strings.TrimSpace(token))
+	if err != nil {
+		a.Metrics.AuthFailures.WithLabelValues(protocol.CodeAuthInvalid, "http").Inc()
+		writeError(w, http.StatusForbidden, protocol.CodeAuthInvalid, protocol.MsgHTTPAuthInvalid)
+		return nil, false
+	}
+	return c, true
+}
+
+func (a *api) requireUser(next func(http.ResponseWriter, *http.Request, *auth.Claims)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := a.bearer(w, r); ok {
+			next(w, r, c)
+		}
+	}
+}
+
+func (a *api) requireStaff(next func(http.ResponseWriter, *http.Request, *auth.Claims)) http.HandlerFunc {
+	return a.requireUser(func(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
+		if !c.IsStaff() {
+			writeError(w, http.StatusForbidden, "FORBIDDEN", "Accesso riservato allo staff")
+			return
+		}
+		next(w, r, c)
+	})
+}
+
+func (a *api) sedi(w http.ResponseWriter, r *http.Request) {
+	cat, err := a.Catalog(r.Context())
+	if err != nil {
+		a.internal(w, "catalog", err)
+		return
+	}
+	out := make([]protocol.Sede, 0, len(cat))
+	for _, s := range cat {
+		out = append(out, ToWireSede(s))
+	}
+	writeJSON(w, http.StatusOK, protocol.SediResponse{Success: true, Data: out})
+}
+
+// ToWireSede converts a domain sede to its wire form.
+func ToWireSede(s slots.Sede) protocol.Sede {
+	ps := protocol.Sede{IDSede: s.ID, Nome: s.Nome, Citta: s.Citta, Timezone: s.Timezone,
+		OrarioApertura: orDefault(s.Apertura, slots.DefaultApertura), OrarioChiusura: orDefault(s.Chiusura, slots.DefaultChiusura),
+		Spazi: []protocol.Spazio{}}
+	for _, sp := range s.Spazi {
+		ps.Spazi = append(ps.Spazi, protocol.Spazio{IDSpazio: sp.ID, IDSede: s.ID, Nome: sp.Nome, Tipologia: sp.Tipologia, Capacita: sp.Capacita})
+	}
+	return ps
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+func (a *api) slots(w http.ResponseWriter, r *http.Request) {
+	spazioID, err := protocol.ParseID(r.PathValue("idSpazio"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_INPUT", "idSpazio non valido: "+err.Error())
+		return
+	}
+	date := r.PathValue("date")
+	if _, err := slots.ParseDate(date); err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_DATE", protocol.MsgBadDate)
+		return
+	}
+	// Public endpoint; a valid token only adds the viewer's own details.
+	var v slots.Viewer
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if c, err := a.Verifier.Verify(strings.TrimSpace(tok)); err == nil {
+			v = slots.Viewer{UserID: c.UserID, Staff: c.IsStaff()}
+		}
+	}
+	g, err := a.Slots.Grid(r.Context(), spazioID, 0, date, v)
+	if err != nil {
+		a.domainError(w, actionRead, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, protocol.SlotsResponse{Success: true, Data: protocol.SlotsList{
+		Slots: g.Slots, Count: len(g.Slots), Date: g.Date, IDSpazio: g.Spazio.ID, IDSede: g.Sede.ID,
+	}})
+}
+
+func (a *api) slotAction(act action) func(http.ResponseWriter, *http.Request, *auth.Claims) {
+	return func(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
+		n, err := strconv.Atoi(r.PathValue("id"))
+		if err != nil || n <= 0 {
+			a.countAction(act, "invalid")
+			writeError(w, http.StatusBadRequest, "BAD_INPUT", "id slot non valido: deve essere un intero positivo")
+			return
+		}
+		var body protocol.SlotActionRequest
+		if err := decodeBody(r, &body); err != nil {
+			a.countAction(act, "invalid")
+			writeError(w, http.StatusBadRequest, "BAD_INPUT", "Corpo della richiesta non valido: "+err.Error())
+			return
+		}
+		spazioID, err := protocol.ParseID(body.IDSpazio)
+		if err != nil {
+			a.countAction(act, "invalid")
+			writeError(w, http.StatusBadRequest, "BAD_INPUT", "idSpazio non valido: "+err.Error())
+			return
+		}
+		var sedeID int64
+		if body.SedeID != nil {
+			if sedeID, err = protocol.ParseID(body.SedeID); err != nil {
+				a.countAction(act, "invalid")
+				writeError(w, http.StatusBadRequest, "BAD_INPUT", "sedeId non valido: "+err.Error())
+				return
+			}
+		}
+		if _, err := slots.ParseDate(body.Date); err != nil {
+			a.countAction(act, "invalid")
+			writeError(w, http.StatusBadRequest, "BAD_DATE", protocol.MsgBadDate)
+			return
+		}
+		in := slots.Action{SpazioID: spazioID, SedeID: sedeID, Date: body.Date, Slot: n}
+		var res slots.Reservation
+		switch act {
+		case actionHold:
+			res, err = a.Slots.Hold(r.Context(), in, c.UserID)
+		case actionBook:
+			res, err = a.Slots.Book(r.Context(), in, c.UserID)
+		case actionRelease:
+			res, err = a.Slots.Release(r.Context(), in, c.UserID)
+		}
+		if err != nil {
+			a.countAction(act, resultOf(err))
+			a.domainError(w, act, err)
+			return
+		}
+		a.countAction(act, "ok")
+		data := &protocol.SlotActionData{SlotID: n, PrenotazioneID: res.ID}
+		var msg string
+		switch act {
+		case actionHold:
+			exp := protocol.Timestamp(res.ExpiresAt)
+			data.ExpiresAt, data.Status, msg = &exp, protocol.StatusOccupied, protocol.HoldMessage(a.Slots.HoldTTL())
+		case actionBook:
+			data.Status, msg = protocol.StatusBooked, protocol.MsgSlotBooked
+		case actionRelease:
+			data.Status, msg = protocol.StatusAvailable, protocol.MsgSlotReleased
+		}
+		writeJSON(w, http.StatusOK, protocol.SlotActionResponse{Success: true, Message: msg, Data: data})
+	}
+}
+
+func resultOf(err error) string {
+	switch {
+	case errors.Is(err, slots.ErrSlotTaken):
+		return "taken"
+	case errors.Is(err, slots.ErrNotHeld):
+		return "not_held"
+	case slots.IsClientError(err):
+		return "invalid"
+	}
+	return "error"
+}
+
+func (a *api) countAction(act action, result string) {
+	a.Metrics.SlotActions.WithLabelValues(string(act), result).Inc()
+	if act == actionHold {
+		a.Metrics.Holds.WithLabelValues(result).Inc()
+	}
+}
+
+func (a *api) stats(w http.ResponseWriter, r *http.Request, _ *auth.Claims) {
+	st, err := a.Stats(r.Context())
+	if err != nil {
+		a.internal(w, "stats", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (a *api) adminEmit(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
+	var body protocol.AdminEmitRequest
+	if err := decodeBody(r, &body); err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_INPUT", "Corpo della richiesta non valido: "+err.Error())
+		return
+	}
+	if body.Event == "" {
+		writeError(w, http.StatusBadRequest, "BAD_INPUT", "event è obbligatorio")
+		return
+	}
+	if protocol.ReservedEvents[body.Event] {
+		writeError(w, http.StatusBadRequest, "RESERVED_EVENT", fmt.Sprintf("Nome evento riservato: %q", body.Event))
+		return
+	}
+	t, err := emitTarget(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_TARGET", err.Error())
+		return
+	}
+	n, exact, err := a.Emit(r.Context(), t, body.Event, body.Data)
+	if err != nil {
+		a.internal(w, "admin emit", err)
+		return
+	}
+	a.Log.Info("admin emit by staff", "user", c.UserID, "event", body.Event, "target", t.String(), "recipients", n)
+	writeJSON(w, http.StatusOK, protocol.AdminEmitResponse{Success: true, Event: body.Event, Target: t.String(),
+		Recipients: n, RecipientsExact: exact, Timestamp: protocol.Timestamp(time.Now())})
+}
+
+// emitTarget validates that exactly one target is named.
+func emitTarget(b protocol.AdminEmitRequest) (realtime.Target, error) {
+	var t realtime.Target
+	n := 0
+	if b.All {
+		t.All = true
+		n++
+	}
+	if b.Room != "" {
+		t.Room = b.Room
+		n++
+	}
+	if b.UserID != nil {
+		id, err := protocol.ParseID(b.UserID)
+		if err != nil {
+			return t, fmt.Errorf("userId non valido: %v", err)
+		}
+		t.UserID = id
+		n++
+	}
+	if b.SpazioID != nil || b.SedeID != nil {
+		sp, err1 := protocol.ParseID(b.SpazioID)
+		se, err2 := protocol.ParseID(b.SedeID)
+		if err := errors.Join(err1, err2); err != nil {
+			return t, fmt.Errorf("spazioId e sedeId devono essere interi positivi: %v", err)
+		}
+		t.Room = protocol.SpaceRoom(sp, se)
+		n++
+	}
+	switch n {
+	case 0:
+		return t, errors.New("nessun destinatario: indica room, spazioId+sedeId, userId oppure all: true")
+	case 1:
+		return t, nil
+	}
+	return t, errors.New("un solo destinatario: room, spazioId+sedeId, userId oppure all")
+}
+
+func (a *api) domainError(w http.ResponseWriter, act action, err error) {
+	p := errorTable(act, err)
+	if p.status >= 500 {
+		a.Log.Error("request failed", "action", act, "err", err)
+	}
+	writeError(w, p.status, p.code, p.msg)
+}
+
+func (a *api) internal(w http.ResponseWriter, what string, err error) {
+	a.Log.Error(what+" failed", "err", err)
+	writeError(w, http.StatusInternalServerError, "INTERNAL", "Errore interno del server")
+}
+
+// decodeBody decodes one JSON object; an empty or trailing-garbage body is an error.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fmt.Errorf("body larger than %d bytes", tooBig.Limit)
+		}
+		if errors.Is(err, io.EOF) {
+			return errors.New("body is empty, expected a JSON object")
+		}
+		return fmt.Errorf("invalid JSON: %v", err)
+	}
+	if dec.More() {
+		return errors.New("invalid JSON: more than one value")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, protocol.ErrorResponse{Success: false, Error: msg, Code: code})
+}

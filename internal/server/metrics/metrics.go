@@ -1,0 +1,58 @@
+// Package metrics defines coworkctl's Prometheus metrics on an injected
+// registry (never the global one, so tests can build many servers).
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the server's instruments.
+type Metrics struct {
+	Sockets          prometheus.Gauge
+	Users            prometheus.Gauge
+	Rooms            prometheus.Gauge
+	EventsIn         *prometheus.CounterVec // by event
+	EventsOut        *prometheus.CounterVec // by event
+	Holds            *prometheus.CounterVec // by result: ok, taken, invalid, error
+	SlotActions      *prometheus.CounterVec // by action, result
+	Expiries         prometheus.Counter
+	AuthFailures     *prometheus.CounterVec // by code and transport (socket, http)
+	Disconnects      *prometheus.CounterVec // by reason
+	GhostsSwept      prometheus.Counter
+	RateLimited      prometheus.Counter
+	BroadcastSeconds *prometheus.HistogramVec // by event
+	HTTPRequests     *prometheus.CounterVec   // by route, code
+	HTTPSeconds      *prometheus.HistogramVec // by route
+}
+
+// New registers the metrics on reg, plus Go runtime and process collectors.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Sockets: prometheus.NewGauge(prometheus.GaugeOpts{Name: "coworkctl_sockets", Help: "Connected Socket.IO sockets on this node."}),
+		Users:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "coworkctl_users", Help: "Distinct users connected to this node."}),
+		Rooms:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "coworkctl_rooms", Help: "Space rooms with at least one member on this node."}),
+		EventsIn: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_events_in_total", Help: "Socket.IO events received from clients."},
+			[]string{"event"}),
+		EventsOut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_events_out_total", Help: "Socket.IO events emitted (one per emit call, not per recipient)."},
+			[]string{"event"}),
+		Holds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_holds_total", Help: "Hold attempts by result."},
+			[]string{"result"}),
+		SlotActions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_slot_actions_total", Help: "Hold, book and release requests by result."},
+			[]string{"action", "result"}),
+		Expiries:     prometheus.NewCounter(prometheus.CounterOpts{Name: "coworkctl_hold_expiries_total", Help: "Holds freed by the expiry timer on this node."}),
+		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_auth_failures_total", Help: "Rejected authentications by code."}, []string{"code", "via"}),
+		Disconnects:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_disconnects_total", Help: "Socket disconnects by reason."}, []string{"reason"}),
+		GhostsSwept:  prometheus.NewCounter(prometheus.CounterOpts{Name: "coworkctl_ghost_sockets_swept_total", Help: "Sockets whose connection was closed without a disconnect event, removed by the sweeper."}),
+		RateLimited:  prometheus.NewCounter(prometheus.CounterOpts{Name: "coworkctl_rate_limited_events_total", Help: "Client events dropped by the per-socket rate limit."}),
+		BroadcastSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "coworkctl_broadcast_seconds", Help: "Time to hand one broadcast to the Socket.IO adapter.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25}}, []string{"event"}),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_http_requests_total", Help: "REST requests by route and status code."}, []string{"route", "code"}),
+		HTTPSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "coworkctl_http_request_seconds", Help: "REST request latency by route.",
+			Buckets: prometheus.DefBuckets}, []string{"route"}),
+	}
+	reg.MustRegister(m.Sockets, m.Users, m.Rooms, m.EventsIn, m.EventsOut, m.Holds, m.SlotActions, m.Expiries,
+		m.AuthFailures, m.Disconnects, m.GhostsSwept, m.RateLimited, m.BroadcastSeconds, m.HTTPRequests, m.HTTPSeconds,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

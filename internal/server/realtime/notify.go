@@ -1,0 +1,142 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coworkctl/coworkctl/internal/protocol"
+	"github.com/coworkctl/coworkctl/internal/server/slots"
+	sio "github.com/zishang520/socket.io/servers/socket/v3"
+)
+
+var _ slots.Notifier = (*Hub)(nil)
+
+func slotData(c slots.Change) protocol.SlotData {
+	d := protocol.SlotData{
+		ID: c.Key.Slot, IDSlot: c.Key.Slot, IDSpazio: c.Key.SpazioID, IDSede: c.Key.SedeID,
+		Date: c.Key.Date, Orario: c.Orario, Status: c.Status,
+	}
+	if !c.ExpiresAt.IsZero() {
+		exp := protocol.Timestamp(c.ExpiresAt)
+		d.ExpiresAt = &exp
+	}
+	if c.ReservationID != 0 {
+		id := c.ReservationID
+		d.PrenotazioneID = &id
+	}
+	return d
+}
+
+// SlotChanged broadcasts slot_update to the spazio's room. The payload
+// never names the holder (SPEC §2 privacy).
+func (h *Hub) SlotChanged(_ context.Context, c slots.Change) {
+	h.Broadcast(protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), protocol.EventSlotUpdate, protocol.SlotUpdate{
+		Type: protocol.EventSlotUpdate, SlotID: c.Key.Slot, Status: c.Status, Data: slotData(c), Timestamp: protocol.Timestamp(time.Now()),
+	})
+	h.log.Debug("slot changed", "room", protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), "slot", c.Key.Slot, "status", c.Status)
+}
+
+// HoldsExpired announces expiries: slot_update to each room, hold_expired
+// to each holder's personal room, then one slots_freed to everyone.
+func (h *Hub) HoldsExpired(_ context.Context, freed []slots.Change) {
+	if len(freed) == 0 {
+		return
+	}
+	now := protocol.Timestamp(time.Now())
+	list := make([]protocol.FreedSlot, 0, len(freed))
+	for _, c := range freed {
+		c.Status = protocol.StatusAvailable
+		data := slotData(c)
+		h.Broadcast(protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), protocol.EventSlotUpdate, protocol.SlotUpdate{
+			Type: protocol.EventSlotUpdate, SlotID: c.Key.Slot, Status: c.Status, Data: data, Timestamp: now,
+		})
+		if c.UserID != 0 {
+			h.Broadcast(protocol.UserRoom(c.UserID), protocol.EventHoldExpired, protocol.HoldExpired{
+				Type: protocol.EventHoldExpired, SlotID: c.Key.Slot, Data: data, Timestamp: now,
+			})
+		}
+		list = append(list, protocol.FreedSlot{IDSpazio: c.Key.SpazioID, IDSede: c.Key.SedeID, Date: c.Key.Date, IDSlot: c.Key.Slot})
+		h.metrics.Expiries.Inc()
+	}
+	h.Broadcast("", protocol.EventSlotsFreed, protocol.SlotsFreed{Type: protocol.EventSlotsFreed, Count: len(freed), Slots: list, Timestamp: now})
+}
+
+// Broadcast emits event to a room, or to every socket when room is "".
+// With a cluster adapter it reaches every node.
+func (h *Hub) Broadcast(room, event string, payload any) {
+	start := time.Now()
+	var err error
+	if room == "" {
+		err = h.io.Sockets().Emit(event, payload)
+	} else {
+		err = h.io.To(sio.Room(room)).Emit(event, payload)
+	}
+	h.metrics.BroadcastSeconds.WithLabelValues(metricEvent(event)).Observe(time.Since(start).Seconds())
+	if err != nil {
+		h.log.Warn("broadcast failed", "room", room, "event", event, "err", err)
+		return
+	}
+	h.metrics.EventsOut.WithLabelValues(metricEvent(event)).Inc()
+}
+
+func metricEvent(e string) string {
+	switch e {
+	case protocol.EventSlotUpdate, protocol.EventSlotsFreed, protocol.EventHoldExpired, protocol.EventSlotsStatusUpdate:
+		return e
+	}
+	return "custom"
+}
+
+// Target is where an admin emit goes: exactly one of its fields is set.
+type Target struct {
+	Room   string
+	UserID int64
+	All    bool
+}
+
+func (t Target) room() string {
+	switch {
+	case t.All:
+		return ""
+	case t.UserID != 0:
+		return protocol.UserRoom(t.UserID)
+	}
+	return t.Room
+}
+
+// String names the target for logs and responses.
+func (t Target) String() string {
+	if t.All {
+		return "all"
+	}
+	return t.room()
+}
+
+// ErrReservedEvent rejects admin emits of Socket.IO's reserved names.
+var ErrReservedEvent = errors.New("reserved event name")
+
+// Emit sends a staff-chosen event to a target and returns how many
+// sockets on this node received it.
+func (h *Hub) Emit(t Target, event string, data any) (int, error) {
+	if event == "" || protocol.ReservedEvents[event] {
+		return 0, fmt.Errorf("%w: %q", ErrReservedEvent, event)
+	}
+	room := t.room()
+	n := h.localMembers(room)
+	h.Broadcast(room, event, data)
+	h.log.Info("admin emit", "event", event, "target", t.String(), "recipients", n)
+	return n, nil
+}
+
+// localMembers counts this node's sockets in room ("" = all).
+func (h *Hub) localMembers(room string) int {
+	if room == "" {
+		return h.io.Sockets().Sockets().Len()
+	}
+	if set, ok := h.io.Sockets().Adapter().Rooms().Load(sio.Room(room)); ok {
+		return set.Len()
+	}
+	return 0
+}

@@ -1,0 +1,275 @@
+// Package server wires coworkctl serve: the store, the slot service and
+// its expiry sweeper, the Socket.IO hub, the REST API and operations
+// endpoints, and a graceful shutdown.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/coworkctl/coworkctl/internal/auth"
+	"github.com/coworkctl/coworkctl/internal/protocol"
+	"github.com/coworkctl/coworkctl/internal/server/httpapi"
+	"github.com/coworkctl/coworkctl/internal/server/metrics"
+	"github.com/coworkctl/coworkctl/internal/server/realtime"
+	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+)
+
+// Config is everything serve needs. Zero values take documented defaults.
+type Config struct {
+	// Addr is the listen address; default ":3000".
+	Addr string
+	// DB is the store DSN; "" is a SQLite file coworkctl.db in the working directory.
+	DB string
+	// Redis is a redis:// URL enabling the cluster adapter; "" runs alone.
+	Redis     string
+	JWTSecret string
+	JWTIssuer string
+	JWTAud    string
+	HoldTTL   time.Duration
+	// Location is the zone of sedi that name none; nil is time.Local.
+	Location *time.Location
+	// Catalog is upserted at start; nil leaves the stored catalog as is.
+	Catalog []slots.Sede
+	// Realtime tunes the Socket.IO endpoint and its limits.
+	Realtime realtime.Config
+	// ShutdownTimeout bounds the graceful shutdown; default 10s.
+	ShutdownTimeout time.Duration
+	// Version is reported by stats.
+	Version string
+}
+
+// Server is one coworkctl serve node.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	registry *prometheus.Registry
+	started  time.Time
+	addr     chan string
+
+	mu       sync.Mutex
+	draining bool
+}
+
+// New validates cfg and returns a server ready to Run.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	if cfg.JWTSecret == "" {
+		return nil, errors.New("a JWT secret is required (--jwt-secret, COWORK_JWT_SECRET or --dev)")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = ":3000"
+	}
+	if cfg.HoldTTL <= 0 {
+		cfg.HoldTTL = slots.DefaultHoldTTL
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	if cfg.Realtime.NodeID == "" {
+		cfg.Realtime.NodeID = defaultNodeID()
+	}
+	return &Server{cfg: cfg, log: log, registry: prometheus.NewRegistry(), started: time.Now(), addr: make(chan string, 1)}, nil
+}
+
+func defaultNodeID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// Addr returns the bound address once Run is listening.
+func (s *Server) Addr() <-chan string { return s.addr }
+
+// Run serves until ctx is cancelled, then shuts down gracefully: stop
+// accepting, tell clients, finish in-flight requests, stop the sweepers,
+// close the store. It returns nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context) (err error) {
+	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	st, err := store.Open(openCtx, s.cfg.DB, s.log)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close database: %w", cerr)
+		}
+		s.log.Info("store closed")
+	}()
+	if s.cfg.Catalog != nil {
+		if err := st.UpsertCatalog(ctx, s.cfg.Catalog); err != nil {
+			return fmt.Errorf("load catalog: %w", err)
+		}
+	}
+	cat, err := st.Catalog(ctx)
+	if err != nil {
+		return fmt.Errorf("read catalog: %w", err)
+	}
+	if len(cat) == 0 {
+		s.log.Warn("the catalog is empty: start with --demo or --catalog FILE to offer spaces")
+	}
+
+	verifier, err := auth.NewVerifier(auth.Config{Secret: []byte(s.cfg.JWTSecret), Issuer: s.cfg.JWTIssuer, Audience: s.cfg.JWTAud})
+	if err != nil {
+		return err
+	}
+	m := metrics.New(s.registry)
+
+	var cluster *redisCluster
+	if s.cfg.Redis != "" {
+		cluster, err = newRedisCluster(ctx, s.cfg.Redis, s.log)
+		if err != nil {
+			return err
+		}
+		defer cluster.Close()
+		s.cfg.Realtime.Adapter = cluster.Adapter()
+	}
+
+	hub := realtime.New(s.cfg.Realtime, verifier, m, s.log)
+	sweepCap := time.Minute
+	if cluster != nil {
+		// Holds made on other nodes don't wake this node's sweeper.
+		sweepCap = time.Second
+	}
+	svc := slots.NewService(st, hub, slots.SystemClock{}, slots.Config{HoldTTL: s.cfg.HoldTTL, Location: s.cfg.Location, SweepCap: sweepCap}, s.log)
+	hub.UseSpaces(svc)
+	stats := &statsSource{hub: hub, store: st, cluster: cluster, version: s.cfg.Version, clock: svc}
+	if cluster != nil {
+		cluster.ServeNodeStats(hub)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", hub.Handler())
+	httpapi.Routes(mux, httpapi.Deps{
+		Slots:    svc,
+		Verifier: verifier,
+		Catalog:  st.Catalog,
+		Stats:    stats.Stats,
+		Emit: func(_ context.Context, t realtime.Target, event string, data any) (int, bool, error) {
+			n, err := hub.Emit(t, event, data)
+			return n, cluster == nil, err
+		},
+		Ready: func(ctx context.Context) error {
+			if s.isDraining() {
+				return errors.New("shutting down")
+			}
+			if err := st.Ping(ctx); err != nil {
+				return fmt.Errorf("database: %w", err)
+			}
+			if cluster != nil {
+				if err := cluster.Ping(ctx); err != nil {
+					return fmt.Errorf("redis: %w", err)
+				}
+			}
+			return nil
+		},
+		Metrics:     m,
+		Gatherer:    s.registry,
+		CORSOrigins: s.cfg.Realtime.CORSOrigins,
+		Log:         s.log,
+	})
+
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	s.log.Info("coworkctl serving", "url", URLFor(ln.Addr()), "socket_io", URLFor(ln.Addr())+"/socket.io/",
+		"db", st.String(), "redis", s.cfg.Redis != "", "hold_ttl", s.cfg.HoldTTL, "node", s.cfg.Realtime.NodeID, "sedi", len(cat))
+	s.addr <- ln.Addr().String()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return svc.RunSweeper(gctx) })
+	g.Go(func() error { return hub.RunGhostSweeper(gctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		s.log.Info("shutting down", "reason", context.Cause(gctx))
+		s.setDraining()
+		// Tell clients first and close their sessions, so open long-polls
+		// return and Shutdown below does not wait for them.
+		hub.Shutdown()
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		if err := httpSrv.Shutdown(sctx); err != nil {
+			return fmt.Errorf("http shutdown: %w", err)
+		}
+		return nil
+	})
+	err = g.Wait()
+	s.log.Info("server stopped", "uptime", time.Since(s.started).Round(time.Second))
+	return err
+}
+
+func (s *Server) setDraining() {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+}
+
+func (s *Server) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
+
+// URLFor turns a listen address into a URL a person can open.
+func URLFor(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "http://" + a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// statsSource builds GET /api/stats.
+type statsSource struct {
+	hub     *realtime.Hub
+	store   slots.Store
+	cluster *redisCluster
+	version string
+	clock   interface{ Now() time.Time }
+}
+
+func (s *statsSource) Stats(ctx context.Context) (protocol.Stats, error) {
+	local := s.hub.Stats()
+	holds, err := s.store.CountActiveHolds(ctx, s.clock.Now())
+	if err != nil {
+		return protocol.Stats{}, fmt.Errorf("count holds: %w", err)
+	}
+	out := protocol.Stats{
+		Success: true, ConnectedUsers: len(local.Users), TotalSockets: local.Sockets,
+		Rooms: realtime.RoomList(local.Rooms), UptimeSeconds: int64(local.Uptime.Seconds()), NodeID: local.NodeID,
+		Nodes:       []protocol.NodeStats{{NodeID: local.NodeID, Sockets: local.Sockets, UptimeSeconds: int64(local.Uptime.Seconds())}},
+		ActiveHolds: holds, Version: s.version, Timestamp: protocol.Timestamp(time.Now()),
+	}
+	if s.cluster != nil {
+		out.RedisEnabled = true
+		out.RedisConnected = s.cluster.Ping(ctx) == nil
+		if out.RedisConnected {
+			s.cluster.Merge(ctx, s.hub, &out)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,434 @@
+// Package slots is the domain of coworkctl: the hourly slot grid of a
+// spazio, hold/book/release, and the expiry sweeper. It depends only on
+// the interfaces it declares (Store, Notifier, Clock), never on the
+// database or Socket.IO packages that implement them.
+package slots
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/coworkctl/coworkctl/internal/protocol"
+)
+
+// Change is one slot's new state, published after the store committed it.
+type Change struct {
+	Key       SlotKey
+	Orario    string
+	Status    string // protocol.StatusAvailable/Occupied/Booked
+	ExpiresAt time.Time
+	// ReservationID and UserID identify the reservation behind the change;
+	// notifiers must not show UserID to other users (SPEC §2 privacy).
+	ReservationID int64
+	UserID        int64
+}
+
+// Notifier announces committed changes to clients. It is called after the
+// transaction, never inside it.
+type Notifier interface {
+	// SlotChanged announces one slot's new state to the spazio's room.
+	SlotChanged(ctx context.Context, c Change)
+	// HoldsExpired announces holds freed by expiry: the slots' new state to
+	// their rooms, hold_expired to each holder, slots_freed to everyone.
+	HoldsExpired(ctx context.Context, freed []Change)
+}
+
+// Viewer is who asks: personal data is shown to the owner and to staff.
+type Viewer struct {
+	UserID int64
+	Staff  bool
+}
+
+// Config tunes the Service. Zero HoldTTL means 15 minutes; nil Location
+// means time.Local; zero SweepCap means one minute.
+type Config struct {
+	HoldTTL time.Duration
+	// Location is the zone of a sede that names none (--tz).
+	Location *time.Location
+	// SweepCap bounds how long the sweeper sleeps when it knows of no
+	// earlier expiry. Several nodes share one database, and a hold made on
+	// another node does not wake this one, so multi-node setups keep it short.
+	SweepCap time.Duration
+}
+
+// DefaultHoldTTL is the seed's hold duration.
+const DefaultHoldTTL = 15 * time.Minute
+
+// Service runs slot actions against a Store and announces them.
+type Service struct {
+	store    Store
+	notifier Notifier
+	clock    Clock
+	cfg      Config
+	log      *slog.Logger
+
+	wake chan struct{}
+
+	zonesMu sync.Mutex
+	zones   map[string]*time.Location
+}
+
+// NewService returns a Service. A nil notifier announces nothing.
+func NewService(store Store, notifier Notifier, clock Clock, cfg Config, log *slog.Logger) *Service {
+	if cfg.HoldTTL <= 0 {
+		cfg.HoldTTL = DefaultHoldTTL
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
+	if cfg.SweepCap <= 0 {
+		cfg.SweepCap = time.Minute
+	}
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	if notifier == nil {
+		notifier = nopNotifier{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: store, notifier: notifier, clock: clock, cfg: cfg, log: log, wake: make(chan struct{}, 1), zones: map[string]*time.Location{}}
+}
+
+// HoldTTL is the configured hold duration.
+func (s *Service) HoldTTL() time.Duration { return s.cfg.HoldTTL }
+
+// Now is the service clock's time.
+func (s *Service) Now() time.Time { return s.clock.Now() }
+
+type nopNotifier struct{}
+
+func (nopNotifier) SlotChanged(context.Context, Change)    {}
+func (nopNotifier) HoldsExpired(context.Context, []Change) {}
+
+// location returns the sede's zone (cached) or the default.
+func (s *Service) location(sede Sede) *time.Location {
+	if sede.Timezone == "" {
+		return s.cfg.Location
+	}
+	s.zonesMu.Lock()
+	defer s.zonesMu.Unlock()
+	if loc, ok := s.zones[sede.Timezone]; ok {
+		return loc
+	}
+	loc, err := time.LoadLocation(sede.Timezone)
+	if err != nil {
+		s.log.Warn("unknown sede time zone, using default", "sede", sede.ID, "tz", sede.Timezone, "err", err)
+		loc = s.cfg.Location
+	}
+	s.zones[sede.Timezone] = loc
+	return loc
+}
+
+// ParseDate validates a YYYY-MM-DD calendar date.
+func ParseDate(date string) (time.Time, error) {
+	if len(date) != len(protocol.DateLayout) {
+		return time.Time{}, fmt.Errorf("%w: %q is not YYYY-MM-DD", ErrBadDate, date)
+	}
+	t, err := time.Parse(protocol.DateLayout, date)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: %q: %v", ErrBadDate, date, err)
+	}
+	return t, nil
+}
+
+// Today is the current date in the sede's zone.
+func (s *Service) Today(sede Sede) string {
+	return s.clock.Now().In(s.location(sede)).Format(protocol.DateLayout)
+}
+
+// ResolveSpace returns the spazio and its sede, checking that the spazio
+// belongs to sedeID (0 skips that check).
+func (s *Service) ResolveSpace(ctx context.Context, spazioID, sedeID int64) (Spazio, Sede, error) {
+	if spazioID <= 0 || sedeID < 0 {
+		return Spazio{}, Sede{}, fmt.Errorf("%w: ids must be positive integers", ErrBadInput)
+	}
+	sp, sede, err := s.store.Spazio(ctx, spazioID)
+	if err != nil {
+		return Spazio{}, Sede{}, err
+	}
+	if sedeID != 0 && sp.SedeID != sedeID {
+		return Spazio{}, Sede{}, fmt.Errorf("spazio %d, sede %d: %w", spazioID, sedeID, ErrSpazioNotInSede)
+	}
+	return sp, sede, nil
+}
+
+// slotStart is the local start of slot n (1-based) on date.
+func (s *Service) slotStart(sede Sede, day time.Time, n int) (time.Time, error) {
+	open, _, err := sede.Hours()
+	if err != nil {
+		return time.Time{}, err
+	}
+	minutes := open + (n-1)*60
+	return time.Date(day.Year(), day.Month(), day.Day(), minutes/60, minutes%60, 0, 0, s.location(sede)), nil
+}
+
+func orario(start time.Time) string { return start.Format("15:04") }
+
+// Grid is one spazio's slots on one date, as the viewer may see them.
+type Grid struct {
+	Spazio Spazio
+	Sede   Sede
+	Date   string
+	Slots  []protocol.Slot
+}
+
+// Grid builds the slot grid of a spazio and date. Held slots whose hold
+// lapsed read as available even before the sweeper runs.
+func (s *Service) Grid(ctx context.Context, spazioID, sedeID int64, date string, v Viewer) (Grid, error) {
+	sp, sede, err := s.ResolveSpace(ctx, spazioID, sedeID)
+	if err != nil {
+		return Grid{}, err
+	}
+	if date == "" {
+		date = s.Today(sede)
+	}
+	day, err := ParseDate(date)
+	if err != nil {
+		return Grid{}, err
+	}
+	n, err := sede.SlotCount()
+	if err != nil {
+		return Grid{}, err
+	}
+	now := s.clock.Now()
+	active, err := s.store.ActiveReservations(ctx, spazioID, date, now)
+	if err != nil {
+		return Grid{}, fmt.Errorf("grid of spazio %d on %s: %w", spazioID, date, err)
+	}
+	bySlot := make(map[int]Reservation, len(active))
+	for _, r := range active {
+		bySlot[r.Key.Slot] = r
+	}
+	g := Grid{Spazio: sp, Sede: sede, Date: date, Slots: make([]protocol.Slot, 0, n)}
+	for i := 1; i <= n; i++ {
+		start, err := s.slotStart(sede, day, i)
+		if err != nil {
+			return Grid{}, err
+		}
+		slot := protocol.Slot{
+			ID: i, IDSlot: i, IDSpazio: sp.ID, IDSede: sede.ID, Date: date,
+			Orario: orario(start), Status: protocol.StatusAvailable,
+			Title: fmt.Sprintf("%s - %s", orario(start), orario(start.Add(time.Hour))),
+		}
+		if r, ok := bySlot[i]; ok {
+			slot.Status = protocol.StatusBooked
+			if r.State == StateOccupied {
+				slot.Status = protocol.StatusOccupied
+				exp := protocol.Timestamp(r.ExpiresAt)
+				mins := int(math.Ceil(r.ExpiresAt.Sub(now).Minutes()))
+				slot.ExpiresAt, slot.MinutesRemaining = &exp, &mins
+			}
+			if v.Staff || v.UserID == r.UserID {
+				id, uid := r.ID, r.UserID
+				slot.PrenotazioneID, slot.IDUtente = &id, &uid
+			}
+		}
+		if !start.After(now) {
+			slot.Status = protocol.StatusPast
+			slot.ExpiresAt, slot.MinutesRemaining = nil, nil
+		}
+		g.Slots = append(g.Slots, slot)
+	}
+	return g, nil
+}
+
+// Action names a slot to act on, as the REST API receives it.
+type Action struct {
+	SpazioID int64
+	SedeID   int64
+	Date     string
+	Slot     int
+}
+
+// resolve validates an action: the spazio in its sede, the date, the slot
+// number within opening hours. It returns the key and the slot's start.
+func (s *Service) resolve(ctx context.Context, a Action) (SlotKey, time.Time, error) {
+	sp, sede, err := s.ResolveSpace(ctx, a.SpazioID, a.SedeID)
+	if err != nil {
+		return SlotKey{}, time.Time{}, err
+	}
+	day, err := ParseDate(a.Date)
+	if err != nil {
+		return SlotKey{}, time.Time{}, err
+	}
+	n, err := sede.SlotCount()
+	if err != nil {
+		return SlotKey{}, time.Time{}, err
+	}
+	if a.Slot < 1 || a.Slot > n {
+		return SlotKey{}, time.Time{}, fmt.Errorf("slot %d of %d: %w", a.Slot, n, ErrSlotOutOfRange)
+	}
+	start, err := s.slotStart(sede, day, a.Slot)
+	if err != nil {
+		return SlotKey{}, time.Time{}, err
+	}
+	return SlotKey{SpazioID: sp.ID, SedeID: sede.ID, Date: a.Date, Slot: a.Slot}, start, nil
+}
+
+// Hold reserves a free future slot for the user for HoldTTL.
+func (s *Service) Hold(ctx context.Context, a Action, userID int64) (Reservation, error) {
+	key, start, err := s.resolve(ctx, a)
+	if err != nil {
+		return Reservation{}, err
+	}
+	now := s.clock.Now()
+	if !start.After(now) {
+		return Reservation{}, fmt.Errorf("hold %s slot %d: %w", a.Date, a.Slot, ErrSlotPast)
+	}
+	res, err := s.store.Hold(ctx, key, userID, now, now.Add(s.cfg.HoldTTL))
+	if err != nil {
+		return Reservation{}, fmt.Errorf("hold spazio %d %s slot %d: %w", key.SpazioID, key.Date, key.Slot, err)
+	}
+	if res.Expired != nil {
+		s.notifier.HoldsExpired(ctx, []Change{s.change(*res.Expired, protocol.StatusAvailable, start)})
+	}
+	s.notifier.SlotChanged(ctx, s.change(res.Reservation, protocol.StatusOccupied, start))
+	s.Kick()
+	return res.Reservation, nil
+}
+
+// Book confirms the user's own unexpired hold.
+func (s *Service) Book(ctx context.Context, a Action, userID int64) (Reservation, error) {
+	key, start, err := s.resolve(ctx, a)
+	if err != nil {
+		return Reservation{}, err
+	}
+	r, err := s.store.Book(ctx, key, userID, s.clock.Now())
+	if err != nil {
+		return Reservation{}, fmt.Errorf("book spazio %d %s slot %d: %w", key.SpazioID, key.Date, key.Slot, err)
+	}
+	s.notifier.SlotChanged(ctx, s.change(r, protocol.StatusBooked, start))
+	return r, nil
+}
+
+// Release ends the user's own unexpired hold.
+func (s *Service) Release(ctx context.Context, a Action, userID int64) (Reservation, error) {
+	key, start, err := s.resolve(ctx, a)
+	if err != nil {
+		return Reservation{}, err
+	}
+	r, err := s.store.Release(ctx, key, userID, s.clock.Now())
+	if err != nil {
+		return Reservation{}, fmt.Errorf("release spazio %d %s slot %d: %w", key.SpazioID, key.Date, key.Slot, err)
+	}
+	s.notifier.SlotChanged(ctx, s.change(r, protocol.StatusAvailable, start))
+	return r, nil
+}
+
+func (s *Service) change(r Reservation, status string, start time.Time) Change {
+	c := Change{Key: r.Key, Orario: orario(start), Status: status, ReservationID: r.ID, UserID: r.UserID}
+	if status == protocol.StatusOccupied {
+		c.ExpiresAt = r.ExpiresAt
+	}
+	return c
+}
+
+// changeOf builds a Change when only the reservation is known (sweeper).
+func (s *Service) changeOf(ctx context.Context, r Reservation, status string) Change {
+	c := Change{Key: r.Key, Status: status, ReservationID: r.ID, UserID: r.UserID}
+	_, sede, err := s.store.Spazio(ctx, r.Key.SpazioID)
+	if err != nil {
+		return c
+	}
+	if day, err := ParseDate(r.Key.Date); err == nil {
+		if start, err := s.slotStart(sede, day, r.Key.Slot); err == nil {
+			c.Orario = orario(start)
+		}
+	}
+	return c
+}
+
+// Kick wakes the sweeper so it re-reads the next expiry (a new hold may
+// expire before the one it sleeps for).
+func (s *Service) Kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// SweepOnce expires every due hold and announces them; it returns how many
+// it freed. Several nodes may sweep at once: the store's single UPDATE …
+// RETURNING hands each expired hold to exactly one of them.
+func (s *Service) SweepOnce(ctx context.Context) (int, error) {
+	expired, err := s.store.ExpireDue(ctx, s.clock.Now())
+	if err != nil {
+		return 0, fmt.Errorf("expire due holds: %w", err)
+	}
+	if len(expired) == 0 {
+		return 0, nil
+	}
+	changes := make([]Change, 0, len(expired))
+	for _, r := range expired {
+		changes = append(changes, s.changeOf(ctx, r, protocol.StatusAvailable))
+	}
+	s.notifier.HoldsExpired(ctx, changes)
+	s.log.Info("holds expired", "count", len(expired))
+	return len(expired), nil
+}
+
+// RunSweeper frees expired holds until ctx ends. It sleeps until the next
+// known expiry (capped by SweepCap), not on a fixed poll, and sweeps once
+// at start so that holds that lapsed while the server was down are freed.
+func (s *Service) RunSweeper(ctx context.Context) error {
+	const retry = time.Second
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-s.wake:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		}
+		wait, err := s.sweepAndPlan(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Error("expiry sweep failed", "err", err)
+			wait = retry
+		}
+		timer.Reset(wait)
+	}
+}
+
+func (s *Service) sweepAndPlan(ctx context.Context) (time.Duration, error) {
+	if _, err := s.SweepOnce(ctx); err != nil {
+		return 0, err
+	}
+	next, ok, err := s.store.NextExpiry(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("next expiry: %w", err)
+	}
+	wait := s.cfg.SweepCap
+	if ok {
+		if d := next.Sub(s.clock.Now()); d < wait {
+			wait = d
+		}
+	}
+	return max(wait, 0), nil
+}
+
+// IsClientError reports whether err is the caller's fault (a 4xx).
+func IsClientError(err error) bool {
+	for _, e := range []error{ErrSlotTaken, ErrNotHeld, ErrSpazioNotFound, ErrSpazioNotInSede, ErrSlotOutOfRange, ErrSlotPast, ErrBadDate, ErrBadInput} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
