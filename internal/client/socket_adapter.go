@@ -1,0 +1,275 @@
+package client
+
+// This file is the only place that touches the zishang520 Socket.IO
+// client: its options, its func(...any) handlers and every type assertion
+// on their arguments. The rest of the package sees libConn callbacks with
+// plain Go types.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sio "github.com/zishang520/socket.io/clients/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/log"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// Transport names as the engine reports them.
+const (
+	TransportWebSocket = "websocket"
+	TransportPolling   = "polling"
+	// TransportBoth starts with polling and upgrades to websocket (the
+	// browser's default). The library keeps transports in a map, so the
+	// first one is random; TryAllTransports makes a failing first pick fall
+	// through to the other.
+	TransportBoth = "both"
+)
+
+// SilenceLibraryLogs turns off the library's debug logging. Its error
+// lines (recovered handler panics) go to the process's stderr regardless;
+// a terminal UI must redirect file descriptor 2 as well.
+func SilenceLibraryLogs() { log.DEBUG.Store(false) }
+
+// libHandlers are the callbacks of one libConn. They run on the library's
+// goroutines and must not block for long.
+type libHandlers struct {
+	// event is a server event with its arguments as JSON.
+	event func(name string, args []json.RawMessage)
+	// connect is the namespace CONNECT answer.
+	connect func(socketID, transport string, recovered bool)
+	// connectError is a failed attempt: a rejection from the server's
+	// middleware (*ConnectError) or a transport failure.
+	connectError func(err error)
+	// disconnect ends a live session.
+	disconnect func(reason string)
+	// upgrade reports a transport change of a live session.
+	upgrade func(transport string)
+}
+
+// libConn is one attempt (and, once connected, one session) of the
+// library: a fresh Manager with one Socket on namespace "/". A libConn is
+// never reused; the supervisor in socket.go makes a new one per attempt,
+// which is how it switches transports and keeps its own backoff.
+type libConn struct {
+	mgr  *sio.Manager
+	sock *sio.Socket
+	h    libHandlers
+	dead atomic.Bool
+	once sync.Once
+}
+
+// newLibConn builds (but does not open) a session to server.
+func newLibConn(server, token, transports string, connectTimeout, ackTimeout time.Duration, h libHandlers) *libConn {
+	opts := sio.DefaultOptions()
+	switch transports {
+	case TransportPolling:
+		opts.SetTransports(types.NewSet(sio.Polling))
+	case TransportBoth:
+		opts.SetTransports(types.NewSet(sio.Polling, sio.WebSocket))
+		opts.SetTryAllTransports(true)
+	default:
+		opts.SetTransports(types.NewSet(sio.WebSocket))
+	}
+	// The supervisor reconnects; the library's own loop would keep the
+	// transports it started with and hide attempts from us.
+	opts.SetReconnection(false)
+	opts.SetAutoConnect(false)
+	opts.SetForceNew(true)
+	opts.SetMultiplex(false)
+	// Pitfall 3: without a short timeout a missed websocket dial error
+	// costs the 20 s default.
+	opts.SetTimeout(connectTimeout)
+	// Pitfall 5: Timeout() per emit is not goroutine-safe; set it once here.
+	opts.SetAckTimeout(ackTimeout)
+	if token != "" {
+		opts.SetAuth(map[string]any{"token": token})
+	}
+	c := &libConn{h: h}
+	c.mgr = sio.NewManager(server, opts)
+	c.sock = c.mgr.Socket("/", opts)
+
+	c.sock.On("connect", c.guard(func(...any) {
+		c.watchUpgrades()
+		c.h.connect(c.sock.Id(), c.transport(), c.sock.Recovered())
+	}))
+	c.sock.On("connect_error", c.guard(func(args ...any) {
+		c.h.connectError(connectErrorOf(args))
+	}))
+	c.sock.On("disconnect", c.guard(func(args ...any) {
+		reason := "unknown"
+		if len(args) > 0 {
+			if r, ok := args[0].(string); ok && r != "" {
+				reason = r
+			}
+		}
+		if len(args) > 1 {
+			if err, ok := args[1].(error); ok && err != nil {
+				reason += ": " + err.Error()
+			}
+		}
+		c.h.disconnect(reason)
+	}))
+	c.sock.OnAny(c.guard(func(args ...any) {
+		if len(args) == 0 {
+			return
+		}
+		name, ok := args[0].(string)
+		if !ok {
+			return
+		}
+		rest := args[1:]
+		// A server event that expects an ack ends with the ack function;
+		// answer it empty so the server's callback does not hang.
+		if n := len(rest); n > 0 {
+			if ack, ok := rest[n-1].(func([]any, error)); ok {
+				rest = rest[:n-1]
+				ack(nil, nil)
+			}
+		}
+		c.h.event(name, toRaw(rest))
+	}))
+	return c
+}
+
+// open starts the attempt. With the websocket transport the library dials
+// synchronously inside Connect, so callers run open on its own goroutine.
+func (c *libConn) open() {
+	c.sock.Connect()
+	if c.dead.Load() {
+		// close ran while we were dialling; make sure nothing stays open.
+		c.sock.Disconnect()
+	}
+}
+
+// close ends the session and silences every further callback.
+func (c *libConn) close() {
+	c.once.Do(func() {
+		c.dead.Store(true)
+		c.sock.Disconnect()
+	})
+}
+
+// emit sends an event without an ack.
+func (c *libConn) emit(event string, args []any) error {
+	if err := c.sock.Emit(event, args...); err != nil {
+		return fmt.Errorf("emit %s: %w", event, err)
+	}
+	return nil
+}
+
+// emitAck sends an event and calls done once with the ack's arguments or
+// an error (timeout, disconnect).
+func (c *libConn) emitAck(event string, args []any, done func([]json.RawMessage, error)) error {
+	var once sync.Once
+	ack := func(data []any, err error) {
+		once.Do(func() {
+			if err != nil {
+				done(nil, err)
+				return
+			}
+			done(toRaw(data), nil)
+		})
+	}
+	// The library recognises the ack by its type func([]any, error).
+	if err := c.sock.Emit(event, append(args, ack)...); err != nil {
+		return fmt.Errorf("emit %s: %w", event, err)
+	}
+	return nil
+}
+
+// transport returns the engine's current transport name, or "".
+func (c *libConn) transport() string {
+	eng := c.mgr.Engine()
+	if eng == nil {
+		return ""
+	}
+	t := eng.Transport()
+	if t == nil {
+		return ""
+	}
+	return t.Name()
+}
+
+// watchUpgrades reports the engine's polling → websocket upgrade.
+func (c *libConn) watchUpgrades() {
+	eng := c.mgr.Engine()
+	if eng == nil {
+		return
+	}
+	_ = eng.On("upgrade", c.guard(func(args ...any) {
+		name := ""
+		if len(args) > 0 {
+			if t, ok := args[0].(interface{ Name() string }); ok {
+				name = t.Name()
+			}
+		}
+		if name == "" {
+			name = c.transport()
+		}
+		c.h.upgrade(name)
+	}))
+}
+
+// guard drops callbacks of a closed libConn and keeps a panic in our code
+// from reaching the library, which would print a stack trace to stderr
+// (under the terminal UI).
+func (c *libConn) guard(fn func(...any)) func(...any) {
+	return func(args ...any) {
+		if c.dead.Load() {
+			return
+		}
+		defer func() { _ = recover() }()
+		fn(args...)
+	}
+}
+
+// connectErrorOf turns connect_error's arguments into an error; a
+// rejection by the server's middleware becomes *ConnectError with its
+// message and data.code.
+func connectErrorOf(args []any) error {
+	if len(args) == 0 {
+		return errors.New("connect error")
+	}
+	switch e := args[0].(type) {
+	case *types.ExtendedError:
+		ce := &ConnectError{Message: e.Message}
+		if m, ok := e.Data.(map[string]any); ok {
+			if code, ok := m["code"].(string); ok {
+				ce.Code = code
+			}
+		}
+		if ce.Message == "" {
+			ce.Message = "rejected"
+		}
+		return ce
+	case error:
+		// Pitfall 2: a rejection whose data is null reaches us as the
+		// library's own parse error instead of the server's message.
+		if msg := e.Error(); strings.Contains(msg, "'data' field") {
+			return &ConnectError{Message: "rejected by the server (reason lost by the client library: " + msg + ")"}
+		}
+		return e
+	case string:
+		return errors.New(e)
+	default:
+		return fmt.Errorf("connect error: %v", e)
+	}
+}
+
+// toRaw re-encodes decoded arguments as JSON.
+func toRaw(args []any) []json.RawMessage {
+	out := make([]json.RawMessage, 0, len(args))
+	for _, a := range args {
+		b, err := json.Marshal(a)
+		if err != nil {
+			b = []byte("null")
+		}
+		out = append(out, b)
+	}
+	return out
+}
