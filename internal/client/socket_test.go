@@ -457,4 +457,3 @@ func TestSocketNoReconnectGoesOffline(t *testing.T) {
 		t.Error("Latency on an offline socket succeeded")
 	}
 }
-
