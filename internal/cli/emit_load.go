@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coworkctl/coworkctl/internal/auth"
+	"github.com/coworkctl/coworkctl/internal/loadtest"
+	"github.com/spf13/cobra"
+)
+
+// EmitLoadOptions are the flags of `coworkctl emit load`.
+type EmitLoadOptions struct {
+	F    *Factory
+	Conn ConnFlags
+
+	Clients        int
+	ConnectRate    float64
+	Transport      string
+	PollingShare   float64
+	Rooms          int
+	Duration       time.Duration
+	Rate           float64
+	Payload        int
+	Event          string
+	Churn          float64
+	ChurnHold      time.Duration
+	ChurnDate      string
+	Drain          time.Duration
+	UserBase       int64
+	StaffRole      string
+	ConnectTimeout time.Duration
+
+	MaxP99         time.Duration
+	MaxLoss        float64
+	MaxConnectFail float64
+
+	JSON       bool
+	NoProgress bool
+}
+
+// NewCmdEmitLoad runs a load test and reports latency, loss, throughput and
+// the generator's own cost; thresholds turn it into a CI gate.
+func NewCmdEmitLoad(f *Factory, runF func(context.Context, *EmitLoadOptions) error) *cobra.Command {
+	o := &EmitLoadOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "Load test: many clients, room broadcasts and hold churn, with latency and loss",
+		Long: `Open --clients Socket.IO connections at --connect-rate, spread them over
+--rooms space rooms, then for --duration send --rate room broadcasts per second
+through POST /api/admin/emit (each carries its sequence number and scheduled
+send time in data) and/or --churn hold→release cycles per second by the
+virtual users. Then wait up to --drain for messages in flight and report:
+
+  delivery latency per message (p50, p90, p99, p99.9, max), measured from the
+  scheduled send time, so a slow endpoint cannot hide behind a lower rate;
+  expected vs delivered messages (expected = clients the generator itself
+  joined to the target room when it sent), loss, duplicates, messages/s;
+  connect time percentiles; hold/release latency and throughput, and the delay
+  until the resulting slot_update reaches the room; errors by kind; and the
+  generator's own CPU time, so you can tell whether it measured the server.
+
+Credentials: with --jwt-secret every virtual user gets its own token
+(id_utente --user-base + i, ruolo --role) and broadcasts use a --staff-role
+token; with --token that one token is used for everything (it must be staff
+for the broadcasts).
+
+Thresholds (exit code 3 when breached): --max-p99, --max-loss,
+--max-connect-failures. --json prints the report as one JSON object.`,
+		Example: `  coworkctl emit load --jwt-secret "$SECRET" --clients 1000 --rooms 8 --rate 100 --duration 30s
+  coworkctl emit load --token "$STAFF" --clients 200 --polling-share 0.2 --churn 20 --duration 1m
+  coworkctl emit load --jwt-secret "$SECRET" --clients 50 --duration 5s --json --max-p99 50ms --max-loss 0`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runEmitLoad(cmd.Context(), o)
+		},
+	}
+	fl := cmd.Flags()
+	o.Conn.AddFlags(fl, auth.RoleCliente)
+	fl.IntVar(&o.Clients, "clients", 100, "number of Socket.IO connections (virtual users)")
+	fl.Float64Var(&o.ConnectRate, "connect-rate", 500, "new connections per second (0: as fast as possible)")
+	fl.StringVar(&o.Transport, "transport", loadtest.TransportWebSocket, "transport of every client: websocket or polling (see --polling-share)")
+	fl.Float64Var(&o.PollingShare, "polling-share", 0, "fraction 0..1 of clients that use long-polling instead of websocket")
+	fl.IntVar(&o.Rooms, "rooms", 4, "number of space rooms the clients are spread over")
+	fl.DurationVar(&o.Duration, "duration", 10*time.Second, "length of the traffic phase")
+	fl.Float64Var(&o.Rate, "rate", 10, "room broadcasts per second through the staff endpoint (0: none)")
+	fl.IntVar(&o.Payload, "payload", 200, "approximate bytes of each broadcast's data")
+	fl.StringVar(&o.Event, "event", "loadtest", "event name of the broadcasts")
+	fl.Float64Var(&o.Churn, "churn", 0, "hold→release cycles per second by virtual users (0: none)")
+	fl.DurationVar(&o.ChurnHold, "churn-hold", 250*time.Millisecond, "how long a churn hold lasts before its release")
+	fl.StringVar(&o.ChurnDate, "churn-date", "", "first date of churn holds, YYYY-MM-DD (default tomorrow; holds spread over 28 days)")
+	fl.DurationVar(&o.Drain, "drain", 5*time.Second, "how long to wait for messages in flight after the traffic phase")
+	fl.Int64Var(&o.UserBase, "user-base", 100000, "id_utente of the first minted virtual user")
+	fl.StringVar(&o.StaffRole, "staff-role", auth.RoleAdmin, "ruolo of the minted broadcast token")
+	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", 10*time.Second, "per-client handshake and join timeout")
+	fl.DurationVar(&o.MaxP99, "max-p99", 0, "fail (exit 3) when p99 delivery latency exceeds this (0: off)")
+	fl.Float64Var(&o.MaxLoss, "max-loss", -1, "fail (exit 3) when the lost fraction of deliveries exceeds this, e.g. 0 or 0.001 (negative: off)")
+	fl.Float64Var(&o.MaxConnectFail, "max-connect-failures", -1, "fail (exit 3) when the fraction of clients that failed to connect or join exceeds this (negative: off)")
+	fl.BoolVar(&o.JSON, "json", false, "print the report as one JSON object")
+	fl.BoolVar(&o.NoProgress, "no-progress", false, "no progress line on a terminal")
+	return cmd
+}
+
+func runEmitLoad(ctx context.Context, o *EmitLoadOptions) error {
+	server, err := o.Conn.ServerURL()
+	if err != nil {
+		return err
+	}
+	if !o.Conn.HasCredentials() {
+		return UsageErrorf("no credentials: pass --jwt-secret (a token per virtual user) or --token (one staff token for everything)")
+	}
+	share := o.PollingShare
+	switch o.Transport {
+	case loadtest.TransportWebSocket:
+	case loadtest.TransportPolling:
+		share = 1
+	default:
+		return UsageErrorf("--transport must be websocket or polling, got %q", o.Transport)
+	}
+	if o.MaxLoss > 1 {
+		return UsageErrorf("--max-loss is a fraction 0..1, got %g", o.MaxLoss)
+	}
+	cfg := loadtest.Config{
+		Server: server, Clients: o.Clients, ConnectRate: o.ConnectRate, PollingShare: share,
+		Rooms: o.Rooms, Duration: o.Duration, Rate: o.Rate, Payload: o.Payload, Event: o.Event,
+		Churn: o.Churn, ChurnHold: o.ChurnHold, ChurnDate: o.ChurnDate, Drain: o.Drain,
+		ConnectTimeout: o.ConnectTimeout,
+	}
+	if o.Conn.Token != "" {
+		tok := o.Conn.Token
+		cfg.ClientToken = func(int) (string, error) { return tok, nil }
+		cfg.StaffToken = tok
+	} else {
+		if _, err := o.Conn.MintFor(o.UserBase, o.Conn.Role); err != nil {
+			return UsageErrorf("mint virtual-user tokens: %v", err)
+		}
+		cfg.ClientToken = func(i int) (string, error) { return o.Conn.MintFor(o.UserBase+int64(i), o.Conn.Role) }
+		if cfg.StaffToken, err = o.Conn.MintFor(o.Conn.UserID, o.StaffRole); err != nil {
+			return UsageErrorf("mint staff token: %v", err)
+		}
+	}
+	var prog *progressLine
+	if !o.NoProgress && isTerminalWriter(o.F.ErrOut) {
+		prog = &progressLine{w: o.F.ErrOut}
+		cfg.Progress = prog.update
+	}
+	rep, err := loadtest.Run(ctx, cfg)
+	if prog != nil {
+		prog.clear()
+	}
+	if err != nil {
+		if rep == nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return usageOrRun(err)
+		}
+		// Interrupted: still show what was measured.
+	}
+	rep.Check(o.MaxP99, o.MaxLoss, o.MaxConnectFail)
+	if o.JSON {
+		if werr := writeJSON(o.F.Out, rep); werr != nil {
+			return werr
+		}
+	} else if werr := rep.WriteTable(o.F.Out); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.Pass {
+		return &ExitCodeError{Code: ExitThreshold, Err: fmt.Errorf("threshold breached: %s", strings.Join(rep.Thresholds.Breached, "; "))}
+	}
+	return nil
+}
+
+// usageOrRun maps configuration errors of the load test to usage errors.
+func usageOrRun(err error) error {
+	if errors.Is(err, loadtest.ErrConfig) {
+		return usageError{err}
+	}
+	return err
+}
+
+// progressLine redraws one status line on a terminal.
+type progressLine struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (p *progressLine) update(s loadtest.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "\r\x1b[K%-7s %5.1fs  conns %d/%d  sent %d  delivered %d  p99 %s  holds %d  errors %d  gen cpu %.1fs",
+		s.Phase, s.Elapsed.Seconds(), s.Connected, s.Target, s.Sent, s.Delivered, s.P99.Round(100*time.Microsecond), s.Holds, s.Errors, s.Generator.Seconds())
+}
+
+func (p *progressLine) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprint(p.w, "\r\x1b[K")
+}
