@@ -1,0 +1,329 @@
+package slots_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coworkctl/coworkctl/internal/protocol"
+	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/store"
+)
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// recorder is a Notifier that remembers what it was told.
+type recorder struct {
+	mu      sync.Mutex
+	changes []slots.Change
+	expired [][]slots.Change
+	signal  chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{signal: make(chan struct{}, 100)} }
+
+func (r *recorder) SlotChanged(_ context.Context, c slots.Change) {
+	r.mu.Lock()
+	r.changes = append(r.changes, c)
+	r.mu.Unlock()
+}
+
+func (r *recorder) HoldsExpired(_ context.Context, c []slots.Change) {
+	r.mu.Lock()
+	r.expired = append(r.expired, c)
+	r.mu.Unlock()
+	r.signal <- struct{}{}
+}
+
+func (r *recorder) snapshot() ([]slots.Change, [][]slots.Change) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]slots.Change(nil), r.changes...), append([][]slots.Change(nil), r.expired...)
+}
+
+// Tomorrow 00:00 UTC is the fixture's "now" day; slots are tomorrow+1.
+var (
+	start = time.Date(2026, 3, 10, 8, 30, 0, 0, time.UTC) // before opening
+	day   = "2026-03-10"
+)
+
+func newService(t *testing.T, clock slots.Clock, ttl time.Duration) (*slots.Service, *recorder, *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "test.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.UpsertCatalog(ctx, slots.DemoCatalog()); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	svc := slots.NewService(st, rec, clock, slots.Config{HoldTTL: ttl, Location: time.UTC}, nil)
+	return svc, rec, st
+}
+
+func TestGridStatusesAndPrivacy(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: start}
+	svc, _, _ := newService(t, clock, 2*time.Hour)
+
+	if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 3}, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 5}, 11); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 5}, 11); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Hour) // 09:30: slot 1 (09:00) is past
+
+	tests := []struct {
+		name       string
+		viewer     slots.Viewer
+		seeHolder3 bool
+		seeHolder5 bool
+	}{
+		{"anonymous", slots.Viewer{}, false, false},
+		{"holder of 3", slots.Viewer{UserID: 10}, true, false},
+		{"staff", slots.Viewer{UserID: 99, Staff: true}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := svc.Grid(ctx, 1, 1, day, tt.viewer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(g.Slots) != 9 {
+				t.Fatalf("got %d slots, want 9 (09:00-18:00)", len(g.Slots))
+			}
+			want := map[int]string{1: protocol.StatusPast, 2: protocol.StatusAvailable, 3: protocol.StatusOccupied, 5: protocol.StatusBooked, 9: protocol.StatusAvailable}
+			for n, status := range want {
+				if got := g.Slots[n-1].Status; got != status {
+					t.Errorf("slot %d status = %s, want %s", n, got, status)
+				}
+			}
+			if g.Slots[0].Orario != "09:00" || g.Slots[8].Orario != "17:00" || g.Slots[2].Title != "11:00 - 12:00" {
+				t.Errorf("orari wrong: %q %q %q", g.Slots[0].Orario, g.Slots[8].Orario, g.Slots[2].Title)
+			}
+			s3 := g.Slots[2]
+			// Held at 08:30 for two hours, read at 09:30: one hour left.
+			if s3.ExpiresAt == nil || *s3.ExpiresAt != "2026-03-10T10:30:00.000Z" || s3.MinutesRemaining == nil || *s3.MinutesRemaining != 60 {
+				t.Errorf("slot 3 expiry = %v / %v minutes, want 10:30Z / 60", s3.ExpiresAt, s3.MinutesRemaining)
+			}
+			if g.Slots[0].ExpiresAt != nil || g.Slots[4].ExpiresAt != nil {
+				t.Error("past or booked slot carries expires_at")
+			}
+			if (s3.IDUtente != nil) != tt.seeHolder3 || (g.Slots[4].IDUtente != nil) != tt.seeHolder5 {
+				t.Errorf("privacy: holder of 3 visible=%v (want %v), of 5 visible=%v (want %v)",
+					s3.IDUtente != nil, tt.seeHolder3, g.Slots[4].IDUtente != nil, tt.seeHolder5)
+			}
+		})
+	}
+}
+
+func TestLapsedHoldReadsFreeBeforeSweep(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: start}
+	svc, rec, _ := newService(t, clock, 15*time.Minute)
+	a := slots.Action{SpazioID: 2, SedeID: 1, Date: day, Slot: 4}
+	if _, err := svc.Hold(ctx, a, 1); err != nil {
+		t.Fatal(err)
+	}
+	g, _ := svc.Grid(ctx, 2, 1, day, slots.Viewer{})
+	if g.Slots[3].Status != protocol.StatusOccupied || g.Slots[3].MinutesRemaining == nil || *g.Slots[3].MinutesRemaining != 15 {
+		t.Fatalf("fresh hold: %+v", g.Slots[3])
+	}
+	clock.Add(15 * time.Minute)
+	g, _ = svc.Grid(ctx, 2, 1, day, slots.Viewer{})
+	if g.Slots[3].Status != protocol.StatusAvailable {
+		t.Fatalf("lapsed hold reads %s, want available", g.Slots[3].Status)
+	}
+	// Another user takes it before the sweeper ran: the lapsed hold is
+	// announced as expired exactly once, by the hold itself.
+	if _, err := svc.Hold(ctx, a, 2); err != nil {
+		t.Fatalf("hold of a lapsed slot: %v", err)
+	}
+	if n, err := svc.SweepOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("SweepOnce after takeover = %d, %v; want 0 (already expired by the hold)", n, err)
+	}
+	_, expired := rec.snapshot()
+	if len(expired) != 1 || len(expired[0]) != 1 || expired[0][0].UserID != 1 || expired[0][0].Orario != "12:00" {
+		t.Fatalf("expired announcements = %+v, want one for user 1 at 12:00", expired)
+	}
+}
+
+func TestActionErrors(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: start.Add(2 * time.Hour)} // 10:30
+	svc, _, _ := newService(t, clock, 15*time.Minute)
+	if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 1); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		do   func() error
+		want error
+	}{
+		{"taken", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 2); return err }, slots.ErrSlotTaken},
+		{"past", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 2}, 2); return err }, slots.ErrSlotPast},
+		{"slot 0", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 0}, 2); return err }, slots.ErrSlotOutOfRange},
+		{"slot 10", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 10}, 2); return err }, slots.ErrSlotOutOfRange},
+		{"bad date", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: "2026-02-30", Slot: 7}, 2); return err }, slots.ErrBadDate},
+		{"unknown spazio", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 99, SedeID: 1, Date: day, Slot: 7}, 2); return err }, slots.ErrSpazioNotFound},
+		{"wrong sede", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 5, SedeID: 1, Date: day, Slot: 7}, 2); return err }, slots.ErrSpazioNotInSede},
+		{"book others' hold", func() error { _, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 2); return err }, slots.ErrNotHeld},
+		{"release others' hold", func() error { _, err := svc.Release(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 2); return err }, slots.ErrNotHeld},
+		{"book free slot", func() error { _, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 8}, 1); return err }, slots.ErrNotHeld},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.do()
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if !slots.IsClientError(err) {
+				t.Fatalf("IsClientError(%v) = false", err)
+			}
+		})
+	}
+}
+
+func TestNotificationsFollowActions(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: start}
+	svc, rec, _ := newService(t, clock, 15*time.Minute)
+	a := slots.Action{SpazioID: 3, SedeID: 1, Date: day, Slot: 2}
+	r, err := svc.Hold(ctx, a, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Release(ctx, a, 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Hold(ctx, a, 8); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Book(ctx, a, 8); err != nil {
+		t.Fatal(err)
+	}
+	changes, _ := rec.snapshot()
+	want := []string{protocol.StatusOccupied, protocol.StatusAvailable, protocol.StatusOccupied, protocol.StatusBooked}
+	if len(changes) != len(want) {
+		t.Fatalf("got %d changes, want %d", len(changes), len(want))
+	}
+	for i, c := range changes {
+		if c.Status != want[i] || c.Key.Slot != 2 || c.Key.SpazioID != 3 || c.Orario != "10:00" {
+			t.Errorf("change %d = %+v, want status %s for slot 2 of spazio 3 at 10:00", i, c, want[i])
+		}
+	}
+	if !changes[0].ExpiresAt.Equal(r.ExpiresAt) || !changes[0].ExpiresAt.Equal(start.Add(15*time.Minute)) {
+		t.Errorf("hold change expires at %v, want %v", changes[0].ExpiresAt, start.Add(15*time.Minute))
+	}
+}
+
+func TestSweepExpiresExactlyOnceAtExpiry(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: start}
+	svc, rec, _ := newService(t, clock, 15*time.Minute)
+	for slot := 1; slot <= 3; slot++ {
+		if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: slot}, int64(slot)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Add(15*time.Minute - time.Millisecond)
+	if n, err := svc.SweepOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep 1ms before expiry freed %d (%v), want 0", n, err)
+	}
+	clock.Add(time.Millisecond)
+	if n, err := svc.SweepOnce(ctx); err != nil || n != 3 {
+		t.Fatalf("sweep at expiry freed %d (%v), want 3", n, err)
+	}
+	if n, err := svc.SweepOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("second sweep freed %d (%v), want 0", n, err)
+	}
+	_, expired := rec.snapshot()
+	if len(expired) != 1 || len(expired[0]) != 3 {
+		t.Fatalf("expiry announcements = %v, want one batch of 3", expired)
+	}
+}
+
+// TestRunSweeperWakesForNextExpiry uses the real clock with a short TTL:
+// the sweeper must free the hold soon after it lapses, without a poll
+// interval (SweepCap is an hour here), and never before.
+func TestRunSweeperWakesForNextExpiry(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "sweep.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.UpsertCatalog(ctx, slots.DemoCatalog()); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	svc := slots.NewService(st, rec, slots.SystemClock{}, slots.Config{HoldTTL: 300 * time.Millisecond, Location: time.UTC, SweepCap: time.Hour}, nil)
+	done := make(chan error, 1)
+	go func() { done <- svc.RunSweeper(ctx) }()
+
+	tomorrow := time.Now().UTC().Add(24 * time.Hour).Format(protocol.DateLayout)
+	r, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: tomorrow, Slot: 1}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-rec.signal:
+	case <-time.After(30 * time.Second):
+		t.Fatal("hold was never freed although the sweeper should wake at its expiry")
+	}
+	freedAt := time.Now()
+	if freedAt.Before(r.ExpiresAt) {
+		t.Fatalf("freed at %v, before expires_at %v", freedAt, r.ExpiresAt)
+	}
+	t.Logf("freed %v after expires_at", freedAt.Sub(r.ExpiresAt))
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSedeHoursAndValidate(t *testing.T) {
+	if n, err := (slots.Sede{}).SlotCount(); err != nil || n != 9 {
+		t.Fatalf("default SlotCount = %d, %v; want 9", n, err)
+	}
+	bad := []slots.Sede{
+		{ID: 0, Nome: "x"},
+		{ID: 1},
+		{ID: 1, Nome: "x", Timezone: "Mars/Base"},
+		{ID: 1, Nome: "x", Apertura: "18:00", Chiusura: "09:00"},
+		{ID: 1, Nome: "x", Apertura: "9am"},
+		{ID: 1, Nome: "x", Spazi: []slots.Spazio{{ID: -1, Nome: "s"}}},
+		{ID: 1, Nome: "x", Spazi: []slots.Spazio{{ID: 2, SedeID: 3, Nome: "s"}}},
+	}
+	for i, s := range bad {
+		if err := s.Validate(); !errors.Is(err, slots.ErrBadInput) {
+			t.Errorf("case %d: Validate = %v, want ErrBadInput", i, err)
+		}
+	}
+	for _, s := range slots.DemoCatalog() {
+		if err := s.Validate(); err != nil {
+			t.Errorf("demo sede %d invalid: %v", s.ID, err)
+		}
+	}
+}
