@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coworkctl/coworkctl/internal/server/slots"
 )
 
 func TestParseDSN(t *testing.T) {
@@ -129,5 +131,27 @@ func TestOpenDefaultPath(t *testing.T) {
 	}
 	if mode != "wal" {
 		t.Fatalf("journal_mode = %q, want wal", mode)
+	}
+}
+
+func TestOpenSQLiteCallerParams(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, "sqlite:"+t.TempDir()+"/p.db?_journal_mode=DELETE&_busy_timeout=100")
+	var mode string
+	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "delete" {
+		t.Fatalf("journal_mode = %q, want the caller's delete", mode)
+	}
+	if err := s.UpsertCatalog(ctx, slots.DemoCatalog()); err != nil {
+		t.Fatal(err)
+	}
+	if cat, err := s.Catalog(ctx); err != nil || len(cat) != 2 {
+		t.Fatalf("Catalog = %v, %v", cat, err)
+	}
+	// The readers are read-only whatever the caller asked for.
+	if _, err := s.r.ExecContext(ctx, "DELETE FROM sedi"); err == nil {
+		t.Fatal("a write through the reader pool succeeded")
 	}
 }

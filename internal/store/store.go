@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"runtime"
 	"strconv"
@@ -127,7 +128,12 @@ func openSQLite(ctx context.Context, t target) (*Store, error) {
 		return nil, fmt.Errorf("sqlite %s: %w", t.sqlitePath, err)
 	}
 
-	r, err := sql.Open("sqlite", sqliteDSN(t.sqlitePath, t.sqliteParams,
+	// Settings that change the file itself are the writer's business.
+	readerParams := maps.Clone(t.sqliteParams)
+	for _, k := range []string{"_journal_mode", "_journal", "_auto_vacuum", "_vacuum"} {
+		delete(readerParams, k)
+	}
+	r, err := sql.Open("sqlite", sqliteDSN(t.sqlitePath, readerParams,
 		map[string]string{"_busy_timeout": sqliteBusyTimeout},
 		map[string]string{"_query_only": "1"}))
 	if err != nil {
