@@ -28,6 +28,7 @@ type ServeOptions struct {
 	JWTAudience     string
 	DB              string
 	Redis           string
+	RedisPrefix     string
 	HoldTTL         time.Duration
 	CORSOrigins     []string
 	Demo            bool
@@ -76,6 +77,7 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.StringVar(&o.JWTAudience, "jwt-audience", "", "require this aud claim")
 	fl.StringVar(&o.DB, "db", "", "database: empty for SQLite file coworkctl.db, sqlite:PATH, or postgres://…")
 	fl.StringVar(&o.Redis, "redis", "", "redis://… URL to share rooms and broadcasts between nodes (off by default)")
+	fl.StringVar(&o.RedisPrefix, "redis-prefix", server.DefaultRedisPrefix, "channel prefix of the Redis adapter (same default as Node's adapter)")
 	fl.DurationVar(&o.HoldTTL, "hold-ttl", slots.DefaultHoldTTL, "how long a hold lasts before it is freed")
 	fl.StringSliceVar(&o.CORSOrigins, "cors-origin", nil, "allowed browser origin (repeatable, or comma-separated; * allows any)")
 	fl.BoolVar(&o.Demo, "demo", false, "load the demo catalog (sede 1: spazi 1-4, sede 2: spazi 5-8, 09:00-18:00)")
@@ -159,7 +161,7 @@ func (o *ServeOptions) config() (server.Config, error) {
 		origins = []string{"*"}
 	}
 	return server.Config{
-		Addr: o.Addr, DB: o.DB, Redis: o.Redis, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
+		Addr: o.Addr, DB: o.DB, Redis: o.Redis, RedisPrefix: o.RedisPrefix, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
 		HoldTTL: o.HoldTTL, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(),
 		Realtime: realtime.Config{
 			CORSOrigins: origins, MaxPayloadBytes: o.MaxPayload, MaxRoomsPerSocket: o.MaxRooms,

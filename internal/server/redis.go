@@ -19,7 +19,7 @@ import (
 // nodeKeyPrefix names the keys where each node advertises itself, so any
 // node's stats can list the cluster.
 const (
-	nodeKeyPrefix = "coworkctl:node:"
+	nodeKeySuffix = ":coworkctl:node:"
 	nodeKeyTTL    = 15 * time.Second
 	nodeBeat      = 5 * time.Second
 	fetchTimeout  = 3 * time.Second
@@ -30,12 +30,20 @@ const (
 // heartbeats for stats.
 type redisCluster struct {
 	client  *rds.Client
+	nodeKey string // key prefix of node heartbeats
 	adapter sio.AdapterConstructor
 	log     *slog.Logger
 	cancel  context.CancelFunc
 }
 
-func newRedisCluster(ctx context.Context, url string, log *slog.Logger) (*redisCluster, error) {
+// DefaultRedisPrefix is the channel prefix of Node's @socket.io/redis-adapter,
+// so Go and Node nodes can share one cluster.
+const DefaultRedisPrefix = "socket.io"
+
+func newRedisCluster(ctx context.Context, url, prefix string, log *slog.Logger) (*redisCluster, error) {
+	if prefix == "" {
+		prefix = DefaultRedisPrefix
+	}
 	opts, err := rds.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("--redis %q: %w", url, err)
@@ -50,9 +58,12 @@ func newRedisCluster(ctx context.Context, url string, log *slog.Logger) (*redisC
 	}
 	rc := sioredis.NewRedisClient(context.Background(), client)
 	_ = rc.On("error", func(args ...any) { log.Warn("redis adapter error", "err", fmt.Sprint(args...)) })
+	opts2 := sioadapter.DefaultRedisAdapterOptions()
+	opts2.SetKey(prefix)
 	return &redisCluster{
 		client:  client,
-		adapter: &sioadapter.RedisAdapterBuilder{Redis: rc, Opts: sioadapter.DefaultRedisAdapterOptions()},
+		nodeKey: prefix + nodeKeySuffix,
+		adapter: &sioadapter.RedisAdapterBuilder{Redis: rc, Opts: opts2},
 		log:     log,
 	}, nil
 }
@@ -75,7 +86,7 @@ func (c *redisCluster) ServeNodeStats(hub *realtime.Hub) {
 	beat := func() {
 		st := hub.Stats()
 		b, _ := json.Marshal(protocol.NodeStats{NodeID: st.NodeID, Sockets: st.Sockets, UptimeSeconds: int64(st.Uptime.Seconds())})
-		if err := c.client.Set(ctx, nodeKeyPrefix+st.NodeID, b, nodeKeyTTL).Err(); err != nil && ctx.Err() == nil {
+		if err := c.client.Set(ctx, c.nodeKey+st.NodeID, b, nodeKeyTTL).Err(); err != nil && ctx.Err() == nil {
 			c.log.Warn("node heartbeat failed", "err", err)
 		}
 	}
@@ -87,7 +98,7 @@ func (c *redisCluster) ServeNodeStats(hub *realtime.Hub) {
 			select {
 			case <-ctx.Done():
 				del, cancel := context.WithTimeout(context.Background(), time.Second)
-				_ = c.client.Del(del, nodeKeyPrefix+hub.Stats().NodeID).Err()
+				_ = c.client.Del(del, c.nodeKey+hub.Stats().NodeID).Err()
 				cancel()
 				return
 			case <-t.C:
@@ -135,7 +146,7 @@ func (c *redisCluster) Merge(ctx context.Context, hub *realtime.Hub, out *protoc
 		return
 	}
 	var nodes []protocol.NodeStats
-	iter := c.client.Scan(ctx, 0, nodeKeyPrefix+"*", 100).Iterator()
+	iter := c.client.Scan(ctx, 0, c.nodeKey+"*", 100).Iterator()
 	for iter.Next(ctx) {
 		b, err := c.client.Get(ctx, iter.Val()).Bytes()
 		if err != nil {

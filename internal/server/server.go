@@ -34,11 +34,14 @@ type Config struct {
 	// DB is the store DSN; "" is a SQLite file coworkctl.db in the working directory.
 	DB string
 	// Redis is a redis:// URL enabling the cluster adapter; "" runs alone.
-	Redis     string
-	JWTSecret string
-	JWTIssuer string
-	JWTAud    string
-	HoldTTL   time.Duration
+	Redis string
+	// RedisPrefix namespaces the adapter's channels; "" is "socket.io",
+	// the Node adapter's default.
+	RedisPrefix string
+	JWTSecret   string
+	JWTIssuer   string
+	JWTAud      string
+	HoldTTL     time.Duration
 	// Location is the zone of sedi that name none; nil is time.Local.
 	Location *time.Location
 	// Catalog is upserted at start; nil leaves the stored catalog as is.
@@ -79,6 +82,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	if cfg.Realtime.NodeID == "" {
 		cfg.Realtime.NodeID = defaultNodeID()
+	}
+	if cfg.Redis != "" {
+		// Several nodes log to one place: say which one speaks.
+		log = log.With("node", cfg.Realtime.NodeID)
 	}
 	return &Server{cfg: cfg, log: log, registry: prometheus.NewRegistry(), started: time.Now(), addr: make(chan string, 1)}, nil
 }
@@ -130,7 +137,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 
 	var cluster *redisCluster
 	if s.cfg.Redis != "" {
-		cluster, err = newRedisCluster(ctx, s.cfg.Redis, s.log)
+		cluster, err = newRedisCluster(ctx, s.cfg.Redis, s.cfg.RedisPrefix, s.log)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,10 +35,16 @@ func start(t *testing.T, db string) *harness {
 	if db == "" {
 		db = "sqlite:" + filepath.Join(t.TempDir(), "srv.db")
 	}
-	srv, err := server.New(server.Config{
+	return startWith(t, server.Config{
 		Addr: "127.0.0.1:0", DB: db, JWTSecret: secret, HoldTTL: 10 * time.Minute, Location: time.UTC,
 		Catalog: slots.DemoCatalog(), Realtime: realtime.Config{CORSOrigins: []string{"https://app.example"}},
-	}, slog.New(slog.DiscardHandler))
+	})
+}
+
+func startWith(t *testing.T, cfg server.Config) *harness {
+	t.Helper()
+	db := cfg.DB
+	srv, err := server.New(cfg, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,4 +280,12 @@ func TestStartupErrors(t *testing.T) {
 	if err := srv.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "open database") {
 		t.Fatalf("Run with a bad DSN = %v, want an open database error", err)
 	}
+}
+
+// testLogger discards unless COWORK_TEST_LOG=1.
+func testLogger() *slog.Logger {
+	if os.Getenv("COWORK_TEST_LOG") == "1" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
 }

@@ -118,7 +118,6 @@ func (a *api) cors(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-
 // bearer extracts and verifies the Authorization header. ok=false means
 // the response was written.
 func (a *api) bearer(w http.ResponseWriter, r *http.Request) (*auth.Claims, bool) {

@@ -229,7 +229,7 @@ func (h *Hub) onConnection(s *sio.Socket) {
 			sess.rooms[string(r)] = struct{}{}
 		}
 	}
-	s.Join(sio.Room(protocol.UserRoom(claims.UserID)))
+	s.Join(sio.Room(protocol.UserRoom(claims.UserID)), sio.Room(everyoneRoom))
 
 	h.mu.Lock()
 	if old, ok := h.sessions[s.Id()]; ok {

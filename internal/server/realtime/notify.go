@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -67,18 +68,49 @@ func (h *Hub) HoldsExpired(_ context.Context, freed []slots.Change) {
 // With a cluster adapter it reaches every node.
 func (h *Hub) Broadcast(room, event string, payload any) {
 	start := time.Now()
-	var err error
-	if room == "" {
-		err = h.io.Sockets().Emit(event, payload)
-	} else {
-		err = h.io.To(sio.Room(room)).Emit(event, payload)
+	payload, err := wireValue(payload)
+	if err != nil {
+		h.log.Error("broadcast payload not encodable", "event", event, "err", err)
+		return
 	}
+	if room == "" {
+		room = everyoneRoom
+	}
+	err = h.io.To(sio.Room(room)).Emit(event, payload)
 	h.metrics.BroadcastSeconds.WithLabelValues(metricEvent(event)).Observe(time.Since(start).Seconds())
 	if err != nil {
 		h.log.Warn("broadcast failed", "room", room, "event", event, "err", err)
 		return
 	}
 	h.metrics.EventsOut.WithLabelValues(metricEvent(event)).Inc()
+}
+
+// everyoneRoom is joined by every socket. Broadcasts "to all" go to it
+// instead of to the whole namespace because the Go Redis adapter (v3.0.2)
+// drops namespace-wide broadcasts from other nodes (its onMessage skips a
+// channel that carries no room), so slots_freed would reach only the
+// sweeping node's clients. A one-room broadcast crosses nodes.
+const everyoneRoom = "coworkctl_everyone"
+
+// wireValue turns a payload into plain JSON values (maps, slices,
+// float64s). The Redis adapter forwards broadcasts to other nodes in
+// msgpack, which encodes Go structs by field name ("SlotID") and ignores
+// json tags: clients on other nodes would get renamed fields. Converting
+// once per broadcast keeps the wire names on every node.
+func wireValue(v any) (any, error) {
+	switch v.(type) {
+	case nil, string, float64, bool, map[string]any, []any:
+		return v, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode payload: %w", err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("decode payload: %w", err)
+	}
+	return out, nil
 }
 
 func metricEvent(e string) string {

@@ -180,16 +180,46 @@ func TestActionErrors(t *testing.T) {
 		do   func() error
 		want error
 	}{
-		{"taken", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 2); return err }, slots.ErrSlotTaken},
-		{"past", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 2}, 2); return err }, slots.ErrSlotPast},
-		{"slot 0", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 0}, 2); return err }, slots.ErrSlotOutOfRange},
-		{"slot 10", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 10}, 2); return err }, slots.ErrSlotOutOfRange},
-		{"bad date", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: "2026-02-30", Slot: 7}, 2); return err }, slots.ErrBadDate},
-		{"unknown spazio", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 99, SedeID: 1, Date: day, Slot: 7}, 2); return err }, slots.ErrSpazioNotFound},
-		{"wrong sede", func() error { _, err := svc.Hold(ctx, slots.Action{SpazioID: 5, SedeID: 1, Date: day, Slot: 7}, 2); return err }, slots.ErrSpazioNotInSede},
-		{"book others' hold", func() error { _, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 2); return err }, slots.ErrNotHeld},
-		{"release others' hold", func() error { _, err := svc.Release(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 2); return err }, slots.ErrNotHeld},
-		{"book free slot", func() error { _, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 8}, 1); return err }, slots.ErrNotHeld},
+		{"taken", func() error {
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 2)
+			return err
+		}, slots.ErrSlotTaken},
+		{"past", func() error {
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 2}, 2)
+			return err
+		}, slots.ErrSlotPast},
+		{"slot 0", func() error {
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 0}, 2)
+			return err
+		}, slots.ErrSlotOutOfRange},
+		{"slot 10", func() error {
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 10}, 2)
+			return err
+		}, slots.ErrSlotOutOfRange},
+		{"bad date", func() error {
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: "2026-02-30", Slot: 7}, 2)
+			return err
+		}, slots.ErrBadDate},
+		{"unknown spazio", func() error {
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 99, SedeID: 1, Date: day, Slot: 7}, 2)
+			return err
+		}, slots.ErrSpazioNotFound},
+		{"wrong sede", func() error {
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 5, SedeID: 1, Date: day, Slot: 7}, 2)
+			return err
+		}, slots.ErrSpazioNotInSede},
+		{"book others' hold", func() error {
+			_, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 2)
+			return err
+		}, slots.ErrNotHeld},
+		{"release others' hold", func() error {
+			_, err := svc.Release(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 2)
+			return err
+		}, slots.ErrNotHeld},
+		{"book free slot", func() error {
+			_, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 8}, 1)
+			return err
+		}, slots.ErrNotHeld},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
