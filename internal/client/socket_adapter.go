@@ -15,6 +15,7 @@ import (
 	"time"
 
 	sio "github.com/zishang520/socket.io/clients/socket/v3"
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/v3/pkg/log"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -61,6 +62,9 @@ type libConn struct {
 	h    libHandlers
 	dead atomic.Bool
 	once sync.Once
+	// recovery is set when the server's CONNECT carried a pid, i.e.
+	// connection state recovery is on and every event ends with an offset.
+	recovery atomic.Bool
 }
 
 // newLibConn builds (but does not open) a session to server.
@@ -93,6 +97,19 @@ func newLibConn(server, token, transports string, connectTimeout, ackTimeout tim
 	c.mgr = sio.NewManager(server, opts)
 	c.sock = c.mgr.Socket("/", opts)
 
+	// The CONNECT answer tells whether the server appends recovery offsets;
+	// the library keeps that private, so read it off the packet stream.
+	_ = c.mgr.On("packet", c.guard(func(args ...any) {
+		if len(args) == 0 {
+			return
+		}
+		if p, ok := args[0].(*parser.Packet); ok && p != nil && p.Type == parser.CONNECT {
+			if d, ok := p.Data.(map[string]any); ok {
+				pid, _ := d["pid"].(string)
+				c.recovery.Store(pid != "")
+			}
+		}
+	}))
 	c.sock.On("connect", c.guard(func(...any) {
 		c.watchUpgrades()
 		c.h.connect(c.sock.Id(), c.transport(), c.sock.Recovered())
@@ -129,6 +146,14 @@ func newLibConn(server, token, transports string, connectTimeout, ackTimeout tim
 			if ack, ok := rest[n-1].(func([]any, error)); ok {
 				rest = rest[:n-1]
 				ack(nil, nil)
+			}
+		}
+		// With connection state recovery the server appends the packet's
+		// offset as a last string argument; it is bookkeeping, not payload
+		// (the library strips it the same way for its own use).
+		if n := len(rest); n > 0 && c.recovery.Load() {
+			if _, ok := rest[n-1].(string); ok {
+				rest = rest[:n-1]
 			}
 		}
 		c.h.event(name, toRaw(rest))

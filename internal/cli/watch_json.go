@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/coworkctl/coworkctl/internal/client"
+	"github.com/coworkctl/coworkctl/internal/protocol"
+)
+
+// WatchLine is one NDJSON line of `watch --json`: a server event, or a
+// connection-state change with Event "connection" and the state in Data.
+type WatchLine struct {
+	Event string `json:"event"`
+	// Room is the space room the event concerns; null when none applies.
+	Room *string         `json:"room"`
+	Data json.RawMessage `json:"data"`
+	// Time is when watch received the event (ISO-8601 UTC, milliseconds).
+	Time string `json:"time"`
+}
+
+// watchLineOf converts a client event to its NDJSON line.
+func watchLineOf(ev client.Event) (WatchLine, error) {
+	l := WatchLine{Event: ev.Name, Data: ev.Raw, Time: protocol.Timestamp(ev.At)}
+	if ev.Room != "" {
+		room := ev.Room
+		l.Room = &room
+	}
+	if ev.State != nil {
+		b, err := json.Marshal(ev.State)
+		if err != nil {
+			return l, fmt.Errorf("encode state: %w", err)
+		}
+		l.Data = b
+	}
+	if len(ev.Args) > 1 {
+		b, err := json.Marshal(ev.Args)
+		if err != nil {
+			return l, fmt.Errorf("encode args: %w", err)
+		}
+		l.Data = b
+	}
+	if len(l.Data) == 0 {
+		l.Data = json.RawMessage("null")
+	}
+	return l, nil
+}
+
+// runWatchJSON prints events as NDJSON until --count, --timeout, the
+// context's end or the socket giving up.
+func runWatchJSON(ctx context.Context, o *WatchOptions, sock *client.Socket) error {
+	var timeout <-chan time.Time
+	if o.Timeout > 0 {
+		t := time.NewTimer(o.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	return streamJSON(ctx, o.F.Out, sock.Events(), o.Count, o.Timeout, timeout)
+}
+
+// streamJSON is runWatchJSON without the socket, for tests.
+func streamJSON(ctx context.Context, out io.Writer, events <-chan client.Event, count int, timeoutD time.Duration, timeout <-chan time.Time) error {
+	w := bufio.NewWriter(out)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	seen := 0
+	var last *client.ConnState
+	for {
+		select {
+		case <-ctx.Done():
+			_ = w.Flush()
+			return ctx.Err()
+		case <-timeout:
+			if err := w.Flush(); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			if count > 0 && seen < count {
+				return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("timeout after %s: %d of %d events", timeoutD, seen, count)}
+			}
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				if err := w.Flush(); err != nil {
+					return fmt.Errorf("write: %w", err)
+				}
+				reason := "connection closed"
+				if last != nil && last.Reason != "" {
+					reason = last.Reason
+				}
+				return fmt.Errorf("connection lost: %s", reason)
+			}
+			line, err := watchLineOf(ev)
+			if err != nil {
+				return err
+			}
+			if err := enc.Encode(line); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			if ev.State != nil {
+				last = ev.State
+			} else {
+				seen++
+			}
+			// Flush per event: a pipe reader (jq, a lobby screen) wants
+			// each line as it happens.
+			if err := w.Flush(); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			if count > 0 && seen >= count {
+				return nil
+			}
+		}
+	}
+}

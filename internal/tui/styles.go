@@ -1,0 +1,89 @@
+// Package tui is the Bubble Tea dashboard of `coworkctl watch`: a small
+// root model that lays out and routes to three components (the slot grid,
+// the stats panel and the event log). Components have Update, View and
+// SetSize; Update does no I/O: network calls live in tea.Cmds that return
+// typed messages, so tests drive the models with sequences of events and
+// a fixed clock.
+package tui
+
+import (
+	"io"
+	"os"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+)
+
+// Styles is every style of the dashboard, built from one renderer so that
+// colour can be switched off in one place (NO_COLOR, golden tests).
+type Styles struct {
+	Title, Dim, Bold, Border, BoxTitle lipgloss.Style
+
+	Available, Occupied, Booked, Past, Unknown, Changed lipgloss.Style
+
+	Good, Warn, Bad lipgloss.Style
+
+	LogTime, LogName, LogRoom, Paused lipgloss.Style
+
+	Help help.Styles
+}
+
+// NewRenderer returns a renderer for w; color false (NO_COLOR, tests)
+// strips every escape sequence.
+func NewRenderer(w io.Writer, color bool) *lipgloss.Renderer {
+	r := lipgloss.NewRenderer(w)
+	if !color {
+		r.SetColorProfile(termenv.Ascii)
+	}
+	return r
+}
+
+// ColorWanted reports whether colour is allowed by the environment
+// (https://no-color.org: any non-empty NO_COLOR turns it off).
+func ColorWanted(getenv func(string) string) bool {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return getenv("NO_COLOR") == ""
+}
+
+// NewStyles builds the dashboard's styles on r.
+func NewStyles(r *lipgloss.Renderer) Styles {
+	s := r.NewStyle
+	green, yellow, red := lipgloss.AdaptiveColor{Light: "#1a7f37", Dark: "#3fb950"}, lipgloss.AdaptiveColor{Light: "#9a6700", Dark: "#d29922"}, lipgloss.AdaptiveColor{Light: "#cf222e", Dark: "#f85149"}
+	grey := lipgloss.AdaptiveColor{Light: "#6e7781", Dark: "#8b949e"}
+	st := Styles{
+		Title:    s().Bold(true),
+		Dim:      s().Foreground(grey),
+		Bold:     s().Bold(true),
+		Border:   s().Foreground(grey),
+		BoxTitle: s().Bold(true),
+
+		Available: s().Foreground(green),
+		Occupied:  s().Foreground(lipgloss.Color("0")).Background(yellow),
+		Booked:    s().Foreground(lipgloss.Color("15")).Background(red),
+		Past:      s().Foreground(grey),
+		Unknown:   s().Foreground(grey),
+		Changed:   s().Reverse(true).Bold(true),
+
+		Good: s().Foreground(green).Bold(true),
+		Warn: s().Foreground(yellow).Bold(true),
+		Bad:  s().Foreground(red).Bold(true),
+
+		LogTime: s().Foreground(grey),
+		LogName: s().Bold(true),
+		LogRoom: s().Foreground(lipgloss.AdaptiveColor{Light: "#0550ae", Dark: "#79c0ff"}),
+		Paused:  s().Reverse(true).Bold(true),
+	}
+	st.Help = help.Styles{
+		Ellipsis:       s().Foreground(grey),
+		ShortKey:       s().Bold(true),
+		ShortDesc:      s().Foreground(grey),
+		ShortSeparator: s().Foreground(grey),
+		FullKey:        s().Bold(true),
+		FullDesc:       s().Foreground(grey),
+		FullSeparator:  s().Foreground(grey),
+	}
+	return st
+}
