@@ -150,8 +150,9 @@ func TestClusterBroadcastAndExpiryExactlyOnce(t *testing.T) {
 	})
 
 	staff := token(t, 1, auth.RoleAdmin)
-	if status, out, _ := b.call("POST", "/api/admin/emit", staff, map[string]any{"event": "promo", "data": map[string]any{"n": 1}, "spazioId": 1, "sedeId": 1}); status != 200 {
-		t.Fatalf("admin emit on node B: %d %v", status, out)
+	status, out, _ := b.call("POST", "/api/admin/emit", staff, map[string]any{"event": "promo", "data": map[string]any{"n": 1}, "spazioId": 1, "sedeId": 1})
+	if status != 200 || out["recipients"] != float64(2) || out["recipientsExact"] != true {
+		t.Fatalf("admin emit on node B: %d %v, want 2 exact recipients across nodes", status, out)
 	}
 	waitFor(t, "admin emit from node B on node A's client", func() bool { return logs[0].count("promo", nil) == 1 })
 
@@ -184,7 +185,8 @@ func TestClusterBroadcastAndExpiryExactlyOnce(t *testing.T) {
 		}
 	}
 
-	status, st, _ := a.call("GET", "/api/stats", staff, nil)
+	var st map[string]any
+	status, st, _ = a.call("GET", "/api/stats", staff, nil)
 	if status != 200 || st["redisEnabled"] != true || st["redisConnected"] != true {
 		t.Fatalf("stats: %d %v", status, st)
 	}

@@ -166,6 +166,13 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		Catalog:  st.Catalog,
 		Stats:    stats.Stats,
 		Emit: func(_ context.Context, t realtime.Target, event string, data any) (int, bool, error) {
+			if cluster != nil {
+				// Count across nodes first; the emit itself reaches them all.
+				if n, err := hub.ClusterMembers(t.RoomName(), fetchTimeout); err == nil {
+					_, err := hub.Emit(t, event, data)
+					return n, true, err
+				}
+			}
 			n, err := hub.Emit(t, event, data)
 			return n, cluster == nil, err
 		},

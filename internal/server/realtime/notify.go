@@ -128,6 +128,9 @@ type Target struct {
 	All    bool
 }
 
+// RoomName is the room the target names; "" means every socket.
+func (t Target) RoomName() string { return t.room() }
+
 func (t Target) room() string {
 	switch {
 	case t.All:
@@ -171,4 +174,24 @@ func (h *Hub) localMembers(room string) int {
 		return set.Len()
 	}
 	return 0
+}
+
+// ClusterMembers counts the sockets in room ("" = everyone) across every
+// node through the cluster adapter's fetchSockets; it fails after timeout.
+func (h *Hub) ClusterMembers(room string, timeout time.Duration) (int, error) {
+	if room == "" {
+		room = everyoneRoom
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	ch := make(chan result, 1)
+	h.io.In(sio.Room(room)).FetchSockets()(func(s []*sio.RemoteSocket, err error) { ch <- result{len(s), err} })
+	select {
+	case r := <-ch:
+		return r.n, r.err
+	case <-time.After(timeout):
+		return 0, fmt.Errorf("count members of %q: no answer within %s", room, timeout)
+	}
 }
