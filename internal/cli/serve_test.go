@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coworkctl/coworkctl/internal/auth"
+	"github.com/spf13/cobra"
+)
+
+func testFactory(env map[string]string) (*Factory, *bytes.Buffer, *bytes.Buffer) {
+	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
+	return &Factory{In: strings.NewReader(""), Out: out, ErrOut: errOut,
+		Getenv: func(k string) string { return env[k] }, IsTerminal: func() bool { return false }}, out, errOut
+}
+
+func TestServeFlagsEnvFallback(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		check func(t *testing.T, o *ServeOptions)
+	}{
+		{"defaults", nil, nil, func(t *testing.T, o *ServeOptions) {
+			if o.Addr != ":3000" || o.HoldTTL != 15*time.Minute || o.DB != "" || o.Redis != "" || o.LogFormat != "text" {
+				t.Errorf("defaults: %+v", o)
+			}
+		}},
+		{"env fills", map[string]string{"COWORK_ADDR": "127.0.0.1:4000", "COWORK_JWT_SECRET": "s", "COWORK_HOLD_TTL": "2m",
+			"COWORK_CORS_ORIGIN": "https://a.example,https://b.example", "COWORK_DEMO": "true", "COWORK_MAX_CONNECTIONS": "7"}, nil,
+			func(t *testing.T, o *ServeOptions) {
+				if o.Addr != "127.0.0.1:4000" || o.JWTSecret != "s" || o.HoldTTL != 2*time.Minute || !o.Demo || o.MaxConnections != 7 {
+					t.Errorf("env not applied: %+v", o)
+				}
+				if len(o.CORSOrigins) != 2 || o.CORSOrigins[1] != "https://b.example" {
+					t.Errorf("cors origins = %v", o.CORSOrigins)
+				}
+			}},
+		{"flag wins", map[string]string{"COWORK_ADDR": "127.0.0.1:4000"}, []string{"--addr", ":5000"}, func(t *testing.T, o *ServeOptions) {
+			if o.Addr != ":5000" {
+				t.Errorf("addr = %q, want the flag's :5000", o.Addr)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _, _ := testFactory(tt.env)
+			var got *ServeOptions
+			cmd := NewCmdServe(f, func(_ context.Context, o *ServeOptions) error { got = o; return nil })
+			root := NewCmdRoot(f)
+			root.RemoveCommand(findCmd(root, "serve"))
+			root.AddCommand(cmd)
+			root.SetArgs(append([]string{"serve"}, tt.args...))
+			if err := root.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, got)
+		})
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		code    int
+		stderr  string
+		timeout time.Duration
+	}{
+		{"unknown flag", nil, []string{"serve", "--nope"}, ExitUsage, "unknown flag", 0},
+		{"unknown command", nil, []string{"frobnicate"}, ExitUsage, "unknown command", 0},
+		{"serve without secret", nil, []string{"serve"}, ExitUsage, "--jwt-secret is required", 0},
+		{"bad env value", map[string]string{"COWORK_HOLD_TTL": "soon"}, []string{"serve"}, ExitUsage, "COWORK_HOLD_TTL", 0},
+		{"bad log format", nil, []string{"serve", "--dev", "--log-format", "xml"}, ExitUsage, "--log-format", 0},
+		{"bad tz", nil, []string{"serve", "--dev", "--tz", "Mars/Olympus"}, ExitUsage, "--tz", 0},
+		{"negative hold ttl", nil, []string{"serve", "--dev", "--hold-ttl", "-1s"}, ExitUsage, "--hold-ttl", 0},
+		{"missing catalog", nil, []string{"serve", "--dev", "--catalog", "/nonexistent/sedi.yaml"}, ExitUsage, "read catalog", 0},
+		{"unreachable postgres", nil, []string{"serve", "--jwt-secret", "s", "--addr", "127.0.0.1:0", "--db", "postgres://app@127.0.0.1:1/cowork?connect_timeout=2"}, ExitError, "open database", 0},
+		{"bad db scheme", nil, []string{"serve", "--jwt-secret", "s", "--addr", "127.0.0.1:0", "--db", "mysql://x"}, ExitError, "unsupported database scheme", 0},
+		{"token without secret", nil, []string{"token"}, ExitUsage, "--jwt-secret", 0},
+		{"token bad role", nil, []string{"token", "--jwt-secret", "s", "--role", "root"}, ExitUsage, "unknown role", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _, errOut := testFactory(tt.env)
+			code := Run(context.Background(), f, tt.args)
+			if code != tt.code {
+				t.Fatalf("exit code = %d, want %d (stderr %q)", code, tt.code, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), tt.stderr) {
+				t.Fatalf("stderr = %q, want it to mention %q", errOut.String(), tt.stderr)
+			}
+			if strings.Contains(errOut.String(), "goroutine ") {
+				t.Fatalf("stderr has a stack trace: %q", errOut.String())
+			}
+		})
+	}
+}
+
+func TestTokenCommandMintsVerifiableToken(t *testing.T) {
+	f, out, _ := testFactory(map[string]string{"COWORK_JWT_SECRET": "env-secret"})
+	if code := Run(context.Background(), f, []string{"token", "--user", "42", "--role", "gestore", "--ttl", "2h"}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	v, _ := auth.NewVerifier(auth.Config{Secret: []byte("env-secret")})
+	c, err := v.Verify(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatalf("minted token does not verify: %v", err)
+	}
+	if c.UserID != 42 || c.Role != "gestore" || time.Until(c.ExpiresAt()) < 119*time.Minute {
+		t.Fatalf("claims = %+v exp in %v", c, time.Until(c.ExpiresAt()))
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string               { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestServeRunsAndStopsCleanly(t *testing.T) {
+	f, _, _ := testFactory(nil)
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	f.Out, f.ErrOut = out, errOut
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, f, []string{"serve", "--dev", "--addr", "127.0.0.1:0", "--db", "sqlite:" + t.TempDir() + "/dev.db"})
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(errOut.String(), "coworkctl serving") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no startup line; stderr %q", errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit code after cancel = %d, want 0; stderr %q", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "staff token:") {
+		t.Fatalf("--dev banner missing: %q", out.String())
+	}
+}
+
+func findCmd(root interface {
+	Commands() []*cobra.Command
+}, name string) *cobra.Command {
+	for _, c := range root.Commands() {
+		if c.Name() == name {
+			return c
+		}
+	}
+	return nil
+}
