@@ -32,7 +32,7 @@ func (e LogEntry) matches(filter string) bool {
 	}
 	f := strings.ToLower(filter)
 	return strings.Contains(strings.ToLower(e.Name), f) || strings.Contains(strings.ToLower(e.Room), f) ||
-		strings.Contains(strings.ToLower(e.Summary), f)
+		strings.Contains(shortRoom(e.Room), f) || strings.Contains(strings.ToLower(e.Summary), f)
 }
 
 // EventLog is the scrolling log of events: `/` filters, space pauses.
@@ -209,15 +209,14 @@ func (l EventLog) render(e LogEntry) string {
 	if e.State {
 		name = "·" + name
 	}
-	room := ""
-	if sp, se, ok := protocol.ParseSpaceRoom(e.Room); ok {
-		room = fmt.Sprintf("%d@%d", sp, se)
-	} else if e.Room != "" {
-		room = e.Room
-	}
+	room := shortRoom(e.Room)
 	var line string
 	if l.width < 60 {
-		line = l.st.LogTime.Render(e.At.In(l.loc).Format("15:04:05")) + " " + l.st.LogName.Render(name) + " " + l.st.LogRoom.Render(room) + " " + e.Summary
+		line = l.st.LogTime.Render(e.At.In(l.loc).Format("15:04:05")) + " " + l.st.LogName.Render(name) + " "
+		if room != "" {
+			line += l.st.LogRoom.Render(room) + " "
+		}
+		line += e.Summary
 	} else {
 		line = l.st.LogTime.Render(e.At.In(l.loc).Format("15:04:05")) + " " + l.st.LogName.Render(pad(name, 20)) + " " +
 			l.st.LogRoom.Render(pad(room, 5)) + " " + e.Summary
@@ -360,4 +359,12 @@ func oneLine(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// shortRoom shows a space room as SPAZIO@SEDE, the form --space takes.
+func shortRoom(room string) string {
+	if sp, se, ok := protocol.ParseSpaceRoom(room); ok {
+		return fmt.Sprintf("%d@%d", sp, se)
+	}
+	return room
 }

@@ -23,9 +23,9 @@ func DefaultKeyMap() KeyMap {
 		PageDown:    key.NewBinding(key.WithKeys("pgdown", "f"), key.WithHelp("pgdn", "page down")),
 		Top:         key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g/home", "oldest")),
 		Bottom:      key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G/end", "newest (follow)")),
-		Filter:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter log")),
+		Filter:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		ClearFilter: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
-		Pause:       key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "pause log")),
+		Pause:       key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "pause")),
 		Clear:       key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "clear log")),
 		Resync:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "resync")),
 		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
@@ -33,9 +33,11 @@ func DefaultKeyMap() KeyMap {
 	}
 }
 
-// ShortHelp is the one-line hint bar.
+// ShortHelp is the one-line hint bar; it fits 80 columns.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.PrevDay, k.NextDay, k.Filter, k.Pause, k.Resync, k.Help, k.Quit}
+	day := key.NewBinding(key.WithKeys("[", "]"), key.WithHelp("[ ]", "day"))
+	scroll := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓", "scroll"))
+	return []key.Binding{day, k.Filter, k.Pause, scroll, k.Resync, k.Help, k.Quit}
 }
 
 // FullHelp is the `?` screen, one column per group.

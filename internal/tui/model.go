@@ -143,7 +143,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.layout()
 		return m, nil
 	case tea.KeyMsg:
-		return m.key(msg)
+		return m, m.key(msg)
 	case incomingMsg:
 		var cmds []tea.Cmd
 		for _, ev := range msg {
@@ -227,37 +227,37 @@ func (m *Model) tick(t TickMsg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
+func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	if k.Type == tea.KeyCtrlC {
 		m.quitting = true
-		return m, tea.Quit
+		return tea.Quit
 	}
 	if m.log.Filtering() {
-		return m, m.log.Update(k)
+		return m.log.Update(k)
 	}
 	switch {
 	case key.Matches(k, m.keys.Quit):
 		m.quitting = true
-		return m, tea.Quit
+		return tea.Quit
 	case key.Matches(k, m.keys.Help):
 		m.showHelp = !m.showHelp
 		m.help.ShowAll = m.showHelp
 		m.layout()
-		return m, nil
+		return nil
 	case key.Matches(k, m.keys.ClearFilter) && m.showHelp:
 		m.showHelp = false
 		m.layout()
-		return m, nil
+		return nil
 	case key.Matches(k, m.keys.PrevDay):
-		return m, m.setDate(m.shiftDate(-1))
+		return m.setDate(m.shiftDate(-1))
 	case key.Matches(k, m.keys.NextDay):
-		return m, m.setDate(m.shiftDate(1))
+		return m.setDate(m.shiftDate(1))
 	case key.Matches(k, m.keys.Today):
-		return m, m.setDate(m.cfg.Now().In(m.cfg.Location).Format(protocol.DateLayout))
+		return m.setDate(m.cfg.Now().In(m.cfg.Location).Format(protocol.DateLayout))
 	case key.Matches(k, m.keys.Resync):
-		return m, m.resync()
+		return m.resync()
 	}
-	return m, m.log.Update(k)
+	return m.log.Update(k)
 }
 
 func (m Model) shiftDate(days int) string {
@@ -438,7 +438,11 @@ func (m Model) header() string {
 	right := "‹ " + date + " › " + m.stats.stateLine()
 	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
-		return fit(right+" "+left, m.width)
+		left = m.st.Title.Render("coworkctl watch")
+		gap = m.width - lipgloss.Width(left) - lipgloss.Width(right)
+	}
+	if gap < 1 {
+		return fit(right, m.width)
 	}
 	return left + strings.Repeat(" ", gap) + right
 }

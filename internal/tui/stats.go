@@ -120,6 +120,10 @@ func (s *Stats) applyState(cs client.ConnState, at time.Time) {
 	if cs.State != s.conn.State {
 		s.connSince = at
 	}
+	if cs.State != client.StateConnected && cs.Message == "" {
+		// Keep showing why the last attempt failed while retrying.
+		cs.Message, cs.Code = s.conn.Message, s.conn.Code
+	}
 	s.conn = cs
 }
 
@@ -142,7 +146,7 @@ func (s Stats) Rate() float64 {
 	return float64(n) / 10
 }
 
-// Sparkline draws the last w seconds of event counts, oldest first.
+// Sparkline draws the last w full seconds of event counts, oldest first.
 func (s Stats) Sparkline(w int) string {
 	if w <= 0 {
 		return ""
@@ -153,7 +157,7 @@ func (s Stats) Sparkline(w int) string {
 	vals := make([]int, w)
 	peak := 0
 	for i := range w {
-		vals[i] = s.counts[sec-int64(w-1-i)]
+		vals[i] = s.counts[sec-int64(w-i)]
 		peak = max(peak, vals[i])
 	}
 	var b strings.Builder
@@ -229,7 +233,7 @@ func (s Stats) View() string {
 
 	switch {
 	case s.forbidden:
-		add("server", s.st.Dim.Render("stats need a staff token"))
+		add("server", s.st.Dim.Render("staff token only"))
 	case s.server != nil:
 		sv := s.server
 		add("server", fmt.Sprintf("%d users · %d sockets", sv.ConnectedUsers, sv.TotalSockets))
