@@ -289,8 +289,15 @@ func (h *Hub) expireSession(sess *session) {
 		Message: "Sessione scaduta", Code: protocol.CodeSessionExpired, Timestamp: protocol.Timestamp(time.Now()),
 	})
 	h.log.Info("token expired, disconnecting", "socket", sess.sock.Id(), "user", sess.claims.UserID)
-	sess.sock.Disconnect(true)
+	// A namespace disconnect travels behind session_expired on the same
+	// queue, so the client reads the notice first; it also tells the
+	// official client not to reconnect with the dead token. The transport
+	// is closed a moment later in case the client keeps it open.
+	sess.sock.Disconnect(false)
 	h.drop(sess.sock.Id(), "token expired")
+	if conn := sess.sock.Conn(); conn != nil {
+		time.AfterFunc(2*time.Second, func() { conn.Close(false) })
+	}
 }
 
 // drop forgets a socket. The library may report one disconnect twice

@@ -1,0 +1,104 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coworkctl/coworkctl/internal/auth"
+	"github.com/coworkctl/coworkctl/internal/client"
+	"github.com/coworkctl/coworkctl/internal/protocol"
+	"github.com/coworkctl/coworkctl/internal/server"
+	"github.com/coworkctl/coworkctl/internal/server/realtime"
+	"github.com/coworkctl/coworkctl/internal/server/slots"
+)
+
+// pollingHandshake opens an Engine.IO polling session and returns its sid.
+func pollingHandshake(t *testing.T, base string) (string, int) {
+	t.Helper()
+	resp, err := http.Get(base + "/socket.io/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return "", resp.StatusCode
+	}
+	var open struct {
+		Sid string `json:"sid"`
+	}
+	if len(body) < 2 || body[0] != '0' || json.Unmarshal(body[1:], &open) != nil || open.Sid == "" {
+		t.Fatalf("unexpected handshake %q", body)
+	}
+	return open.Sid, resp.StatusCode
+}
+
+func TestPollingGuardAndConnectionCap(t *testing.T) {
+	h := startWith(t, server.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "limits.db"), JWTSecret: secret, Location: time.UTC,
+		Catalog: slots.DemoCatalog(), Realtime: realtime.Config{MaxPayloadBytes: 10_000, MaxPollingPackets: 100, MaxConnections: 2},
+	})
+	sid, _ := pollingHandshake(t, h.base)
+	post := func(body string) int {
+		resp, err := http.Post(h.base+"/socket.io/?EIO=4&transport=polling&sid="+sid, "text/plain;charset=UTF-8", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(strings.Repeat("a", 20_000)); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized polling POST: status %d, want 413", code)
+	}
+	if code := post(strings.Repeat("4\x1e", 500)); code != http.StatusBadRequest {
+		t.Errorf("polling POST of 500 packets: status %d, want 400", code)
+	}
+	if _, code := pollingHandshake(t, h.base); code != 200 {
+		t.Fatalf("second session refused with %d under a cap of 2", code)
+	}
+	if _, code := pollingHandshake(t, h.base); code != http.StatusServiceUnavailable {
+		t.Errorf("third session: status %d, want 503 (cap 2)", code)
+	}
+	// The server and its data are intact.
+	if status, out, _ := h.call("GET", "/api/slots/1/"+tomorrow(), "", nil); status != 200 {
+		t.Fatalf("REST after abuse: %d %v", status, out)
+	}
+}
+
+func TestSocketDisconnectedAtTokenExpiry(t *testing.T) {
+	client.SilenceLibraryLogs()
+	h := start(t, "")
+	tok, err := auth.Issue(auth.IssueOptions{Secret: []byte(secret), UserID: 5, Role: auth.RoleCliente, TTL: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := client.Dial(ctx, client.SocketOptions{Server: h.base, Token: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var sawExpired, sawDisconnect bool
+	for ev := range s.Events() {
+		if ev.Name == protocol.EventSessionExpired {
+			sawExpired = true
+		}
+		if ev.IsState() && ev.State.State == client.StateDisconnected {
+			sawDisconnect = true
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if !sawExpired || !sawDisconnect {
+		t.Fatalf("session_expired seen=%v, disconnect seen=%v; want both when the token expires", sawExpired, sawDisconnect)
+	}
+}
