@@ -74,7 +74,7 @@ func TestPollingGuardAndConnectionCap(t *testing.T) {
 func TestSocketDisconnectedAtTokenExpiry(t *testing.T) {
 	client.SilenceLibraryLogs()
 	h := start(t, "")
-	tok, err := auth.Issue(auth.IssueOptions{Secret: []byte(secret), UserID: 5, Role: auth.RoleCliente, TTL: 2 * time.Second})
+	tok, err := auth.Issue(auth.IssueOptions{Secret: []byte(secret), UserID: 5, Role: auth.RoleCliente, TTL: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
