@@ -140,6 +140,7 @@ type testServer struct {
 	hs     *http.Server
 	ln     net.Listener
 	noWS   bool
+	csr    bool
 	mu     sync.Mutex
 	joins  int
 	socket *sio.Socket
@@ -148,6 +149,12 @@ type testServer struct {
 const testToken = "good-token"
 
 func startTestServer(t *testing.T, addr string, noWS bool) *testServer {
+	return startTestServerOpts(t, addr, noWS, false)
+}
+
+// startTestServerOpts can turn on connection state recovery, which makes
+// the server append an offset argument to every event.
+func startTestServerOpts(t *testing.T, addr string, noWS, recovery bool) *testServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -157,6 +164,9 @@ func startTestServer(t *testing.T, addr string, noWS bool) *testServer {
 	opts := sio.DefaultServerOptions()
 	opts.SetPingInterval(2 * time.Second)
 	opts.SetPingTimeout(2 * time.Second)
+	if recovery {
+		opts.SetConnectionStateRecovery(sio.DefaultConnectionStateRecovery())
+	}
 	ts.io = sio.NewServer(nil, opts)
 	ts.io.Use(func(s *sio.Socket, next func(*sio.ExtendedError)) {
 		tok, _ := s.Handshake().Auth["token"].(string)
@@ -455,5 +465,20 @@ func TestSocketNoReconnectGoesOffline(t *testing.T) {
 	}
 	if _, err := s.Latency(context.Background()); err == nil {
 		t.Error("Latency on an offline socket succeeded")
+	}
+}
+
+func TestRecoveryOffsetsAreNotPayload(t *testing.T) {
+	ts := startTestServerOpts(t, "127.0.0.1:0", false, true)
+	s, err := dialTest(t, ts.url(), testToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.JoinSpace(context.Background(), 2, 1, "2026-11-14"); err != nil {
+		t.Fatal(err)
+	}
+	ev := next(t, s, isEvent(protocol.EventJoinedSpace))
+	if len(ev.Args) != 0 || !strings.HasPrefix(string(ev.Raw), "{") || ev.Room != "spazio_2_sede_1" {
+		t.Errorf("joined_space with recovery: raw %s args %d room %q; want the object alone", ev.Raw, len(ev.Args), ev.Room)
 	}
 }
