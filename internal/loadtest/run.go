@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -571,12 +572,9 @@ func (r *runner) broadcastBody(buf []byte, seq int, scheduledUS int64, sp Space)
 // a slow endpoint shows up as latency instead of silently lowering the
 // rate (no coordinated omission).
 func (r *runner) broadcast(tctx, ctx context.Context, staff *client.REST, start time.Time, sem chan struct{}, wg *sync.WaitGroup) {
-	interval := time.Duration(float64(time.Second) / r.cfg.Rate)
-	for seq := 0; ; seq++ {
-		at := start.Add(time.Duration(seq) * interval)
-		if at.Sub(start) >= r.cfg.Duration {
-			return
-		}
+	total := messagesIn(r.cfg.Rate, r.cfg.Duration)
+	for seq := 0; seq < total; seq++ {
+		at := start.Add(time.Duration(float64(seq) / r.cfg.Rate * float64(time.Second)))
 		if d := time.Until(at); d > 0 {
 			select {
 			case <-time.After(d):
@@ -610,9 +608,18 @@ func (r *runner) broadcast(tctx, ctx context.Context, staff *client.REST, start 
 	}
 }
 
+// messagesIn is how many events a schedule of rate per second sends in d:
+// one at t=0 and then every 1/rate, strictly before d.
+func messagesIn(rate float64, d time.Duration) int {
+	n := rate * d.Seconds()
+	if c := math.Ceil(n); c-n > 1e-9 {
+		return int(c)
+	}
+	return int(math.Round(n))
+}
+
 // churn runs hold→release cycles by random virtual users on random slots.
 func (r *runner) churn(tctx, ctx context.Context, rest *client.REST, start time.Time, sem chan struct{}, wg *sync.WaitGroup) {
-	interval := time.Duration(float64(time.Second) / r.cfg.Churn)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 42))
 	first, _ := time.Parse(protocol.DateLayout, r.cfg.ChurnDate)
 	var users []*vu
@@ -625,11 +632,9 @@ func (r *runner) churn(tctx, ctx context.Context, rest *client.REST, start time.
 		r.errs.Add("churn_no_users")
 		return
 	}
-	for n := 0; ; n++ {
-		at := start.Add(time.Duration(n) * interval)
-		if at.Sub(start) >= r.cfg.Duration {
-			return
-		}
+	total := messagesIn(r.cfg.Churn, r.cfg.Duration)
+	for n := 0; n < total; n++ {
+		at := start.Add(time.Duration(float64(n) / r.cfg.Churn * float64(time.Second)))
 		if d := time.Until(at); d > 0 {
 			select {
 			case <-time.After(d):
