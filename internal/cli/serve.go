@@ -45,6 +45,7 @@ type ServeOptions struct {
 	PingInterval    time.Duration
 	NodeID          string
 	ShutdownTimeout time.Duration
+	DebugAddr       string
 }
 
 // NewCmdServe builds `coworkctl serve`.
@@ -94,6 +95,7 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.DurationVar(&o.PingInterval, "ping-interval", realtime.DefaultPingInterval, "Engine.IO heartbeat interval")
 	fl.StringVar(&o.NodeID, "node-id", "", "name of this node in stats and logs (default host-pid-random)")
 	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
+	fl.StringVar(&o.DebugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	return cmd
 }
 
@@ -162,7 +164,7 @@ func (o *ServeOptions) config() (server.Config, error) {
 	}
 	return server.Config{
 		Addr: o.Addr, DB: o.DB, Redis: o.Redis, RedisPrefix: o.RedisPrefix, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
-		HoldTTL: o.HoldTTL, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(),
+		HoldTTL: o.HoldTTL, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(), DebugAddr: o.DebugAddr,
 		Realtime: realtime.Config{
 			CORSOrigins: origins, MaxPayloadBytes: o.MaxPayload, MaxRoomsPerSocket: o.MaxRooms,
 			EventsPerSecond: o.MaxEventRate, MaxConnections: o.MaxConnections, RecoveryWindow: o.RecoveryWindow,

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"time"
@@ -52,6 +53,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Version is reported by stats.
 	Version string
+	// DebugAddr, when set, serves net/http/pprof on its own listener (keep
+	// it on loopback); "" serves no profiles.
+	DebugAddr string
 }
 
 // Server is one coworkctl serve node.
@@ -206,6 +210,25 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	s.addr <- ln.Addr().String()
 
 	g, gctx := errgroup.WithContext(ctx)
+	if s.cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", s.cfg.DebugAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listen on --debug-addr %s: %w", s.cfg.DebugAddr, err)
+		}
+		debugSrv := &http.Server{Handler: debugMux(), ReadHeaderTimeout: 10 * time.Second}
+		s.log.Info("profiling endpoint", "url", URLFor(dln.Addr())+"/debug/pprof/")
+		g.Go(func() error {
+			if err := debugSrv.Serve(dln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("debug server: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			return debugSrv.Close()
+		})
+	}
 	g.Go(func() error {
 		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
@@ -231,6 +254,17 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	err = g.Wait()
 	s.log.Info("server stopped", "uptime", time.Since(s.started).Round(time.Second))
 	return err
+}
+
+// debugMux serves the runtime profiles.
+func debugMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func (s *Server) setDraining() {

@@ -19,6 +19,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/metrics"
 	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	sio "github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 	"golang.org/x/time/rate"
@@ -155,6 +156,7 @@ func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logg
 	opts.SetPingTimeout(cfg.PingTimeout)
 	opts.SetServeClient(false)
 	opts.SetAllowEIO3(false)
+	opts.SetTransports(types.NewSet[transports.TransportCtor](sio.Polling, newSharedFrameWS()))
 	opts.SetCors(&types.Cors{
 		Origin:      h.originAllowed,
 		Methods:     []string{http.MethodGet, http.MethodPost},
