@@ -32,9 +32,11 @@ func requireNode(t *testing.T) string {
 // srv and fails the test with node's output when any Node test fails.
 func runNodeTests(t *testing.T, node string, srv *Server, holdTTL time.Duration, env []string, files ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	args := append([]string{"--test", "--test-reporter=spec"}, files...)
+	// --test-force-exit: a leaked client handle must not hang the run
+	// after the tests have finished.
+	args := append([]string{"--test", "--test-reporter=spec", "--test-force-exit"}, files...)
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = nodeDir()
 	cmd.Env = append(cleanEnv(),

@@ -9,7 +9,8 @@ const N = 200;
 const DEADLINE_MS = 30_000; // sweep interval (10 s) plus a generous margin
 const staff = token(999_999, 'amministratore');
 const keep = [];
-after(() => closeAll(keep));
+const vanished = [];
+after(() => closeAll(keep, vanished));
 
 async function stats() {
   const r = await api('GET', '/api/stats', { token: staff });
@@ -41,6 +42,7 @@ it(`${N} connect-then-vanish clients: totalSockets back to baseline`, async (t) 
   await Promise.all(Array.from({ length: N }, (_, i) => new Promise((resolve) => {
     const kind = kinds[i % kinds.length];
     const s = client({ auth: { token: token(10_000 + i) }, transports: kind === 'polling-abort' ? ['polling'] : ['websocket'], reconnection: false });
+    vanished.push(s);
     const done = () => { clearTimeout(timer); resolve(); };
     const timer = setTimeout(() => { s.close(); resolve(); }, 10_000);
     s.on('connect_error', () => { s.close(); done(); });
