@@ -126,8 +126,8 @@ describe('connection state recovery', () => {
   // Node's server keeps no session after a client's own disconnect()
   // ("client namespace disconnect"), so coming back is a fresh start. The
   // race is per session (NOTES 11), hence several rounds.
-  it('an explicit disconnect is never recovered (20 rounds, websocket)', async (t) => {
-    const rounds = 20;
+  it('an explicit disconnect is never recovered (40 rounds, websocket)', async (t) => {
+    const rounds = 40;
     let recovered = 0;
     for (let i = 0; i < rounds; i++) {
       const s = await open({ reconnection: false });
