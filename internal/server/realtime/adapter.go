@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	enginepacket "github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	sio "github.com/zishang520/socket.io/servers/socket/v3"
 )
 
@@ -92,4 +93,19 @@ func reply(ack sio.Ack, v any) {
 	if ack != nil {
 		ack([]any{v}, nil)
 	}
+}
+
+// isNamespaceDisconnect reports whether an engine "packet" event carries a
+// Socket.IO DISCONNECT for the main namespace ("41" on the wire). It reads
+// the payload without consuming it: the library decodes it after us.
+func isNamespaceDisconnect(args []any) bool {
+	if len(args) == 0 {
+		return false
+	}
+	p, ok := args[0].(*enginepacket.Packet)
+	if !ok || p == nil || p.Type != enginepacket.MESSAGE {
+		return false
+	}
+	b, ok := p.Data.(interface{ Bytes() []byte })
+	return ok && string(b.Bytes()) == "1"
 }

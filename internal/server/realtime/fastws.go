@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	ws "github.com/gorilla/websocket"
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
@@ -21,7 +23,12 @@ import (
 // broadcast frame from one PreparedMessage shared by all recipients.
 
 // sharedFrameWS is the TransportCtor that replaces the library's websocket.
-type sharedFrameWS struct{ frames *frameCache }
+type sharedFrameWS struct {
+	frames *frameCache
+	// inflight counts write batches not yet on the wire, so a shutdown can
+	// let its last notice reach the clients before closing them.
+	inflight atomic.Int64
+}
 
 func newSharedFrameWS() *sharedFrameWS { return &sharedFrameWS{frames: newFrameCache(1024)} }
 
@@ -31,7 +38,7 @@ func (*sharedFrameWS) UpgradesTo() []string  { return nil }
 
 // New builds the transport for one upgraded connection.
 func (b *sharedFrameWS) New(ctx *types.HttpContext) transports.Transport {
-	t := &frameWriter{Websocket: transports.MakeWebSocket(), conn: ctx.Websocket, frames: b.frames}
+	t := &frameWriter{Websocket: transports.MakeWebSocket(), conn: ctx.Websocket, frames: b.frames, inflight: &b.inflight}
 	// Route the base transport's calls (Close → DoClose, …) through t so
 	// that Send below is the only writer of the connection.
 	t.Prototype(t)
@@ -42,24 +49,55 @@ func (b *sharedFrameWS) New(ctx *types.HttpContext) transports.Transport {
 // frameWriter is the library's websocket transport with its own Send.
 type frameWriter struct {
 	transports.Websocket
-	conn   *types.WebSocketConn
-	frames *frameCache
+	conn     *types.WebSocketConn
+	frames   *frameCache
+	inflight *atomic.Int64
+	// pending tracks this connection's batch in flight; DoClose waits for
+	// it so a close right after an emit does not drop the emit.
+	pending sync.WaitGroup
 	// writeMu keeps one writer on the gorilla connection at a time.
 	writeMu sync.Mutex
 }
+
+// closeWait bounds how long a close waits for the batch in flight.
+const closeWait = time.Second
 
 // Send writes a batch on its own goroutine, like the library: the engine
 // holds further packets while the transport is not writable and flushes
 // them on "ready", so batches never overlap.
 func (t *frameWriter) Send(packets []*packet.Packet) {
 	t.SetWritable(false)
+	t.pending.Add(1)
+	t.inflight.Add(1)
 	go func() {
+		defer t.inflight.Add(-1)
+		defer t.pending.Done()
 		if t.write(packets) {
 			t.Emit("drain")
 			t.SetWritable(true)
 			t.Emit("ready")
 		}
 	}()
+}
+
+// DoClose lets the batch in flight reach the wire (bounded by closeWait),
+// then closes like the library's transport.
+func (t *frameWriter) DoClose(fn types.Callable) {
+	done := make(chan struct{})
+	go func() { t.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+	}
+	t.Websocket.DoClose(fn)
+}
+
+// waitIdle waits until no batch is in flight on any connection, or d passes.
+func (b *sharedFrameWS) waitIdle(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for b.inflight.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // write sends every packet; false when the connection failed.

@@ -123,6 +123,7 @@ type Hub struct {
 	log      *slog.Logger
 	spaces   Spaces
 	started  time.Time
+	ws       *sharedFrameWS
 
 	mu       sync.Mutex
 	sessions map[sio.SocketId]*session
@@ -156,7 +157,8 @@ func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logg
 	opts.SetPingTimeout(cfg.PingTimeout)
 	opts.SetServeClient(false)
 	opts.SetAllowEIO3(false)
-	opts.SetTransports(types.NewSet[transports.TransportCtor](sio.Polling, newSharedFrameWS()))
+	h.ws = newSharedFrameWS()
+	opts.SetTransports(types.NewSet[transports.TransportCtor](sio.Polling, h.ws))
 	opts.SetCors(&types.Cors{
 		Origin:      h.originAllowed,
 		Methods:     []string{http.MethodGet, http.MethodPost},
@@ -253,6 +255,20 @@ func (h *Hub) onConnection(s *sio.Socket) {
 		reply(ack, map[string]any{"ok": true, "timestamp": protocol.Timestamp(time.Now())})
 	})
 	_ = s.On("disconnect", func(args ...any) { h.drop(s.Id(), disconnectReason(args)) })
+	// The library queues a client's DISCONNECT packet but handles the close
+	// that follows it at once, so an explicit disconnect often ends as
+	// "transport close" — a recoverable reason: the session is kept and the
+	// client's next connect is "recovered" into its old rooms, which Node
+	// never does. The engine reports each packet synchronously as it is
+	// read, so end the socket here, before the close is seen, with a reason
+	// that is not recoverable.
+	if conn := s.Conn(); conn != nil {
+		_ = conn.On("packet", func(args ...any) {
+			if isNamespaceDisconnect(args) {
+				h.clientDisconnected(sess)
+			}
+		})
+	}
 
 	h.emitTo(s, protocol.EventConnectionConfirmed, protocol.ConnectionConfirmed{
 		Message: protocol.MsgConnected, UserID: claims.UserID, Role: claims.Role, SocketID: string(s.Id()),
@@ -284,6 +300,12 @@ func knownEvent(name string) string {
 		return name
 	}
 	return "other"
+}
+
+// clientDisconnected ends a socket whose client sent DISCONNECT.
+func (h *Hub) clientDisconnected(sess *session) {
+	h.drop(sess.sock.Id(), "client namespace disconnect")
+	sess.sock.Disconnect(false)
 }
 
 func (h *Hub) expireSession(sess *session) {
@@ -421,9 +443,12 @@ func (h *Hub) refreshGauges() {
 func (h *Hub) Shutdown() {
 	h.closeOnce.Do(func() {
 		h.closing.Store(true)
-		_ = h.io.Sockets().Emit("server_shutdown", map[string]any{
+		// Local: only this node is going away, not the cluster.
+		_ = h.io.Local().Emit("server_shutdown", map[string]any{
 			"message": "Server in arresto, riconnessione automatica", "timestamp": protocol.Timestamp(time.Now()),
 		})
+		// Let the notice reach websocket clients before their transports close.
+		h.ws.waitIdle(time.Second)
 		done := make(chan struct{})
 		h.io.Close(func(error) { close(done) })
 		select {
