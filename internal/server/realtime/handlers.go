@@ -41,11 +41,7 @@ func (h *Hub) onJoin(sess *session, args []any) {
 		return
 	}
 	room := protocol.SpaceRoom(spazioID, sedeID)
-	sess.mu.Lock()
-	_, already := sess.rooms[room]
-	full := !already && len(sess.rooms) >= h.cfg.MaxRoomsPerSocket
-	sess.mu.Unlock()
-	if full {
+	if !h.presence.canJoin(sess, room, h.cfg.MaxRoomsPerSocket) {
 		h.spaceError(sess.sock, ack, protocol.CodeTooManyRooms, "Troppi spazi seguiti da questa connessione")
 		return
 	}
@@ -67,14 +63,8 @@ func (h *Hub) onJoin(sess *session, args []any) {
 		h.spaceError(sess.sock, ack, protocol.CodeInternal, "Errore interno, riprova")
 		return
 	}
-	sess.mu.Lock()
-	gone := sess.gone
-	if !gone {
-		sess.rooms[room] = struct{}{}
-	}
-	sess.mu.Unlock()
-	if gone {
-		return
+	if !h.presence.join(sess, room) {
+		return // disconnected while the snapshot was read
 	}
 	sess.sock.Join(sio.Room(room))
 	h.refreshGauges()
@@ -96,9 +86,7 @@ func (h *Hub) onLeave(sess *session, args []any) {
 	}
 	room := protocol.SpaceRoom(spazioID, sedeID)
 	sess.sock.Leave(sio.Room(room))
-	sess.mu.Lock()
-	delete(sess.rooms, room)
-	sess.mu.Unlock()
+	h.presence.leave(sess, room)
 	h.refreshGauges()
 	reply(ack, protocol.Ack{Success: true, Room: room})
 	h.log.Info("left space", "socket", sess.sock.Id(), "user", sess.claims.UserID, "room", room)

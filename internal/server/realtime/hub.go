@@ -125,8 +125,7 @@ type Hub struct {
 	started  time.Time
 	ws       *sharedFrameWS
 
-	mu       sync.Mutex
-	sessions map[sio.SocketId]*session
+	presence *presence
 
 	closing   atomic.Bool
 	closeOnce sync.Once
@@ -134,22 +133,25 @@ type Hub struct {
 
 // session is what the hub knows of one connected socket.
 type session struct {
+	id          sio.SocketId
 	sock        *sio.Socket
 	claims      *auth.Claims
 	limiter     *rate.Limiter
 	connectedAt time.Time
 	expiry      *time.Timer
 
-	mu    sync.Mutex
-	rooms map[string]struct{} // space rooms only
+	// rooms (space rooms only) and gone are guarded by the hub's presence.
+	rooms map[string]struct{}
 	gone  bool
+
+	mu sync.Mutex // guards expiry
 }
 
 // New builds the hub and its Socket.IO server. Call UseSpaces before
 // serving.
 func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logger) *Hub {
 	cfg.setDefaults()
-	h := &Hub{cfg: cfg, verifier: verifier, metrics: m, log: log, started: time.Now(), sessions: map[sio.SocketId]*session{}}
+	h := &Hub{cfg: cfg, verifier: verifier, metrics: m, log: log, started: time.Now(), presence: newPresence()}
 
 	opts := sio.DefaultServerOptions()
 	opts.SetMaxHttpBufferSize(cfg.MaxPayloadBytes)
@@ -224,7 +226,7 @@ func (h *Hub) onConnection(s *sio.Socket) {
 		return
 	}
 	sess := &session{
-		sock: s, claims: claims, connectedAt: time.Now(), rooms: map[string]struct{}{},
+		id: s.Id(), sock: s, claims: claims, connectedAt: time.Now(), rooms: map[string]struct{}{},
 		limiter: rate.NewLimiter(rate.Limit(h.cfg.EventsPerSecond), h.cfg.EventBurst),
 	}
 	// A recovered socket comes back with its rooms.
@@ -235,12 +237,9 @@ func (h *Hub) onConnection(s *sio.Socket) {
 	}
 	s.Join(sio.Room(protocol.UserRoom(claims.UserID)), sio.Room(everyoneRoom))
 
-	h.mu.Lock()
-	if old, ok := h.sessions[s.Id()]; ok {
+	if old := h.presence.add(sess); old != nil {
 		old.stop()
 	}
-	h.sessions[s.Id()] = sess
-	h.mu.Unlock()
 	h.refreshGauges()
 
 	if exp := claims.ExpiresAt(); !exp.IsZero() {
@@ -328,12 +327,7 @@ func (h *Hub) expireSession(sess *session) {
 // (NOTES 11) or never (NOTES 4), so this is idempotent and also called by
 // the ghost sweeper.
 func (h *Hub) drop(id sio.SocketId, reason string) {
-	h.mu.Lock()
-	sess, ok := h.sessions[id]
-	if ok {
-		delete(h.sessions, id)
-	}
-	h.mu.Unlock()
+	sess, ok := h.presence.remove(id)
 	if !ok {
 		return
 	}
@@ -347,7 +341,6 @@ func (h *Hub) drop(id sio.SocketId, reason string) {
 func (s *session) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.gone = true
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
@@ -395,16 +388,13 @@ func (h *Hub) SweepGhosts() int {
 		}
 		return true
 	})
-	h.mu.Lock()
-	for id, sess := range h.sessions {
+	for _, sess := range h.presence.all() {
 		if c := sess.sock.Conn(); c == nil || c.ReadyState() == "closed" || !sess.sock.Connected() {
 			if !slices.Contains(ghosts, sess.sock) {
 				ghosts = append(ghosts, sess.sock)
 			}
-			_ = id
 		}
 	}
-	h.mu.Unlock()
 	for _, s := range ghosts {
 		h.metrics.GhostsSwept.Inc()
 		s.Disconnect(true)
@@ -419,22 +409,10 @@ func (h *Hub) SweepGhosts() int {
 }
 
 func (h *Hub) refreshGauges() {
-	h.mu.Lock()
-	users := map[int64]struct{}{}
-	rooms := map[string]struct{}{}
-	for _, s := range h.sessions {
-		users[s.claims.UserID] = struct{}{}
-		s.mu.Lock()
-		for r := range s.rooms {
-			rooms[r] = struct{}{}
-		}
-		s.mu.Unlock()
-	}
-	n := len(h.sessions)
-	h.mu.Unlock()
-	h.metrics.Sockets.Set(float64(n))
-	h.metrics.Users.Set(float64(len(users)))
-	h.metrics.Rooms.Set(float64(len(rooms)))
+	sockets, users, rooms := h.presence.counts()
+	h.metrics.Sockets.Set(float64(sockets))
+	h.metrics.Users.Set(float64(users))
+	h.metrics.Rooms.Set(float64(rooms))
 }
 
 // Shutdown tells every client the server is going away and closes the
@@ -455,12 +433,11 @@ func (h *Hub) Shutdown() {
 		case <-done:
 		case <-time.After(2 * time.Second):
 		}
-		h.mu.Lock()
-		for id, s := range h.sessions {
-			s.stop()
-			delete(h.sessions, id)
+		for _, s := range h.presence.all() {
+			if _, ok := h.presence.remove(s.id); ok {
+				s.stop()
+			}
 		}
-		h.mu.Unlock()
 		h.refreshGauges()
 	})
 }

@@ -20,19 +20,8 @@ type LocalStats struct {
 
 // Stats snapshots this node's presence.
 func (h *Hub) Stats() LocalStats {
-	st := LocalStats{Users: map[int64]int{}, Rooms: map[string]int{}, Uptime: time.Since(h.started), NodeID: h.cfg.NodeID}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	st.Sockets = len(h.sessions)
-	for _, s := range h.sessions {
-		st.Users[s.claims.UserID]++
-		s.mu.Lock()
-		for r := range s.rooms {
-			st.Rooms[r]++
-		}
-		s.mu.Unlock()
-	}
-	return st
+	sockets, users, rooms := h.presence.snapshot()
+	return LocalStats{Users: users, Sockets: sockets, Rooms: rooms, Uptime: time.Since(h.started), NodeID: h.cfg.NodeID}
 }
 
 // RoomList turns room counts into the sorted wire form.
