@@ -64,7 +64,6 @@ func (p *presence) forget(s *session) {
 	s.gone = true
 }
 
-
 // canJoin reports whether s may join room under a limit of max rooms.
 func (p *presence) canJoin(s *session, room string, max int) bool {
 	p.mu.Lock()
