@@ -574,17 +574,8 @@ func (r *runner) broadcastBody(buf []byte, seq int, scheduledUS int64, sp Space)
 func (r *runner) broadcast(tctx, ctx context.Context, staff *client.REST, start time.Time, sem chan struct{}, wg *sync.WaitGroup) {
 	total := messagesIn(r.cfg.Rate, r.cfg.Duration)
 	for seq := 0; seq < total; seq++ {
-		at := start.Add(time.Duration(float64(seq) / r.cfg.Rate * float64(time.Second)))
-		if d := time.Until(at); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-tctx.Done():
-				return
-			}
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-tctx.Done():
+		at := scheduled(start, seq, r.cfg.Rate)
+		if !waitTurn(tctx, at, sem) {
 			return
 		}
 		sp := r.spaces[seq%len(r.spaces)]
@@ -605,6 +596,29 @@ func (r *runner) broadcast(tctx, ctx context.Context, staff *client.REST, start 
 			}
 			r.adminH.Record(time.Since(t0))
 		}()
+	}
+}
+
+// scheduled is when event n of a schedule of rate per second is due.
+func scheduled(start time.Time, n int, rate float64) time.Time {
+	return start.Add(time.Duration(float64(n) / rate * float64(time.Second)))
+}
+
+// waitTurn sleeps until at, then takes a slot of sem; false when tctx
+// ended first (the traffic phase is over).
+func waitTurn(tctx context.Context, at time.Time, sem chan struct{}) bool {
+	if d := time.Until(at); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-tctx.Done():
+			return false
+		}
+	}
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-tctx.Done():
+		return false
 	}
 }
 
@@ -634,17 +648,8 @@ func (r *runner) churn(tctx, ctx context.Context, rest *client.REST, start time.
 	}
 	total := messagesIn(r.cfg.Churn, r.cfg.Duration)
 	for n := 0; n < total; n++ {
-		at := start.Add(time.Duration(float64(n) / r.cfg.Churn * float64(time.Second)))
-		if d := time.Until(at); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-tctx.Done():
-				return
-			}
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-tctx.Done():
+		at := scheduled(start, n, r.cfg.Churn)
+		if !waitTurn(tctx, at, sem) {
 			return
 		}
 		v := users[rng.IntN(len(users))]
