@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -110,17 +112,30 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 	switch {
 	case errors.As(err, &ec):
 		if ec.Err != nil && ec.Err.Error() != "" {
-			fmt.Fprintln(f.ErrOut, "coworkctl:", ec.Err)
+			fmt.Fprintln(f.ErrOut, "coworkctl:", oneLine(ec.Err))
 		}
 		return ec.Code
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return ExitInterrupt
 	case errors.As(err, &ue) || isCobraUsageError(err):
-		fmt.Fprintln(f.ErrOut, "coworkctl:", err)
+		fmt.Fprintln(f.ErrOut, "coworkctl:", oneLine(err))
 		fmt.Fprintln(f.ErrOut, "Run 'coworkctl --help' for usage.")
 		return ExitUsage
 	default:
-		fmt.Fprintln(f.ErrOut, "coworkctl:", err)
+		fmt.Fprintln(f.ErrOut, "coworkctl:", oneLine(err))
 		return ExitError
 	}
+}
+
+// oneLine folds a multi-line error (pgx lists every address it tried) into
+// one line, dropping repeated parts, so a failure reads as one clear line.
+func oneLine(err error) string {
+	var parts []string
+	for _, p := range strings.Split(err.Error(), "\n") {
+		p = strings.TrimSpace(p)
+		if p != "" && !slices.Contains(parts, p) {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, " ")
 }

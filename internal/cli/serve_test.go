@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"strings"
 	"sync"
@@ -164,4 +165,11 @@ func findCmd(root interface {
 		}
 	}
 	return nil
+}
+
+func TestOneLine(t *testing.T) {
+	err := errors.New("connect: failed:\n\t127.0.0.1:1: refused\n\t127.0.0.1:1: refused\n")
+	if got := oneLine(err); got != "connect: failed: 127.0.0.1:1: refused" {
+		t.Fatalf("oneLine = %q", got)
+	}
 }
