@@ -2,8 +2,8 @@ package cli
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
