@@ -140,7 +140,6 @@ type testServer struct {
 	hs     *http.Server
 	ln     net.Listener
 	noWS   bool
-	csr    bool
 	mu     sync.Mutex
 	joins  int
 	socket *sio.Socket

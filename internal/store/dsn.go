@@ -61,9 +61,7 @@ func parseDSN(dsn string) (target, error) {
 // is dropped so that sqlite:///abs/path and file:///abs/path work too.
 func sqliteTarget(rest string) (target, error) {
 	path, query, _ := strings.Cut(rest, "?")
-	if strings.HasPrefix(path, "//") {
-		path = path[2:]
-	}
+	path = strings.TrimPrefix(path, "//")
 	if path == "" {
 		return target{}, errors.New("sqlite DSN has no file path: " + dsnHelp)
 	}

@@ -27,6 +27,7 @@ func spaceRequest(args []any) (spazioID, sedeID int64, date string, err error) {
 	}
 	if req.Date != "" {
 		if _, err := slots.ParseDate(req.Date); err != nil {
+			//lint:ignore ST1005 the frontend shows this Italian text as is
 			return 0, 0, "", errors.New(protocol.MsgBadDate)
 		}
 	}
