@@ -225,9 +225,13 @@ func (s *Service) Grid(ctx context.Context, spazioID, sedeID int64, date string,
 				mins := int(math.Ceil(r.ExpiresAt.Sub(now).Minutes()))
 				slot.ExpiresAt, slot.MinutesRemaining = &exp, &mins
 			}
+			// The reservation id is no personal data (slot_update carries it
+			// too); the holder's id is shown to the holder and staff only.
+			id := r.ID
+			slot.PrenotazioneID = &id
 			if v.Staff || v.UserID == r.UserID {
-				id, uid := r.ID, r.UserID
-				slot.PrenotazioneID, slot.IDUtente = &id, &uid
+				uid := r.UserID
+				slot.IDUtente = &uid
 			}
 		}
 		if !start.After(now) {
