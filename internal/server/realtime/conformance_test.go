@@ -13,6 +13,7 @@ import (
 	engine "github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/config"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
+	sio "github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
@@ -42,7 +43,49 @@ func TestConformanceEcho(t *testing.T) {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/engine.io/", eio)
-	srv := &http.Server{Addr: "127.0.0.1:3000", Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	serveUntilDone(t, mux)
+	eio.Close()
+}
+
+// TestConformanceSocketIO serves the Socket.IO echo server that the official
+// protocol suite (docs/socket.io-protocol/v5-test-suite) expects, on the
+// library's Socket.IO server with this package's websocket transport
+// (EIO_TRANSPORT=library: the library's own).
+func TestConformanceSocketIO(t *testing.T) {
+	opts := sio.DefaultServerOptions()
+	opts.SetPingInterval(300 * time.Millisecond)
+	opts.SetPingTimeout(200 * time.Millisecond)
+	opts.SetMaxHttpBufferSize(1e6)
+	opts.SetConnectTimeout(time.Second)
+	opts.SetCors(&types.Cors{Origin: "*"})
+	var ws transports.TransportCtor = newSharedFrameWS()
+	if os.Getenv("EIO_TRANSPORT") == "library" {
+		ws = engine.WebSocket
+	}
+	opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling, ws))
+	io := sio.NewServer(nil, opts)
+	_ = io.On("connection", func(args ...any) {
+		s := args[0].(*sio.Socket)
+		_ = s.Emit("auth", s.Handshake().Auth)
+		_ = s.On("message", func(a ...any) { _ = s.Emit("message-back", a...) })
+		_ = s.On("message-with-ack", func(a ...any) {
+			if payload, ack := splitAck(a); ack != nil {
+				ack(payload, nil)
+			}
+		})
+	})
+	_ = io.Of("/custom", nil).On("connection", func(args ...any) {
+		s := args[0].(*sio.Socket)
+		_ = s.Emit("auth", s.Handshake().Auth)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", io.ServeHandler(nil))
+	serveUntilDone(t, mux)
+	io.Close(nil)
+}
+
+func serveUntilDone(t *testing.T, h http.Handler) {
+	srv := &http.Server{Addr: "127.0.0.1:3000", Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.ListenAndServe() }()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -53,5 +96,4 @@ func TestConformanceEcho(t *testing.T) {
 	}
 	<-ctx.Done()
 	_ = srv.Close()
-	eio.Close()
 }
