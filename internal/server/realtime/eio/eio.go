@@ -8,33 +8,23 @@
 // syscall; heartbeats run on runtime timers, not goroutines.
 package eio
 
-// API CONTRACT (stub written first so eio and sio can be built in
-// parallel; the implementation replaces the bodies, keeps the signatures).
-
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/gobwas/ws"
 )
-
-// Frame is one Engine.IO "message" packet, encoded once and shared,
-// read-only, by every session it is sent to.
-type Frame struct {
-	binary bool
-	data   []byte
-}
-
-// TextFrame frames a text message (the packet "4"+data). data must not
-// change afterwards.
-func TextFrame(data []byte) *Frame { return &Frame{data: data} }
-
-// BinaryFrame frames a binary message. data must not change afterwards.
-func BinaryFrame(data []byte) *Frame { return &Frame{binary: true, data: data} }
-
-// Len is the payload size, used to bound queues and buffers.
-func (f *Frame) Len() int { return len(f.data) }
 
 // Handler receives one session's messages and its end.
 type Handler interface {
@@ -72,6 +62,24 @@ var (
 	ErrSlowConsumer = errors.New("eio: send queue full")
 )
 
+// Engine.IO's error codes, as in the reference server.
+var (
+	errTransportUnknown = &RequestError{http.StatusBadRequest, 0, "Transport unknown"}
+	errSessionUnknown   = &RequestError{http.StatusBadRequest, 1, "Session ID unknown"}
+	errHandshakeMethod  = &RequestError{http.StatusBadRequest, 2, "Bad handshake method"}
+	errBadRequest       = &RequestError{http.StatusBadRequest, 3, "Bad request"}
+	errForbidden        = &RequestError{http.StatusForbidden, 4, "Forbidden"}
+	errProtocolVersion  = &RequestError{http.StatusBadRequest, 5, "Unsupported protocol version"}
+	errShuttingDown     = &RequestError{http.StatusServiceUnavailable, 3, "Server is shutting down"}
+	errPayloadTooLarge  = &RequestError{http.StatusRequestEntityTooLarge, 3, "Payload too large"}
+)
+
+// Transport names, as in the query parameter "transport".
+const (
+	transportPolling   = "polling"
+	transportWebsocket = "websocket"
+)
+
 // Config tunes the server. Zero values take the defaults in brackets.
 type Config struct {
 	PingInterval   time.Duration // [25s]
@@ -105,43 +113,302 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+func (c *Config) setDefaults() {
+	setDefault(&c.PingInterval, 25*time.Second)
+	setDefault(&c.PingTimeout, 20*time.Second)
+	setDefault(&c.UpgradeTimeout, 10*time.Second)
+	setDefault(&c.MaxPayload, 1e6)
+	setDefault(&c.MaxPollingPackets, 1000)
+	setDefault(&c.MaxQueuedFrames, 4096)
+	setDefault(&c.MaxQueuedBytes, 4<<20)
+	setDefault(&c.WriteTimeout, 10*time.Second)
+	if len(c.Transports) == 0 {
+		c.Transports = []string{transportPolling, transportWebsocket}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
 // Server serves Engine.IO under the path it is mounted on.
-type Server struct{ cfg Config }
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	upgrader ws.HTTPUpgrader
+
+	mu       sync.RWMutex
+	sessions map[string]*Session
+	// lingering holds ended sessions briefly; see linger.
+	lingering map[string]*Session
+	closing   bool
+	live      sync.WaitGroup // sessions whose OnClose has not returned
+
+	// beforeWrite, when set (tests only), sees each websocket batch
+	// before it is written.
+	beforeWrite func(frames int)
+}
 
 // NewServer builds a server; it starts no goroutine.
-func NewServer(cfg Config) *Server { return &Server{cfg: cfg} }
+func NewServer(cfg Config) *Server {
+	cfg.setDefaults()
+	return &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		sessions: make(map[string]*Session),
+		upgrader: ws.HTTPUpgrader{Timeout: cfg.WriteTimeout},
+	}
+}
 
 // ServeHTTP handles handshakes, polling requests and websocket upgrades.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { panic("unimplemented") }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if !s.originAllowed(origin, r.Host) {
+			writeError(w, errForbidden)
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Add("Vary", "Origin")
+	}
+	if r.Method == http.MethodOptions {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Methods", "GET, POST")
+		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+			h.Set("Access-Control-Allow-Headers", rh)
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("EIO") != "4" {
+		writeError(w, errProtocolVersion)
+		return
+	}
+	transport := q.Get("transport")
+	if !slices.Contains(s.cfg.Transports, transport) {
+		writeError(w, errTransportUnknown)
+		return
+	}
+	isWS := transport == transportWebsocket
+	if isWS && !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		writeError(w, errBadRequest)
+		return
+	}
+	sid := q.Get("sid")
+	if sid == "" {
+		if r.Method != http.MethodGet {
+			writeError(w, errHandshakeMethod)
+			return
+		}
+		s.handshake(w, r, isWS)
+		return
+	}
+	sess := s.lookup(sid)
+	if sess == nil {
+		writeError(w, errSessionUnknown)
+		return
+	}
+	switch {
+	case isWS:
+		sess.serveUpgrade(w, r)
+	case r.Method == http.MethodGet:
+		sess.servePoll(w, r)
+	case r.Method == http.MethodPost:
+		sess.servePost(w, r)
+	default:
+		writeError(w, errBadRequest)
+	}
+}
+
+// originAllowed is the CORS and websocket origin check.
+func (s *Server) originAllowed(origin, host string) bool {
+	if s.cfg.AllowOrigin != nil {
+		return s.cfg.AllowOrigin(origin)
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, host)
+}
+
+// handshake opens a session on either transport.
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request, isWS bool) {
+	s.mu.RLock()
+	closing := s.closing
+	s.mu.RUnlock()
+	if closing {
+		writeError(w, errShuttingDown)
+		return
+	}
+	if allow := s.cfg.AllowRequest; allow != nil {
+		if err := allow(r); err != nil {
+			var re *RequestError
+			if !errors.As(err, &re) {
+				re = errForbidden
+			}
+			writeError(w, re)
+			return
+		}
+	}
+	if isWS {
+		s.handshakeWebsocket(w, r)
+		return
+	}
+	sess := newSession(s, r)
+	sess.h = s.handlerFor(sess)
+	if !s.register(sess) {
+		sess.h.OnClose(ReasonServerClose)
+		writeError(w, errShuttingDown)
+		return
+	}
+	open := s.openPacket(sess.id, true)
+	setPollingHeaders(w.Header(), len(open))
+	_, _ = w.Write(open)
+	sess.startHeartbeat()
+	s.log.Debug("eio session open", "sid", sess.id, "transport", transportPolling, "remote_addr", r.RemoteAddr)
+}
+
+func (s *Server) handlerFor(sess *Session) Handler {
+	if h := s.cfg.OnSession(sess); h != nil {
+		return h
+	}
+	return nopHandler{}
+}
+
+type nopHandler struct{}
+
+func (nopHandler) OnMessage([]byte, bool) {}
+func (nopHandler) OnClose(string)         {}
+
+// openPacket is the handshake's open packet for sid.
+func (s *Server) openPacket(sid string, polling bool) []byte {
+	upgrades := []string{}
+	if polling && slices.Contains(s.cfg.Transports, transportWebsocket) {
+		upgrades = append(upgrades, transportWebsocket)
+	}
+	b, _ := json.Marshal(struct {
+		SID          string   `json:"sid"`
+		Upgrades     []string `json:"upgrades"`
+		PingInterval int64    `json:"pingInterval"`
+		PingTimeout  int64    `json:"pingTimeout"`
+		MaxPayload   int64    `json:"maxPayload"`
+	}{sid, upgrades, s.cfg.PingInterval.Milliseconds(), s.cfg.PingTimeout.Milliseconds(), s.cfg.MaxPayload})
+	return append([]byte{packetOpen}, b...)
+}
+
+// register makes a session visible by sid; it fails once Shutdown began.
+func (s *Server) register(sess *Session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.sessions[sess.id] = sess
+	s.live.Add(1)
+	return true
+}
+
+func (s *Server) lookup(sid string) *Session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if sess, ok := s.sessions[sid]; ok {
+		return sess
+	}
+	return s.lingering[sid]
+}
+
+func (s *Server) remove(sess *Session) {
+	s.mu.Lock()
+	if s.sessions[sess.id] == sess {
+		delete(s.sessions, sess.id)
+	}
+	if s.lingering[sess.id] == sess {
+		delete(s.lingering, sess.id)
+	}
+	s.mu.Unlock()
+}
+
+// lingerAfterClose is how long an ended polling session stays findable
+// for the GET its close POST overtook.
+const lingerAfterClose = time.Second
+
+// linger moves an ended session out of the count, still findable by sid
+// for lingerAfterClose.
+func (s *Server) linger(sess *Session) {
+	s.mu.Lock()
+	delete(s.sessions, sess.id)
+	if s.lingering == nil {
+		s.lingering = make(map[string]*Session)
+	}
+	s.lingering[sess.id] = sess
+	s.mu.Unlock()
+	time.AfterFunc(lingerAfterClose, func() { s.remove(sess) })
+}
 
 // Count is the number of open sessions.
-func (s *Server) Count() int { panic("unimplemented") }
+func (s *Server) Count() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.sessions)
+}
 
 // Shutdown refuses new sessions, sends every session a close packet after
 // what it has queued, and waits (until ctx ends) for those writes to
 // finish; sessions end with ReasonServerClose. Safe to call twice.
-func (s *Server) Shutdown(ctx context.Context) error { panic("unimplemented") }
+func (s *Server) Shutdown(ctx context.Context) error {
+	for _, sess := range s.closeAll() {
+		sess.closeAfter(ReasonServerClose, closeFrame, true)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.live.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	for _, sess := range s.closeAll() {
+		sess.end(ReasonServerClose, closeFrame)
+	}
+	return ctx.Err()
+}
 
-// Session is one Engine.IO connection, whatever its current transport.
-type Session struct{}
+func (s *Server) closeAll() []*Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing = true
+	list := make([]*Session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		list = append(list, sess)
+	}
+	return list
+}
 
-// ID is the session id (the handshake's sid).
-func (s *Session) ID() string { panic("unimplemented") }
+// newSessionID is 20 URL-safe characters from 15 random bytes.
+func newSessionID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
 
-// Transport is "polling" or "websocket", the one in use now.
-func (s *Session) Transport() string { panic("unimplemented") }
-
-// Request is the handshake request: URL, headers, RemoteAddr. Its body is
-// not readable.
-func (s *Session) Request() *http.Request { panic("unimplemented") }
-
-// Send queues frames to go out together, in order, after those queued
-// before. It never blocks on the network. ErrClosed once the session has
-// ended; ErrSlowConsumer when the queue bound is hit (the session is then
-// closed with ReasonSlowConsumer).
-func (s *Session) Send(frames ...*Frame) error { panic("unimplemented") }
-
-// Close sends what is queued, then a close packet, and ends the session
-// with the given reason (ReasonForcedClose when empty). Safe to call
-// twice and from any goroutine, including the handler's.
-func (s *Session) Close(reason string) { panic("unimplemented") }
+// writeError writes Engine.IO's JSON error body.
+func writeError(w http.ResponseWriter, e *RequestError) {
+	b, _ := json.Marshal(struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{e.Code, e.Message})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,357 @@
+package eio
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// sessionState moves forward only: open → closing → ended.
+type sessionState uint8
+
+const (
+	stateOpen    sessionState = iota
+	stateClosing              // a terminal frame is queued; Send refuses
+	stateEnded
+)
+
+// Session is one Engine.IO connection, whatever its current transport.
+type Session struct {
+	srv *Server
+	id  string
+	req *http.Request
+	h   Handler
+
+	mu        sync.Mutex
+	state     sessionState
+	websocket bool // the transport in use is conn, not polling
+	upgrading bool // a probe websocket answered "3probe"
+	writing   bool // a writer goroutine drains q to conn
+	posting   bool // a polling POST is being read
+	pingSent  bool // waiting for a pong
+	// lingerNoop: ended by a close POST before any GET was pending; the
+	// next GET gets a noop.
+	lingerNoop bool
+	reason     string
+	q          []*Frame
+	qBytes     int
+	conn       net.Conn    // the websocket in use
+	probe      net.Conn    // a websocket probing an upgrade
+	poll       *pollWaiter // the pending polling GET
+	timer      *time.Timer // heartbeat, or the polling close deadline
+	timerAt    time.Duration
+
+	// hmu orders handler calls: OnMessage from the reader or a POST,
+	// OnClose once after the last of them.
+	hmu    sync.Mutex
+	closed bool // OnClose was called; guarded by hmu
+}
+
+// pollWaiter is a polling GET waiting for packets.
+type pollWaiter struct {
+	ch chan struct{}
+	// answer, when set before ch is closed, is sent instead of the queue.
+	answer *Frame
+}
+
+// wake hands the waiting GET its answer; only the one who detached w
+// from the session calls it.
+func (w *pollWaiter) wake(answer *Frame) {
+	w.answer = answer
+	close(w.ch)
+}
+
+func newSession(srv *Server, r *http.Request) *Session {
+	return &Session{srv: srv, id: newSessionID(), req: trimRequest(r)}
+}
+
+// trimRequest keeps what a handler may read of the handshake: method, URL,
+// headers, host, remote address, TLS state; not the body or context.
+func trimRequest(r *http.Request) *http.Request {
+	u := *r.URL
+	return &http.Request{
+		Method:     r.Method,
+		URL:        &u,
+		Proto:      r.Proto,
+		ProtoMajor: r.ProtoMajor,
+		ProtoMinor: r.ProtoMinor,
+		Header:     r.Header.Clone(),
+		Body:       http.NoBody,
+		Host:       r.Host,
+		RemoteAddr: r.RemoteAddr,
+		RequestURI: r.RequestURI,
+		TLS:        r.TLS,
+	}
+}
+
+// ID is the session id (the handshake's sid).
+func (s *Session) ID() string { return s.id }
+
+// Transport is "polling" or "websocket", the one in use now.
+func (s *Session) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.websocket {
+		return transportWebsocket
+	}
+	return transportPolling
+}
+
+// Request is the handshake request: URL, headers, RemoteAddr. Its body is
+// not readable.
+func (s *Session) Request() *http.Request { return s.req }
+
+// Send queues frames to go out together, in order, after those queued
+// before. It never blocks on the network. ErrClosed once the session has
+// ended; ErrSlowConsumer when the queue bound is hit (the session is then
+// closed with ReasonSlowConsumer).
+func (s *Session) Send(frames ...*Frame) error {
+	s.mu.Lock()
+	err := s.enqueueLocked(frames)
+	s.mu.Unlock()
+	if err == ErrSlowConsumer {
+		s.end(ReasonSlowConsumer, closeFrame)
+	}
+	return err
+}
+
+// Close sends what is queued, then a close packet, and ends the session
+// with the given reason (ReasonForcedClose when empty). Safe to call
+// twice and from any goroutine, including the handler's.
+func (s *Session) Close(reason string) {
+	if reason == "" {
+		reason = ReasonForcedClose
+	}
+	s.closeAfter(reason, closeFrame, true)
+}
+
+// enqueueLocked appends frames within the queue bounds and gets them moving.
+func (s *Session) enqueueLocked(frames []*Frame) error {
+	if s.state != stateOpen {
+		return ErrClosed
+	}
+	n := 0
+	for _, f := range frames {
+		n += len(f.data)
+	}
+	cfg := &s.srv.cfg
+	if len(s.q)+len(frames) > cfg.MaxQueuedFrames || s.qBytes+n > cfg.MaxQueuedBytes {
+		return ErrSlowConsumer
+	}
+	s.q = append(s.q, frames...)
+	s.qBytes += n
+	s.kickLocked()
+	return nil
+}
+
+// kickLocked starts a writer for a websocket, or answers the pending poll.
+func (s *Session) kickLocked() {
+	if len(s.q) == 0 {
+		return
+	}
+	if s.websocket {
+		if !s.writing && s.conn != nil {
+			s.writing = true
+			go s.writeLoop(s.conn)
+		}
+		return
+	}
+	if w := s.poll; w != nil {
+		s.poll = nil
+		w.wake(nil)
+	}
+}
+
+// takeLocked empties the queue.
+func (s *Session) takeLocked() []*Frame {
+	q := s.q
+	s.q, s.qBytes = nil, 0
+	return q
+}
+
+// closeAfter queues terminal after what is queued (or instead of it when
+// !flush); the session ends once terminal is written.
+func (s *Session) closeAfter(reason string, terminal *Frame, flush bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateOpen {
+		return
+	}
+	s.state, s.reason = stateClosing, reason
+	if !flush {
+		clear(s.q)
+		s.q, s.qBytes = s.q[:0], 0
+	}
+	s.q = append(s.q, terminal)
+	if !s.websocket && s.poll == nil {
+		// Wait a while for the next GET to carry the close packet.
+		s.armLocked(s.srv.cfg.PingTimeout)
+	}
+	s.kickLocked()
+}
+
+// finish ends a closing session once its terminal frame is written.
+func (s *Session) finish() {
+	s.mu.Lock()
+	reason := s.reason
+	s.mu.Unlock()
+	s.end(reason, nil)
+}
+
+// end ends the session now: the connections close, a pending poll gets
+// pollAnswer (the close packet when nil), the handler's OnClose follows.
+// A session that was closing keeps the reason it was closing for.
+func (s *Session) end(reason string, pollAnswer *Frame) {
+	s.mu.Lock()
+	if s.state == stateEnded {
+		s.mu.Unlock()
+		return
+	}
+	if s.state == stateClosing {
+		reason = s.reason
+	}
+	s.state, s.reason = stateEnded, reason
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	conn, probe, w := s.conn, s.probe, s.poll
+	s.conn, s.probe, s.poll = nil, nil, nil
+	clear(s.q)
+	s.q, s.qBytes = nil, 0
+	// A client's close POST can overtake its own pending GET (two
+	// connections): that GET, arriving just after, still gets its noop.
+	s.lingerNoop = pollAnswer == noopFrame && w == nil && !s.websocket
+	linger := s.lingerNoop
+	s.mu.Unlock()
+
+	if w != nil {
+		if pollAnswer == nil {
+			pollAnswer = closeFrame
+		}
+		w.wake(pollAnswer)
+	}
+	if conn != nil {
+		_ = conn.Close()
+	}
+	if probe != nil {
+		_ = probe.Close()
+	}
+	if linger {
+		s.srv.linger(s)
+	} else {
+		s.srv.remove(s)
+	}
+	s.srv.log.Debug("eio session closed", "sid", s.id, "reason", reason)
+	go s.notifyClose(reason)
+}
+
+// notifyClose calls OnClose after any OnMessage in progress; it runs on
+// its own goroutine so that end may be called from within a handler.
+func (s *Session) notifyClose(reason string) {
+	defer s.srv.live.Done()
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	s.closed = true
+	s.h.OnClose(reason)
+}
+
+// deliver passes one client packet on; it returns false when the session
+// is over for this reader. The caller holds hmu.
+func (s *Session) deliver(p packet) bool {
+	switch p.typ {
+	case packetMessage:
+		if s.closed {
+			return false
+		}
+		s.h.OnMessage(p.data, p.binary)
+	case packetPong:
+		s.onPong()
+	case packetPing:
+		_ = s.Send(pongFrame)
+	case packetClose:
+		s.mu.Lock()
+		ws := s.websocket
+		s.mu.Unlock()
+		if ws {
+			s.closeAfter(ReasonTransportClose, wsCloseFrame, false)
+		} else {
+			s.end(ReasonTransportClose, noopFrame)
+		}
+		return false
+	}
+	return true
+}
+
+// Heartbeat: one runtime timer per session, due at timerAt. It fires for
+// the next ping, then (pingSent) for the pong deadline. A callback that
+// finds timerAt in the future was overtaken by a re-arm and does nothing,
+// so a pong can never lose to a stale timer.
+
+// clockBase makes timerAt a monotonic offset.
+var clockBase = time.Now()
+
+func (s *Session) startHeartbeat() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateEnded {
+		return
+	}
+	s.timerAt = time.Since(clockBase) + s.srv.cfg.PingInterval // before the timer can fire
+	s.timer = time.AfterFunc(s.srv.cfg.PingInterval, s.onTimer)
+}
+
+func (s *Session) armLocked(d time.Duration) {
+	s.timerAt = time.Since(clockBase) + d
+	if s.timer != nil {
+		s.timer.Reset(d)
+	}
+}
+
+func (s *Session) onTimer() {
+	s.mu.Lock()
+	if s.state == stateEnded {
+		s.mu.Unlock()
+		return
+	}
+	if early := s.timerAt - time.Since(clockBase); early > 0 {
+		// Overtaken by a re-arm; keep the (new) deadline.
+		s.timer.Reset(early)
+		s.mu.Unlock()
+		return
+	}
+	if s.state == stateClosing || s.pingSent {
+		s.mu.Unlock()
+		s.end(ReasonPingTimeout, nil) // a closing session keeps its reason
+		return
+	}
+	s.pingSent = true
+	// The pong deadline counts from when the ping was due, so a timer
+	// delayed by a busy scheduler does not extend it (but leaves the
+	// client at least a quarter of PingTimeout).
+	wait := s.timerAt + s.srv.cfg.PingTimeout - time.Since(clockBase)
+	wait = max(wait, s.srv.cfg.PingTimeout/4)
+	s.armLocked(wait) // before the ping can be answered
+	err := s.enqueueLocked(pingBatch)
+	s.mu.Unlock()
+	if err == ErrSlowConsumer {
+		s.end(ReasonSlowConsumer, nil)
+	}
+}
+
+// pongOverdueLocked is true past the pong deadline even if the timer,
+// delayed by a busy scheduler, has not fired yet.
+func (s *Session) pongOverdueLocked() bool {
+	return s.pingSent && time.Since(clockBase) >= s.timerAt
+}
+
+func (s *Session) onPong() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pingSent && s.state == stateOpen {
+		s.pingSent = false
+		s.armLocked(s.srv.cfg.PingInterval)
+	}
+}
+
+var pingBatch = []*Frame{pingFrame}
