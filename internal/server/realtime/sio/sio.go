@@ -3,16 +3,30 @@
 // (binary attachments included), rooms, broadcasts encoded once for all
 // recipients, connection state recovery bounded per session, and an
 // optional cluster (adapter.Cluster) for scale-out.
+//
+// A broadcast is encoded once into eio frames that every recipient's
+// session queues by reference; rooms are sets of sockets under one
+// read-write lock per namespace, held shared during the fan-out. Handlers
+// run on the session's reader, one event at a time per session.
+//
+// With recovery on, every packet sent by Socket.Emit or a non-volatile
+// broadcast carries an offset as its last argument (the official client
+// keeps it as its last offset), and each socket keeps a bounded ring of
+// references to what it was sent. A socket whose connection drops for a
+// recoverable reason keeps its id, rooms, data and ring for the window
+// and keeps receiving what its rooms get, bounded; a client that comes
+// back with its private session id and offset gets the same socket id,
+// its rooms, and the packets it missed.
 package sio
-
-// API CONTRACT (stub written first so sio and its users can be built in
-// parallel; the implementation replaces the bodies, keeps the signatures).
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/server/realtime/adapter"
@@ -34,39 +48,147 @@ type Config struct {
 
 // Recovery bounds connection state recovery. A session whose missed
 // packets exceed MaxPackets or MaxBytes cannot be recovered: the client
-// gets a fresh session.
+// gets a fresh session. The same bounds cap what a connected socket keeps
+// (its oldest packets go first), and packets older than Window are
+// dropped.
 type Recovery struct {
 	Window     time.Duration
 	MaxPackets int // [1000]
-	MaxBytes   int // [1 MiB]
+	MaxBytes   int // [1 MiB], counted by eio.Frame.Len
 }
 
+const defaultConnectTimeout = 10 * time.Second
+
 // Server is a Socket.IO server.
-type Server struct{}
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	engine   *eio.Server
+	cluster  adapter.Cluster
+	recovery bool
+	offsets  *offsets
+	saved    sessions
+
+	sessions, pending atomic.Int64
+
+	nsMu sync.RWMutex
+	nsps map[string]*Namespace
+}
+
+var _ adapter.Node = (*Server)(nil)
 
 // NewServer builds a server on an Engine.IO server made from engine
-// (whose OnSession it sets).
-func NewServer(engine eio.Config, cfg Config) *Server { panic("unimplemented") }
+// (whose OnSession it sets; its Logger defaults to cfg.Logger).
+func NewServer(engine eio.Config, cfg Config) *Server {
+	s := newServer(cfg)
+	engine.OnSession = func(sess *eio.Session) eio.Handler { return s.newClient(sess) }
+	if engine.Logger == nil {
+		engine.Logger = s.log
+	}
+	s.engine = eio.NewServer(engine)
+	return s
+}
+
+// newServer builds the Socket.IO part, without an engine (tests drive it
+// with fake sessions).
+func newServer(cfg Config) *Server {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = defaultConnectTimeout
+	}
+	if cfg.Recovery.MaxPackets <= 0 {
+		cfg.Recovery.MaxPackets = defaultMaxPackets
+	}
+	if cfg.Recovery.MaxBytes <= 0 {
+		cfg.Recovery.MaxBytes = defaultMaxBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		cluster:  cfg.Cluster,
+		recovery: cfg.Recovery.Window > 0,
+		offsets:  newOffsets(),
+		nsps:     make(map[string]*Namespace),
+	}
+	s.Of("/")
+	return s
+}
 
 // ServeHTTP serves the Engine.IO endpoint (mount it on /socket.io/).
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { panic("unimplemented") }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
 
 // Of returns the namespace of that name ("/" is the main one), creating it.
 // Clients connecting to a namespace that was never created get
 // CONNECT_ERROR "Invalid namespace".
-func (s *Server) Of(name string) *Namespace { panic("unimplemented") }
+func (s *Server) Of(name string) *Namespace {
+	if !strings.HasPrefix(name, "/") {
+		name = "/" + name
+	}
+	if ns := s.lookup(name); ns != nil {
+		return ns
+	}
+	s.nsMu.Lock()
+	defer s.nsMu.Unlock()
+	ns := s.nsps[name]
+	if ns == nil {
+		ns = newNamespace(s, name)
+		s.nsps[name] = ns
+	}
+	return ns
+}
 
-// Sessions is the number of open Engine.IO sessions; Pending, of those,
-// the ones not yet connected to any namespace.
-func (s *Server) Sessions() int { panic("unimplemented") }
-func (s *Server) Pending() int  { panic("unimplemented") }
+func (s *Server) lookup(name string) *Namespace {
+	s.nsMu.RLock()
+	defer s.nsMu.RUnlock()
+	return s.nsps[name]
+}
+
+// Sessions is the number of open Engine.IO sessions.
+func (s *Server) Sessions() int { return int(s.sessions.Load()) }
+
+// Pending is the number of open Engine.IO sessions not yet connected to
+// any namespace.
+func (s *Server) Pending() int { return int(s.pending.Load()) }
 
 // Run serves the cluster, if any, until ctx ends.
-func (s *Server) Run(ctx context.Context) error { panic("unimplemented") }
+func (s *Server) Run(ctx context.Context) error {
+	if s.cluster == nil {
+		<-ctx.Done()
+		return nil
+	}
+	return s.cluster.Run(ctx, s)
+}
 
 // Shutdown closes every session after what is queued for it (see
-// eio.Server.Shutdown). Safe to call twice.
-func (s *Server) Shutdown(ctx context.Context) error { panic("unimplemented") }
+// eio.Server.Shutdown); sockets get OnDisconnect(eio.ReasonServerClose),
+// a recoverable reason. Safe to call twice.
+func (s *Server) Shutdown(ctx context.Context) error { return s.engine.Shutdown(ctx) }
+
+// DeliverLocal sends a packet that another node broadcast to this node's
+// matching sockets. It implements adapter.Node.
+func (s *Server) DeliverLocal(p adapter.Packet, opts adapter.Options) {
+	ns := s.lookup(p.Nsp)
+	if ns == nil || len(p.Data) == 0 {
+		return
+	}
+	data := make([]any, len(p.Data), len(p.Data)+1)
+	copy(data, p.Data)
+	if err := ns.broadcast(data, opts); err != nil {
+		s.log.Warn("sio: deliver cluster packet", "nsp", p.Nsp, "error", err)
+	}
+}
+
+// LocalSockets lists this node's connected sockets of namespace nsp that
+// opts select. It implements adapter.Node.
+func (s *Server) LocalSockets(nsp string, opts adapter.Options) []adapter.SocketInfo {
+	ns := s.lookup(nsp)
+	if ns == nil {
+		return nil
+	}
+	return ns.localSockets(opts)
+}
 
 // ConnectError refuses a namespace CONNECT; the client sees a
 // connect_error with err.message = Message and err.data = Data.
@@ -87,103 +209,3 @@ type Handshake struct {
 	URL     string
 	Secure  bool
 }
-
-// Namespace is a set of sockets with its middlewares and rooms.
-type Namespace struct{}
-
-// Use adds a middleware run on every CONNECT (recovered ones too) in
-// order; it returns the socket's application data, or an error that
-// refuses the connection (a *ConnectError, or any error whose text becomes
-// the message). The data of the last middleware is the socket's Data.
-func (n *Namespace) Use(fn func(h *Handshake) (data any, err error)) { panic("unimplemented") }
-
-// RecoverIf decides whether a recovered session may be restored for a new
-// CONNECT whose middlewares produced data; false gives a fresh session.
-func (n *Namespace) RecoverIf(fn func(old, new any) bool) { panic("unimplemented") }
-
-// OnConnection is called for each connected socket, before any of its
-// events is delivered.
-func (n *Namespace) OnConnection(fn func(s *Socket)) { panic("unimplemented") }
-
-// To starts a broadcast to the members of rooms (any of them).
-func (n *Namespace) To(rooms ...string) *Broadcast { panic("unimplemented") }
-
-// Emit broadcasts to every socket of the namespace, on every node.
-func (n *Namespace) Emit(event string, args ...any) error { panic("unimplemented") }
-
-// SocketCount is the number of this node's sockets in the namespace.
-func (n *Namespace) SocketCount() int { panic("unimplemented") }
-
-// RoomSize is the number of this node's sockets in room.
-func (n *Namespace) RoomSize(room string) int { panic("unimplemented") }
-
-// FetchSockets lists the sockets in any of rooms (all when none) on every
-// node, this one included.
-func (n *Namespace) FetchSockets(ctx context.Context, rooms ...string) ([]adapter.SocketInfo, error) {
-	panic("unimplemented")
-}
-
-// Broadcast is a broadcast being built. Methods return new values.
-type Broadcast struct{}
-
-// Except skips members of rooms.
-func (b *Broadcast) Except(rooms ...string) *Broadcast { panic("unimplemented") }
-
-// Local keeps the broadcast on this node.
-func (b *Broadcast) Local() *Broadcast { panic("unimplemented") }
-
-// Emit encodes the packet once and queues it to every recipient.
-func (b *Broadcast) Emit(event string, args ...any) error { panic("unimplemented") }
-
-// Socket is one client's connection to a namespace.
-type Socket struct{}
-
-// Event is one event from the client.
-type Event struct {
-	Name string
-	// Args are decoded JSON values (float64 numbers, map[string]any,
-	// []any); binary attachments are []byte.
-	Args []any
-}
-
-// HasAck reports whether the client asked for an acknowledgement.
-func (e *Event) HasAck() bool { panic("unimplemented") }
-
-// Ack answers the client's acknowledgement once; later calls and events
-// without one do nothing. Acks are never stored for recovery.
-func (e *Event) Ack(args ...any) { panic("unimplemented") }
-
-func (s *Socket) ID() string             { panic("unimplemented") }
-func (s *Socket) Data() any              { panic("unimplemented") }
-func (s *Socket) Handshake() *Handshake  { panic("unimplemented") }
-func (s *Socket) Namespace() *Namespace  { panic("unimplemented") }
-func (s *Socket) Recovered() bool        { panic("unimplemented") }
-func (s *Socket) Transport() string      { panic("unimplemented") }
-func (s *Socket) Rooms() []string        { panic("unimplemented") }
-func (s *Socket) Join(rooms ...string)   { panic("unimplemented") }
-func (s *Socket) Leave(room string)      { panic("unimplemented") }
-func (s *Socket) Connected() bool        { panic("unimplemented") }
-
-// Use adds a guard run before every event's handler, in order; false
-// drops the event.
-func (s *Socket) Use(fn func(e *Event) bool) { panic("unimplemented") }
-
-// On handles an event. Handlers run one at a time per socket, in order.
-func (s *Socket) On(event string, fn func(e *Event)) { panic("unimplemented") }
-
-// OnDisconnect is called once when the socket leaves the namespace, with
-// the reason ("client namespace disconnect", "server namespace
-// disconnect", or the engine's close reason).
-func (s *Socket) OnDisconnect(fn func(reason string)) { panic("unimplemented") }
-
-// Emit sends an event to this socket; it is stored for recovery.
-func (s *Socket) Emit(event string, args ...any) error { panic("unimplemented") }
-
-// EmitTransient sends an event that is never stored for recovery
-// (replies to rejected client events).
-func (s *Socket) EmitTransient(event string, args ...any) error { panic("unimplemented") }
-
-// Disconnect sends the client a DISCONNECT (so the official client does
-// not reconnect) and removes the socket; with closeConn the whole
-// Engine.IO session is closed too.
-func (s *Socket) Disconnect(closeConn bool) { panic("unimplemented") }
