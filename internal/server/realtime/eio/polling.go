@@ -48,7 +48,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errBadRequest)
 		return
 	case len(s.q) > 0:
-		batch := s.takeLocked()
+		batch := s.takePollLocked()
 		s.mu.Unlock()
 		s.writePoll(w, batch)
 		return
@@ -102,7 +102,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	batch := s.takeLocked()
+	batch := s.takePollLocked()
 	s.mu.Unlock()
 	if len(batch) == 0 {
 		batch = append(batch, noopFrame)

@@ -170,6 +170,23 @@ func (s *Session) takeLocked() []*Frame {
 	return q
 }
 
+// takePollLocked is takeLocked for a long-poll: a terminal frame goes out
+// alone, in the poll after the frames queued before it (as Node's engine
+// does). The official client handles the packets of one payload in order
+// but defers Socket.IO packets to the next tick, so a DISCONNECT sharing a
+// payload with the close would reach the application after the close.
+func (s *Session) takePollLocked() []*Frame {
+	n := len(s.q)
+	if n < 2 || !s.q[n-1].terminal {
+		return s.takeLocked()
+	}
+	batch, terminal := s.q[:n-1:n-1], s.q[n-1]
+	s.q, s.qBytes = []*Frame{terminal}, len(terminal.data)
+	// Wait a while for the next GET to carry the close packet.
+	s.armLocked(s.srv.cfg.PingTimeout)
+	return batch
+}
+
 // closeAfter queues terminal after what is queued (or instead of it when
 // !flush); the session ends once terminal is written.
 func (s *Session) closeAfter(reason string, terminal *Frame, flush bool) {
