@@ -41,8 +41,14 @@ type ServeOptions struct {
 	MaxRooms        int
 	MaxEventRate    float64
 	MaxConnections  int
+	MaxPending      int
+	ConnectTimeout  time.Duration
 	RecoveryWindow  time.Duration
+	RecoveryPackets int
+	RecoveryBytes   int
 	PingInterval    time.Duration
+	PingTimeout     time.Duration
+	SendQueue       int
 	NodeID          string
 	ShutdownTimeout time.Duration
 	DebugAddr       string
@@ -90,9 +96,15 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.Int64Var(&o.MaxPayload, "max-payload", realtime.DefaultMaxPayloadBytes, "largest Socket.IO message in bytes")
 	fl.IntVar(&o.MaxRooms, "max-rooms-per-socket", realtime.DefaultMaxRoomsPerSocket, "space rooms one connection may join")
 	fl.Float64Var(&o.MaxEventRate, "max-event-rate", realtime.DefaultEventsPerSecond, "client events per second per connection (bursts of twice that)")
-	fl.IntVar(&o.MaxConnections, "max-connections", realtime.DefaultMaxConnections, "concurrent connections on this node")
+	fl.IntVar(&o.MaxConnections, "max-connections", realtime.DefaultMaxConnections, "concurrent connected sockets on this node")
+	fl.IntVar(&o.MaxPending, "max-pending", 0, "connections that have not completed the Socket.IO CONNECT yet (default min(--max-connections, 1000))")
+	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", realtime.DefaultConnectTimeout, "close a connection that has not completed the Socket.IO CONNECT in this time")
 	fl.DurationVar(&o.RecoveryWindow, "recovery-window", realtime.DefaultRecoveryWindow, "how long a dropped client can reconnect and get what it missed")
+	fl.IntVar(&o.RecoveryPackets, "recovery-max-packets", realtime.DefaultRecoveryMaxPackets, "packets kept per session for recovery; a client that missed more gets a fresh session")
+	fl.IntVar(&o.RecoveryBytes, "recovery-max-bytes", realtime.DefaultRecoveryMaxBytes, "bytes kept per session for recovery; a client that missed more gets a fresh session")
 	fl.DurationVar(&o.PingInterval, "ping-interval", realtime.DefaultPingInterval, "Engine.IO heartbeat interval")
+	fl.DurationVar(&o.PingTimeout, "ping-timeout", realtime.DefaultPingTimeout, "how long to wait for a heartbeat answer before dropping the connection")
+	fl.IntVar(&o.SendQueue, "send-queue", realtime.DefaultSendQueueFrames, "messages queued per connection; a client further behind is disconnected as a slow consumer")
 	fl.StringVar(&o.NodeID, "node-id", "", "name of this node in stats and logs (default host-pid-random)")
 	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	fl.StringVar(&o.DebugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default)")
@@ -136,7 +148,9 @@ func (o *ServeOptions) config() (server.Config, error) {
 	if o.MaxPayload < 1024 {
 		return server.Config{}, UsageErrorf("--max-payload must be at least 1024 bytes, got %d", o.MaxPayload)
 	}
-	for name, v := range map[string]float64{"--max-rooms-per-socket": float64(o.MaxRooms), "--max-event-rate": o.MaxEventRate, "--max-connections": float64(o.MaxConnections)} {
+	for name, v := range map[string]float64{"--max-rooms-per-socket": float64(o.MaxRooms), "--max-event-rate": o.MaxEventRate, "--max-connections": float64(o.MaxConnections),
+		"--connect-timeout": o.ConnectTimeout.Seconds(), "--recovery-max-packets": float64(o.RecoveryPackets), "--recovery-max-bytes": float64(o.RecoveryBytes),
+		"--ping-timeout": o.PingTimeout.Seconds(), "--send-queue": float64(o.SendQueue)} {
 		if v <= 0 {
 			return server.Config{}, UsageErrorf("%s must be positive, got %v", name, v)
 		}
@@ -167,8 +181,10 @@ func (o *ServeOptions) config() (server.Config, error) {
 		HoldTTL: o.HoldTTL, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(), DebugAddr: o.DebugAddr,
 		Realtime: realtime.Config{
 			CORSOrigins: origins, MaxPayloadBytes: o.MaxPayload, MaxRoomsPerSocket: o.MaxRooms,
-			EventsPerSecond: o.MaxEventRate, MaxConnections: o.MaxConnections, RecoveryWindow: o.RecoveryWindow,
-			PingInterval: o.PingInterval, NodeID: o.NodeID,
+			EventsPerSecond: o.MaxEventRate, MaxConnections: o.MaxConnections, MaxPendingSessions: o.MaxPending,
+			ConnectTimeout: o.ConnectTimeout, RecoveryWindow: o.RecoveryWindow, RecoveryMaxPackets: o.RecoveryPackets,
+			RecoveryMaxBytes: o.RecoveryBytes, PingInterval: o.PingInterval, PingTimeout: o.PingTimeout,
+			SendQueueFrames: o.SendQueue, NodeID: o.NodeID,
 		},
 	}, nil
 }

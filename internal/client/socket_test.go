@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
-	sio "github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
+	"github.com/coworkctl/coworkctl/internal/server/realtime/sio"
 )
 
 func TestRoomOf(t *testing.T) {
@@ -160,61 +161,52 @@ func startTestServerOpts(t *testing.T, addr string, noWS, recovery bool) *testSe
 		t.Fatalf("listen %s: %v", addr, err)
 	}
 	ts := &testServer{t: t, addr: ln.Addr().String(), ln: ln, noWS: noWS}
-	opts := sio.DefaultServerOptions()
-	opts.SetPingInterval(2 * time.Second)
-	opts.SetPingTimeout(2 * time.Second)
+	scfg := sio.Config{}
 	if recovery {
-		opts.SetConnectionStateRecovery(sio.DefaultConnectionStateRecovery())
+		scfg.Recovery = sio.Recovery{Window: 2 * time.Minute}
 	}
-	ts.io = sio.NewServer(nil, opts)
-	ts.io.Use(func(s *sio.Socket, next func(*sio.ExtendedError)) {
-		tok, _ := s.Handshake().Auth["token"].(string)
-		switch tok {
+	ts.io = sio.NewServer(eio.Config{PingInterval: 2 * time.Second, PingTimeout: 2 * time.Second, AllowOrigin: func(string) bool { return true }}, scfg)
+	nsp := ts.io.Of("/")
+	nsp.Use(func(h *sio.Handshake) (any, error) {
+		switch tok, _ := h.Auth["token"].(string); tok {
 		case "":
-			next(sio.NewExtendedError(protocol.MsgSocketAuthRequired, map[string]any{"code": protocol.CodeAuthRequired}))
+			return nil, &sio.ConnectError{Message: protocol.MsgSocketAuthRequired, Data: map[string]any{"code": protocol.CodeAuthRequired}}
 		case testToken:
-			next(nil)
+			return tok, nil
 		default:
-			next(sio.NewExtendedError(protocol.MsgSocketAuthInvalid, map[string]any{"code": protocol.CodeAuthInvalid}))
+			return nil, &sio.ConnectError{Message: protocol.MsgSocketAuthInvalid, Data: map[string]any{"code": protocol.CodeAuthInvalid}}
 		}
 	})
-	_ = ts.io.On("connection", func(args ...any) {
-		s := args[0].(*sio.Socket)
+	nsp.OnConnection(func(s *sio.Socket) {
 		ts.mu.Lock()
 		ts.socket = s
 		ts.mu.Unlock()
 		_ = s.Emit(protocol.EventConnectionConfirmed, map[string]any{"message": protocol.MsgConnected, "userId": 1, "timestamp": protocol.Timestamp(time.Now())})
-		_ = s.On(protocol.EventJoinSpace, func(a ...any) {
-			req, _ := a[0].(map[string]any)
-			ack, _ := a[len(a)-1].(sio.Ack)
+		s.On(protocol.EventJoinSpace, func(e *sio.Event) {
+			var req map[string]any
+			if len(e.Args) > 0 {
+				req, _ = e.Args[0].(map[string]any)
+			}
 			sp, err1 := protocol.ParseID(req["spazioId"])
 			se, err2 := protocol.ParseID(req["sedeId"])
 			if err1 != nil || err2 != nil || sp > 100 {
-				if ack != nil {
-					ack([]any{map[string]any{"success": false, "error": "Spazio non trovato", "code": protocol.CodeSpaceNotFound}}, nil)
-				}
+				e.Ack(map[string]any{"success": false, "error": "Spazio non trovato", "code": protocol.CodeSpaceNotFound})
 				return
 			}
 			room := protocol.SpaceRoom(sp, se)
-			s.Join(sio.Room(room))
+			s.Join(room)
 			ts.mu.Lock()
 			ts.joins++
 			ts.mu.Unlock()
 			date, _ := req["date"].(string)
-			if ack != nil {
-				ack([]any{map[string]any{"success": true, "room": room}}, nil)
-			}
+			e.Ack(map[string]any{"success": true, "room": room})
 			_ = s.Emit(protocol.EventJoinedSpace, map[string]any{"room": room, "spazioId": sp, "sedeId": se, "date": date})
 			_ = s.Emit(protocol.EventSlotsStatusUpdate, map[string]any{"type": protocol.EventSlotsStatusUpdate, "spazioId": sp, "sedeId": se, "date": date,
 				"slotsStatus": []any{map[string]any{"id_slot": 1, "orario": "09:00", "status": "available"}}})
 		})
-		_ = s.On(protocol.EventPing, func(a ...any) {
-			if ack, ok := a[len(a)-1].(sio.Ack); ok {
-				ack([]any{map[string]any{"ok": true}}, nil)
-			}
-		})
+		s.On(protocol.EventPing, func(e *sio.Event) { e.Ack(map[string]any{"ok": true}) })
 	})
-	inner := ts.io.ServeHandler(nil)
+	inner := ts.io
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ts.noWS && r.URL.Query().Get("transport") == "websocket" {
@@ -233,7 +225,9 @@ func (ts *testServer) url() string { return "http://" + ts.addr }
 
 // stop closes every session and the listener (a server going away).
 func (ts *testServer) stop() {
-	ts.io.Close(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = ts.io.Shutdown(ctx)
 	_ = ts.hs.Close()
 }
 

@@ -10,43 +10,40 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
+	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
+	"github.com/coworkctl/coworkctl/internal/server/realtime/sio"
 )
 
-// newSIOServer starts a real Socket.IO server (the library the product
-// uses) that accepts auth.token "good", acks "echo" with its arguments and
-// on "fanout" broadcasts "news" to the room "r".
+// newSIOServer starts a real Socket.IO server (the product's own core)
+// that accepts auth.token "good", acks "echo" with its arguments and on
+// "fanout" broadcasts "news" to the room "r".
 func newSIOServer(t *testing.T) string {
 	t.Helper()
-	opts := socket.DefaultServerOptions()
-	opts.SetCors(&types.Cors{Origin: "*"})
-	io := socket.NewServer(nil, opts)
-	io.Use(func(s *socket.Socket, next func(*socket.ExtendedError)) {
-		if tok, _ := s.Handshake().Auth["token"].(string); tok != "good" {
-			next(socket.NewExtendedError("Token non valido", map[string]any{"code": "AUTH_INVALID"}))
-			return
+	io := sio.NewServer(eio.Config{AllowOrigin: func(string) bool { return true }}, sio.Config{})
+	nsp := io.Of("/")
+	nsp.Use(func(h *sio.Handshake) (any, error) {
+		if tok, _ := h.Auth["token"].(string); tok != "good" {
+			return nil, &sio.ConnectError{Message: "Token non valido", Data: map[string]any{"code": "AUTH_INVALID"}}
 		}
-		next(nil)
+		return nil, nil
 	})
-	_ = io.On("connection", func(args ...any) {
-		s := args[0].(*socket.Socket)
+	nsp.OnConnection(func(s *sio.Socket) {
 		s.Join("r")
-		_ = s.On("echo", func(a ...any) {
-			if ack, ok := a[len(a)-1].(socket.Ack); ok {
-				ack(a[:len(a)-1], nil)
+		s.On("echo", func(e *sio.Event) { e.Ack(e.Args...) })
+		s.On("fanout", func(e *sio.Event) {
+			if len(e.Args) > 0 {
+				_ = nsp.To("r").Emit("news", e.Args[0])
 			}
 		})
-		_ = s.On("fanout", func(a ...any) {
-			_ = io.To("r").Emit("news", a[0])
-		})
-		_ = s.Emit("hello", map[string]any{"id": string(s.Id())})
+		_ = s.Emit("hello", map[string]any{"id": s.ID()})
 	})
-	srv := httptest.NewServer(io.ServeHandler(nil))
+	srv := httptest.NewServer(io)
 	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = io.Shutdown(ctx)
 		srv.CloseClientConnections()
 		srv.Close()
-		io.Close(nil)
 	})
 	return srv.URL
 }

@@ -23,6 +23,7 @@ const (
 	EventHoldExpired         = "hold_expired"
 	EventSpaceError          = "space_error"
 	EventSessionExpired      = "session_expired"
+	EventServerShutdown      = "server_shutdown"
 )
 
 // Client → server event names.

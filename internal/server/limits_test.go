@@ -56,14 +56,23 @@ func TestPollingGuardAndConnectionCap(t *testing.T) {
 	if code := post(strings.Repeat("a", 20_000)); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized polling POST: status %d, want 413", code)
 	}
+	// The oversized POST ended that session, like Node does.
+	if code := post("40"); code != http.StatusBadRequest {
+		t.Errorf("POST to a session closed for an oversized body: status %d, want 400", code)
+	}
+	sid, _ = pollingHandshake(t, h.base)
 	if code := post(strings.Repeat("4\x1e", 500)); code != http.StatusBadRequest {
 		t.Errorf("polling POST of 500 packets: status %d, want 400", code)
 	}
-	if _, code := pollingHandshake(t, h.base); code != 200 {
-		t.Fatalf("second session refused with %d under a cap of 2", code)
+	// Both abused sessions are closed: two new ones fit under the cap of 2,
+	// a third does not.
+	for i := range 2 {
+		if _, code := pollingHandshake(t, h.base); code != 200 {
+			t.Fatalf("open session %d refused with %d under a cap of 2", i+1, code)
+		}
 	}
 	if _, code := pollingHandshake(t, h.base); code != http.StatusServiceUnavailable {
-		t.Errorf("third session: status %d, want 503 (cap 2)", code)
+		t.Errorf("third open session: status %d, want 503 (cap 2)", code)
 	}
 	// The server and its data are intact.
 	if status, out, _ := h.call("GET", "/api/slots/1/"+tomorrow(), "", nil); status != 200 {

@@ -10,10 +10,8 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
+	"github.com/coworkctl/coworkctl/internal/server/realtime/redisadapter"
 	rds "github.com/redis/go-redis/v9"
-	sioredis "github.com/zishang520/socket.io/adapters/redis/v3"
-	sioadapter "github.com/zishang520/socket.io/adapters/redis/v3/adapter"
-	sio "github.com/zishang520/socket.io/servers/socket/v3"
 )
 
 // nodeKeyPrefix names the keys where each node advertises itself, so any
@@ -25,13 +23,13 @@ const (
 	fetchTimeout  = 3 * time.Second
 )
 
-// redisCluster is the scale-out wiring: the Socket.IO Redis adapter (same
+// redisCluster is the scale-out wiring: the Redis cluster adapter (same
 // channels and framing as Node's @socket.io/redis-adapter) plus node
 // heartbeats for stats.
 type redisCluster struct {
 	client  *rds.Client
 	nodeKey string // key prefix of node heartbeats
-	adapter sio.AdapterConstructor
+	adapter *redisadapter.Cluster
 	log     *slog.Logger
 	cancel  context.CancelFunc
 }
@@ -56,21 +54,16 @@ func newRedisCluster(ctx context.Context, url, prefix string, log *slog.Logger) 
 		_ = client.Close()
 		return nil, fmt.Errorf("connect to redis at %s: %w", opts.Addr, err)
 	}
-	rc := sioredis.NewRedisClient(context.Background(), client)
-	_ = rc.On("error", func(args ...any) { log.Warn("redis adapter error", "err", fmt.Sprint(args...)) })
-	opts2 := sioadapter.DefaultRedisAdapterOptions()
-	opts2.SetKey(prefix)
 	return &redisCluster{
 		client:  client,
 		nodeKey: prefix + nodeKeySuffix,
-		adapter: &sioadapter.RedisAdapterBuilder{Redis: rc, Opts: opts2},
+		adapter: redisadapter.New(redisadapter.Config{Client: client, Prefix: prefix, RequestTimeout: fetchTimeout, Logger: log}),
 		log:     log,
 	}, nil
 }
 
-func (c *redisCluster) Adapter() sio.AdapterConstructor { return c.adapter }
-
-func (c *redisCluster) Ping(ctx context.Context) error { return c.client.Ping(ctx).Err() }
+// Healthy is nil while the adapter's subscriptions work.
+func (c *redisCluster) Healthy() error { return c.adapter.Healthy() }
 
 func (c *redisCluster) Close() {
 	if c.cancel != nil {
@@ -109,41 +102,15 @@ func (c *redisCluster) ServeNodeStats(hub *realtime.Hub) {
 }
 
 // Merge replaces node-local presence in out with the cluster's: sockets
-// and rooms of every node (through the adapter's fetchSockets) and the
-// nodes that advertised themselves.
+// and rooms of every node and the nodes that advertised themselves.
 func (c *redisCluster) Merge(ctx context.Context, hub *realtime.Hub, out *protocol.Stats) {
-	type result struct {
-		sockets []*sio.RemoteSocket
-		err     error
-	}
-	ch := make(chan result, 1)
-	hub.IO().FetchSockets()(func(s []*sio.RemoteSocket, err error) { ch <- result{s, err} })
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			c.log.Warn("cluster fetchSockets failed; stats show this node only", "err", r.err)
-			break
-		}
-		users := map[string]bool{}
-		rooms := map[string]int{}
-		for _, s := range r.sockets {
-			for _, room := range s.Rooms().Keys() {
-				name := string(room)
-				switch {
-				case protocol.IsUserRoom(name):
-					users[name] = true
-				default:
-					if _, _, ok := protocol.ParseSpaceRoom(name); ok {
-						rooms[name]++
-					}
-				}
-			}
-		}
-		out.TotalSockets, out.ConnectedUsers, out.Rooms = len(r.sockets), len(users), realtime.RoomList(rooms)
-	case <-time.After(fetchTimeout):
-		c.log.Warn("cluster fetchSockets timed out; stats show this node only")
-	case <-ctx.Done():
-		return
+	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	sockets, users, rooms, err := hub.ClusterPresence(fctx)
+	cancel()
+	if err != nil {
+		c.log.Warn("cluster presence unavailable; stats show this node only", "err", err)
+	} else {
+		out.TotalSockets, out.ConnectedUsers, out.Rooms = sockets, users, realtime.RoomList(rooms)
 	}
 	var nodes []protocol.NodeStats
 	iter := c.client.Scan(ctx, 0, c.nodeKey+"*", 100).Iterator()

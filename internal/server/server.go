@@ -146,7 +146,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 			return err
 		}
 		defer cluster.Close()
-		s.cfg.Realtime.Adapter = cluster.Adapter()
+		s.cfg.Realtime.Cluster = cluster.adapter
 	}
 
 	hub := realtime.New(s.cfg.Realtime, verifier, m, s.log)
@@ -188,7 +188,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 				return fmt.Errorf("database: %w", err)
 			}
 			if cluster != nil {
-				if err := cluster.Ping(ctx); err != nil {
+				if err := cluster.Healthy(); err != nil {
 					return fmt.Errorf("redis: %w", err)
 				}
 			}
@@ -236,16 +236,16 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		return nil
 	})
 	g.Go(func() error { return svc.RunSweeper(gctx) })
-	g.Go(func() error { return hub.RunGhostSweeper(gctx) })
+	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.log.Info("shutting down", "reason", context.Cause(gctx))
 		s.setDraining()
 		// Tell clients first and close their sessions, so open long-polls
 		// return and Shutdown below does not wait for them.
-		hub.Shutdown()
 		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 		defer cancel()
+		hub.Shutdown(sctx)
 		if err := httpSrv.Shutdown(sctx); err != nil {
 			return fmt.Errorf("http shutdown: %w", err)
 		}
@@ -314,7 +314,7 @@ func (s *statsSource) Stats(ctx context.Context) (protocol.Stats, error) {
 	}
 	if s.cluster != nil {
 		out.RedisEnabled = true
-		out.RedisConnected = s.cluster.Ping(ctx) == nil
+		out.RedisConnected = s.cluster.Healthy() == nil
 		if out.RedisConnected {
 			s.cluster.Merge(ctx, s.hub, &out)
 		}

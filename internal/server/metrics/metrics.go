@@ -19,7 +19,7 @@ type Metrics struct {
 	Expiries         prometheus.Counter
 	AuthFailures     *prometheus.CounterVec // by code and transport (socket, http)
 	Disconnects      *prometheus.CounterVec // by reason
-	GhostsSwept      prometheus.Counter
+	Refused          *prometheus.CounterVec // by cap: pending, connections
 	RateLimited      prometheus.Counter
 	BroadcastSeconds *prometheus.HistogramVec // by event
 	HTTPRequests     *prometheus.CounterVec   // by route, code
@@ -43,8 +43,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		Expiries:     prometheus.NewCounter(prometheus.CounterOpts{Name: "coworkctl_hold_expiries_total", Help: "Holds freed by the expiry timer on this node."}),
 		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_auth_failures_total", Help: "Rejected authentications by code."}, []string{"code", "via"}),
 		Disconnects:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_disconnects_total", Help: "Socket disconnects by reason."}, []string{"reason"}),
-		GhostsSwept:  prometheus.NewCounter(prometheus.CounterOpts{Name: "coworkctl_ghost_sockets_swept_total", Help: "Sockets whose connection was closed without a disconnect event, removed by the sweeper."}),
-		RateLimited:  prometheus.NewCounter(prometheus.CounterOpts{Name: "coworkctl_rate_limited_events_total", Help: "Client events dropped by the per-socket rate limit."}),
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_sessions_refused_total", Help: "New Engine.IO sessions refused by a cap (pending: not yet connected; connections: connected sockets)."},
+			[]string{"cap"}),
+		RateLimited: prometheus.NewCounter(prometheus.CounterOpts{Name: "coworkctl_rate_limited_events_total", Help: "Client events dropped by the per-socket rate limit."}),
 		BroadcastSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "coworkctl_broadcast_seconds", Help: "Time to hand one broadcast to the Socket.IO adapter.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25}}, []string{"event"}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_http_requests_total", Help: "REST requests by route and status code."}, []string{"route", "code"}),
@@ -52,7 +53,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.DefBuckets}, []string{"route"}),
 	}
 	reg.MustRegister(m.Sockets, m.Users, m.Rooms, m.EventsIn, m.EventsOut, m.Holds, m.SlotActions, m.Expiries,
-		m.AuthFailures, m.Disconnects, m.GhostsSwept, m.RateLimited, m.BroadcastSeconds, m.HTTPRequests, m.HTTPSeconds,
+		m.AuthFailures, m.Disconnects, m.Refused, m.RateLimited, m.BroadcastSeconds, m.HTTPRequests, m.HTTPSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

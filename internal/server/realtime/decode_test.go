@@ -28,20 +28,6 @@ func TestSpaceRequest(t *testing.T) {
 	}
 }
 
-func TestWireValueKeepsJSONNames(t *testing.T) {
-	type payload struct {
-		SlotID int `json:"slotId"`
-	}
-	v, err := wireValue(payload{SlotID: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, ok := v.(map[string]any)
-	if !ok || m["slotId"] != float64(3) || len(m) != 1 {
-		t.Fatalf("wireValue = %#v, want map with slotId", v)
-	}
-}
-
 func FuzzSpaceRequest(f *testing.F) {
 	for _, s := range []string{`{"spazioId":1,"sedeId":1}`, `{"spazioId":"1e3","sedeId":[1]}`, `[]`, `{"date":"2026-02-29"}`} {
 		f.Add(s)

@@ -1,15 +1,15 @@
-// Package realtime is the Socket.IO adapter of coworkctl: the handshake
-// auth, rooms, join/leave, acks, per-socket limits, presence and stats, and
-// the slots.Notifier that turns domain changes into wire events. Only this
-// package talks to the Socket.IO library, so its slow parts can be replaced
-// without touching the domain.
+// Package realtime is the product side of coworkctl's Socket.IO endpoint:
+// the handshake auth, rooms, join/leave, acks, per-socket limits, presence
+// and stats, and the slots.Notifier that turns domain changes into wire
+// events. The protocol itself lives in the subpackages eio (Engine.IO),
+// sio (Socket.IO) and redisadapter (scale-out), which know nothing of
+// slots.
 package realtime
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,10 +18,10 @@ import (
 	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/metrics"
+	"github.com/coworkctl/coworkctl/internal/server/realtime/adapter"
+	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
+	"github.com/coworkctl/coworkctl/internal/server/realtime/sio"
 	"github.com/coworkctl/coworkctl/internal/server/slots"
-	"github.com/zishang520/socket.io/servers/engine/v3/transports"
-	sio "github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 	"golang.org/x/time/rate"
 )
 
@@ -32,48 +32,56 @@ type Config struct {
 	CORSOrigins []string
 	// MaxPayloadBytes bounds one message (websocket frame or polling body).
 	MaxPayloadBytes int64
-	// MaxPollingPackets bounds the packets of one polling POST (NOTES 12).
+	// MaxPollingPackets bounds the packets of one polling POST.
 	MaxPollingPackets int
 	// MaxRoomsPerSocket bounds the space rooms one socket may join.
 	MaxRoomsPerSocket int
 	// EventsPerSecond and EventBurst bound client events per socket.
 	EventsPerSecond float64
 	EventBurst      int
-	// MaxConnections bounds concurrent Engine.IO sessions on this node.
+	// MaxConnections bounds connected (authenticated) sockets on this node.
 	MaxConnections int
+	// MaxPendingSessions bounds Engine.IO sessions that have not completed
+	// the Socket.IO CONNECT yet, so clients without a token cannot use up
+	// MaxConnections; zero is min(MaxConnections, 1000).
+	MaxPendingSessions int
+	// ConnectTimeout closes a session that has not completed the CONNECT.
+	ConnectTimeout time.Duration
 	// RecoveryWindow is how long a dropped client can come back and get
-	// what it missed (connection state recovery).
-	RecoveryWindow time.Duration
-	PingInterval   time.Duration
-	PingTimeout    time.Duration
-	// GhostSweepEvery is how often sockets with a dead connection are
-	// swept (NOTES 4).
-	GhostSweepEvery time.Duration
+	// what it missed (connection state recovery); RecoveryMaxPackets and
+	// RecoveryMaxBytes bound what is kept for one session.
+	RecoveryWindow     time.Duration
+	RecoveryMaxPackets int
+	RecoveryMaxBytes   int
+	PingInterval       time.Duration
+	PingTimeout        time.Duration
+	// SendQueueFrames and SendQueueBytes bound one connection's unsent
+	// frames; a client that falls further behind is disconnected.
+	SendQueueFrames int
+	SendQueueBytes  int
 	// NodeID names this node in stats and logs.
 	NodeID string
-	// Adapter is the cluster adapter (Redis) for scale-out; nil keeps rooms
-	// in memory on this node.
-	Adapter sio.AdapterConstructor
+	// Cluster connects this node to the others (Redis); nil runs alone.
+	Cluster adapter.Cluster
 }
 
 // Defaults.
 const (
-	DefaultMaxPayloadBytes   = 100_000
-	DefaultMaxPollingPackets = 1_000
-	DefaultMaxRoomsPerSocket = 50
-	DefaultEventsPerSecond   = 20
-	DefaultEventBurst        = 40
-	DefaultMaxConnections    = 10_000
-	DefaultRecoveryWindow    = 2 * time.Minute
-	DefaultPingInterval      = 25 * time.Second
-	DefaultGhostSweepEvery   = 10 * time.Second
-	// heartbeatSlack keeps PingTimeout above PingInterval. The engine (v3.0.6)
-	// arms its pong deadline after sending the ping; when the pong is handled
-	// first, a stale deadline survives and closes a healthy session with
-	// "ping timeout" (NOTES 10). With the deadline longer than the interval,
-	// the next ping re-arms it before the stale one can fire; a dead peer is
-	// still dropped after PingInterval+heartbeatSlack.
-	heartbeatSlack = 5 * time.Second
+	DefaultMaxPayloadBytes    = 100_000
+	DefaultMaxPollingPackets  = 1_000
+	DefaultMaxRoomsPerSocket  = 50
+	DefaultEventsPerSecond    = 20
+	DefaultEventBurst         = 40
+	DefaultMaxConnections     = 10_000
+	DefaultMaxPending         = 1_000
+	DefaultConnectTimeout     = 10 * time.Second
+	DefaultRecoveryWindow     = 2 * time.Minute
+	DefaultRecoveryMaxPackets = 500
+	DefaultRecoveryMaxBytes   = 512 << 10
+	DefaultPingInterval       = 25 * time.Second
+	DefaultPingTimeout        = 20 * time.Second
+	DefaultSendQueueFrames    = 4096
+	DefaultSendQueueBytes     = 8 << 20
 )
 
 func (c *Config) setDefaults() {
@@ -95,17 +103,32 @@ func (c *Config) setDefaults() {
 	if c.MaxConnections <= 0 {
 		c.MaxConnections = DefaultMaxConnections
 	}
+	if c.MaxPendingSessions <= 0 {
+		c.MaxPendingSessions = min(c.MaxConnections, DefaultMaxPending)
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
 	if c.RecoveryWindow <= 0 {
 		c.RecoveryWindow = DefaultRecoveryWindow
+	}
+	if c.RecoveryMaxPackets <= 0 {
+		c.RecoveryMaxPackets = DefaultRecoveryMaxPackets
+	}
+	if c.RecoveryMaxBytes <= 0 {
+		c.RecoveryMaxBytes = DefaultRecoveryMaxBytes
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = DefaultPingInterval
 	}
-	if c.PingTimeout <= c.PingInterval {
-		c.PingTimeout = c.PingInterval + min(heartbeatSlack, c.PingInterval)
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = DefaultPingTimeout
 	}
-	if c.GhostSweepEvery <= 0 {
-		c.GhostSweepEvery = DefaultGhostSweepEvery
+	if c.SendQueueFrames <= 0 {
+		c.SendQueueFrames = DefaultSendQueueFrames
+	}
+	if c.SendQueueBytes <= 0 {
+		c.SendQueueBytes = DefaultSendQueueBytes
 	}
 }
 
@@ -117,13 +140,13 @@ type Spaces interface {
 // Hub owns the Socket.IO server and every connected socket's session.
 type Hub struct {
 	cfg      Config
-	io       *sio.Server
+	srv      *sio.Server
+	nsp      *sio.Namespace
 	verifier *auth.Verifier
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	spaces   Spaces
 	started  time.Time
-	ws       *sharedFrameWS
 
 	presence *presence
 
@@ -133,18 +156,18 @@ type Hub struct {
 
 // session is what the hub knows of one connected socket.
 type session struct {
-	id          sio.SocketId
+	id          string
 	sock        *sio.Socket
 	claims      *auth.Claims
 	limiter     *rate.Limiter
 	connectedAt time.Time
-	expiry      *time.Timer
 
 	// rooms (space rooms only) and gone are guarded by the hub's presence.
 	rooms map[string]struct{}
 	gone  bool
 
-	mu sync.Mutex // guards expiry
+	mu     sync.Mutex // guards expiry
+	expiry *time.Timer
 }
 
 // New builds the hub and its Socket.IO server. Call UseSpaces before
@@ -152,46 +175,60 @@ type session struct {
 func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logger) *Hub {
 	cfg.setDefaults()
 	h := &Hub{cfg: cfg, verifier: verifier, metrics: m, log: log, started: time.Now(), presence: newPresence()}
-
-	opts := sio.DefaultServerOptions()
-	opts.SetMaxHttpBufferSize(cfg.MaxPayloadBytes)
-	opts.SetPingInterval(cfg.PingInterval)
-	opts.SetPingTimeout(cfg.PingTimeout)
-	opts.SetServeClient(false)
-	opts.SetAllowEIO3(false)
-	h.ws = newSharedFrameWS()
-	opts.SetTransports(types.NewSet[transports.TransportCtor](sio.Polling, h.ws))
-	opts.SetCors(&types.Cors{
-		Origin:      h.originAllowed,
-		Methods:     []string{http.MethodGet, http.MethodPost},
-		Credentials: true,
-	})
-	rec := sio.DefaultConnectionStateRecovery()
-	rec.SetMaxDisconnectionDuration(cfg.RecoveryWindow.Milliseconds())
-	// Re-run auth on recovery: the token may have expired meanwhile.
-	rec.SetSkipMiddlewares(false)
-	opts.SetConnectionStateRecovery(rec)
-	if cfg.Adapter != nil {
-		opts.SetAdapter(cfg.Adapter)
-	}
-
-	h.io = sio.NewServer(nil, opts)
-	h.io.Use(h.authenticate)
-	_ = h.io.On("connection", func(args ...any) {
-		if s, ok := connectedSocket(args); ok {
-			h.onConnection(s)
-		}
-	})
+	ecfg := EngineConfig(cfg)
+	ecfg.AllowOrigin = h.originAllowed
+	ecfg.AllowRequest = h.allowSession
+	ecfg.Logger = log
+	scfg := SocketConfig(cfg)
+	scfg.Logger = log
+	h.srv = sio.NewServer(ecfg, scfg)
+	h.nsp = h.srv.Of("/")
+	h.nsp.Use(h.authenticate)
+	h.nsp.RecoverIf(sameUser)
+	h.nsp.OnConnection(h.onConnection)
 	return h
+}
+
+// EngineConfig is the Engine.IO part of cfg (with defaults applied): the
+// transports' limits and heartbeat, shared by serve and the protocol
+// conformance server.
+func EngineConfig(cfg Config) eio.Config {
+	cfg.setDefaults()
+	return eio.Config{
+		PingInterval:      cfg.PingInterval,
+		PingTimeout:       cfg.PingTimeout,
+		MaxPayload:        cfg.MaxPayloadBytes,
+		MaxPollingPackets: cfg.MaxPollingPackets,
+		MaxQueuedFrames:   cfg.SendQueueFrames,
+		MaxQueuedBytes:    cfg.SendQueueBytes,
+	}
+}
+
+// SocketConfig is the Socket.IO part of cfg (with defaults applied).
+func SocketConfig(cfg Config) sio.Config {
+	cfg.setDefaults()
+	return sio.Config{
+		ConnectTimeout: cfg.ConnectTimeout,
+		Recovery:       sio.Recovery{Window: cfg.RecoveryWindow, MaxPackets: cfg.RecoveryMaxPackets, MaxBytes: cfg.RecoveryMaxBytes},
+		Cluster:        cfg.Cluster,
+	}
 }
 
 // UseSpaces sets the domain service that answers joins.
 func (h *Hub) UseSpaces(s Spaces) { h.spaces = s }
 
-// IO exposes the library server to the scale-out wiring (Redis adapter).
-func (h *Hub) IO() *sio.Server { return h.io }
+// Handler serves /socket.io/.
+func (h *Hub) Handler() http.Handler { return h.srv }
 
+// Run serves the cluster connection, if any, until ctx ends.
+func (h *Hub) Run(ctx context.Context) error { return h.srv.Run(ctx) }
+
+// originAllowed is CORS for polling and the websocket origin check. A
+// request without Origin is not a browser and always passes.
 func (h *Hub) originAllowed(origin string) bool {
+	if origin == "" {
+		return true
+	}
 	for _, o := range h.cfg.CORSOrigins {
 		if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
 			return true
@@ -200,23 +237,47 @@ func (h *Hub) originAllowed(origin string) bool {
 	return false
 }
 
-// authenticate is the handshake middleware: the seed's texts plus data.code.
-func (h *Hub) authenticate(s *sio.Socket, next func(*sio.ExtendedError)) {
-	token := handshakeToken(s)
+// allowSession refuses new Engine.IO sessions while shutting down and
+// beyond the caps. Sessions without a CONNECT yet have their own smaller
+// cap, so bare handshakes cannot take the slots of real clients.
+func (h *Hub) allowSession(*http.Request) error {
+	switch {
+	case h.closing.Load():
+		return &eio.RequestError{Status: http.StatusServiceUnavailable, Code: 503, Message: "Server shutting down"}
+	case h.srv.Pending() >= h.cfg.MaxPendingSessions:
+		h.metrics.Refused.WithLabelValues("pending").Inc()
+		return &eio.RequestError{Status: http.StatusServiceUnavailable, Code: 503, Message: "Too many pending connections"}
+	case h.srv.Sessions()-h.srv.Pending() >= h.cfg.MaxConnections:
+		h.metrics.Refused.WithLabelValues("connections").Inc()
+		return &eio.RequestError{Status: http.StatusServiceUnavailable, Code: 503, Message: "Too many connections"}
+	}
+	return nil
+}
+
+// authenticate is the CONNECT middleware: the seed's texts plus data.code.
+// It runs on recovered connections too, so an expired token never
+// recovers a session.
+func (h *Hub) authenticate(hs *sio.Handshake) (any, error) {
+	token := handshakeToken(hs)
 	if token == "" {
 		h.metrics.AuthFailures.WithLabelValues(protocol.CodeAuthRequired, "socket").Inc()
-		next(sio.NewExtendedError(protocol.MsgSocketAuthRequired, map[string]any{"code": protocol.CodeAuthRequired}))
-		return
+		return nil, &sio.ConnectError{Message: protocol.MsgSocketAuthRequired, Data: map[string]any{"code": protocol.CodeAuthRequired}}
 	}
 	claims, err := h.verifier.Verify(token)
 	if err != nil {
 		h.metrics.AuthFailures.WithLabelValues(protocol.CodeAuthInvalid, "socket").Inc()
-		h.log.Debug("socket auth rejected", "err", err, "remote", s.Handshake().Address)
-		next(sio.NewExtendedError(protocol.MsgSocketAuthInvalid, map[string]any{"code": protocol.CodeAuthInvalid}))
-		return
+		h.log.Debug("socket auth rejected", "err", err, "remote", hs.Address)
+		return nil, &sio.ConnectError{Message: protocol.MsgSocketAuthInvalid, Data: map[string]any{"code": protocol.CodeAuthInvalid}}
 	}
-	s.SetData(claims)
-	next(nil)
+	return claims, nil
+}
+
+// sameUser lets a session be recovered only by the user who owned it: a
+// token of user B with user A's pid and offset gets a fresh session.
+func sameUser(old, new any) bool {
+	a, ok1 := old.(*auth.Claims)
+	b, ok2 := new.(*auth.Claims)
+	return ok1 && ok2 && a.UserID == b.UserID
 }
 
 func (h *Hub) onConnection(s *sio.Socket) {
@@ -226,70 +287,53 @@ func (h *Hub) onConnection(s *sio.Socket) {
 		return
 	}
 	sess := &session{
-		id: s.Id(), sock: s, claims: claims, connectedAt: time.Now(), rooms: map[string]struct{}{},
+		id: s.ID(), sock: s, claims: claims, connectedAt: time.Now(), rooms: map[string]struct{}{},
 		limiter: rate.NewLimiter(rate.Limit(h.cfg.EventsPerSecond), h.cfg.EventBurst),
 	}
 	// A recovered socket comes back with its rooms.
-	for _, r := range s.Rooms().Keys() {
-		if _, _, ok := protocol.ParseSpaceRoom(string(r)); ok {
-			sess.rooms[string(r)] = struct{}{}
+	for _, r := range s.Rooms() {
+		if _, _, ok := protocol.ParseSpaceRoom(r); ok {
+			sess.rooms[r] = struct{}{}
 		}
 	}
-	s.Join(sio.Room(protocol.UserRoom(claims.UserID)), sio.Room(everyoneRoom))
-
+	s.Join(protocol.UserRoom(claims.UserID))
+	// The expiry timer exists before the session is visible to shutdown
+	// or a disconnect, so whoever removes the session also stops it.
+	if exp := claims.ExpiresAt(); !exp.IsZero() {
+		sess.expiry = time.AfterFunc(time.Until(exp), func() { h.expireSession(sess) })
+	}
 	if old := h.presence.add(sess); old != nil {
 		old.stop()
 	}
 	h.refreshGauges()
 
-	if exp := claims.ExpiresAt(); !exp.IsZero() {
-		sess.expiry = time.AfterFunc(time.Until(exp), func() { h.expireSession(sess) })
-	}
-
-	s.Use(func(args []any, next func(error)) { h.guardEvent(sess, args, next) })
-	_ = s.On(protocol.EventJoinSpace, func(args ...any) { h.onJoin(sess, args) })
-	_ = s.On(protocol.EventLeaveSpace, func(args ...any) { h.onLeave(sess, args) })
-	_ = s.On(protocol.EventPing, func(args ...any) {
-		_, ack := splitAck(args)
-		reply(ack, map[string]any{"ok": true, "timestamp": protocol.Timestamp(time.Now())})
+	s.Use(func(e *sio.Event) bool { return h.guardEvent(sess, e) })
+	s.On(protocol.EventJoinSpace, func(e *sio.Event) { h.onJoin(sess, e) })
+	s.On(protocol.EventLeaveSpace, func(e *sio.Event) { h.onLeave(sess, e) })
+	s.On(protocol.EventPing, func(e *sio.Event) {
+		e.Ack(map[string]any{"ok": true, "timestamp": protocol.Timestamp(time.Now())})
 	})
-	_ = s.On("disconnect", func(args ...any) { h.drop(s.Id(), disconnectReason(args)) })
-	// The library queues a client's DISCONNECT packet but handles the close
-	// that follows it at once, so an explicit disconnect often ends as
-	// "transport close" — a recoverable reason: the session is kept and the
-	// client's next connect is "recovered" into its old rooms, which Node
-	// never does. The engine reports each packet synchronously as it is
-	// read, so end the socket here, before the close is seen, with a reason
-	// that is not recoverable.
-	if conn := s.Conn(); conn != nil {
-		_ = conn.On("packet", func(args ...any) {
-			if isNamespaceDisconnect(args) {
-				h.clientDisconnected(sess)
-			}
-		})
-	}
+	s.OnDisconnect(func(reason string) { h.drop(sess, reason) })
 
 	h.emitTo(s, protocol.EventConnectionConfirmed, protocol.ConnectionConfirmed{
-		Message: protocol.MsgConnected, UserID: claims.UserID, Role: claims.Role, SocketID: string(s.Id()),
+		Message: protocol.MsgConnected, UserID: claims.UserID, Role: claims.Role, SocketID: s.ID(),
 		Recovered: s.Recovered(), Timestamp: protocol.Timestamp(time.Now()),
 	})
-	h.log.Info("socket connected", "socket", s.Id(), "user", claims.UserID, "role", claims.Role,
-		"transport", transportName(s), "recovered", s.Recovered(), "remote", s.Handshake().Address)
+	h.log.Info("socket connected", "socket", s.ID(), "user", claims.UserID, "role", claims.Role,
+		"transport", s.Transport(), "recovered", s.Recovered(), "remote", s.Handshake().Address)
 }
 
 // guardEvent runs before every client event: counts it and applies the
 // per-socket rate limit. A dropped event gets a space_error and, if it
-// asked for one, a failed ack.
-func (h *Hub) guardEvent(sess *session, args []any, next func(error)) {
-	name := eventName(args)
-	h.metrics.EventsIn.WithLabelValues(knownEvent(name)).Inc()
+// asked for one, a failed ack; neither is kept for recovery.
+func (h *Hub) guardEvent(sess *session, e *sio.Event) bool {
+	h.metrics.EventsIn.WithLabelValues(knownEvent(e.Name)).Inc()
 	if sess.limiter.Allow() {
-		next(nil)
-		return
+		return true
 	}
 	h.metrics.RateLimited.Inc()
-	_, ack := splitAck(args)
-	h.spaceError(sess.sock, ack, protocol.CodeRateLimited, "Troppe richieste: rallenta")
+	h.spaceError(sess.sock, e, protocol.CodeRateLimited, "Troppe richieste: rallenta")
+	return false
 }
 
 // knownEvent bounds metric label cardinality to the events we handle.
@@ -301,40 +345,31 @@ func knownEvent(name string) string {
 	return "other"
 }
 
-// clientDisconnected ends a socket whose client sent DISCONNECT.
-func (h *Hub) clientDisconnected(sess *session) {
-	h.drop(sess.sock.Id(), "client namespace disconnect")
-	sess.sock.Disconnect(false)
-}
+// expiryNoticeLead is how long session_expired goes ahead of the DISCONNECT.
+const expiryNoticeLead = 100 * time.Millisecond
 
 func (h *Hub) expireSession(sess *session) {
 	h.emitTo(sess.sock, protocol.EventSessionExpired, protocol.SessionExpired{
 		Message: "Sessione scaduta", Code: protocol.CodeSessionExpired, Timestamp: protocol.Timestamp(time.Now()),
 	})
-	h.log.Info("token expired, disconnecting", "socket", sess.sock.Id(), "user", sess.claims.UserID)
-	// A namespace disconnect travels behind session_expired on the same
-	// queue, so the client reads the notice first; it also tells the
-	// official client not to reconnect with the dead token. The transport
-	// is closed a moment later in case the client keeps it open.
-	sess.sock.Disconnect(false)
-	h.drop(sess.sock.Id(), "token expired")
-	if conn := sess.sock.Conn(); conn != nil {
-		time.AfterFunc(2*time.Second, func() { conn.Close(false) })
-	}
+	h.log.Info("token expired, disconnecting", "socket", sess.id, "user", sess.claims.UserID)
+	// The DISCONNECT tells the official client not to reconnect with the
+	// dead token. It follows the notice after expiryNoticeLead: the Go
+	// client (zishang520 v3.0.6, used by watch) drops an event that arrives
+	// right before a DISCONNECT (the token-expiry test saw it 3 times in 3).
+	time.AfterFunc(expiryNoticeLead, func() { sess.sock.Disconnect(true) })
+	h.drop(sess, "token expired")
 }
 
-// drop forgets a socket. The library may report one disconnect twice
-// (NOTES 11) or never (NOTES 4), so this is idempotent and also called by
-// the ghost sweeper.
-func (h *Hub) drop(id sio.SocketId, reason string) {
-	sess, ok := h.presence.remove(id)
-	if !ok {
+// drop forgets a socket; idempotent (a disconnect and an expiry may race).
+func (h *Hub) drop(sess *session, reason string) {
+	if !h.presence.remove(sess) {
 		return
 	}
 	sess.stop()
 	h.metrics.Disconnects.WithLabelValues(reasonLabel(reason)).Inc()
 	h.refreshGauges()
-	h.log.Info("socket disconnected", "socket", id, "user", sess.claims.UserID, "reason", reason,
+	h.log.Info("socket disconnected", "socket", sess.id, "user", sess.claims.UserID, "reason", reason,
 		"connected_for", time.Since(sess.connectedAt).Round(time.Millisecond))
 }
 
@@ -349,63 +384,12 @@ func (s *session) stop() {
 // reasonLabel maps free-form reasons to a bounded label set.
 func reasonLabel(r string) string {
 	switch r {
-	case "transport close", "transport error", "ping timeout", "client namespace disconnect",
-		"server namespace disconnect", "server shutting down", "forced close", "forced server close",
-		"token expired", "ghost", "parse error":
+	case eio.ReasonTransportClose, eio.ReasonTransportError, eio.ReasonPingTimeout, eio.ReasonParseError,
+		eio.ReasonForcedClose, eio.ReasonServerClose, eio.ReasonSlowConsumer,
+		"client namespace disconnect", "server namespace disconnect", "token expired":
 		return r
 	}
 	return "other"
-}
-
-func transportName(s *sio.Socket) string {
-	if c := s.Conn(); c != nil && c.Transport() != nil {
-		return c.Transport().Name()
-	}
-	return ""
-}
-
-// RunGhostSweeper removes sockets whose connection is closed but whose
-// disconnect never fired (NOTES 4), until ctx ends.
-func (h *Hub) RunGhostSweeper(ctx context.Context) error {
-	t := time.NewTicker(h.cfg.GhostSweepEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			h.SweepGhosts()
-		}
-	}
-}
-
-// SweepGhosts runs one ghost sweep and returns how many it removed.
-func (h *Hub) SweepGhosts() int {
-	var ghosts []*sio.Socket
-	h.io.Sockets().Sockets().Range(func(_ sio.SocketId, s *sio.Socket) bool {
-		if c := s.Conn(); c == nil || c.ReadyState() == "closed" || !s.Connected() {
-			ghosts = append(ghosts, s)
-		}
-		return true
-	})
-	for _, sess := range h.presence.all() {
-		if c := sess.sock.Conn(); c == nil || c.ReadyState() == "closed" || !sess.sock.Connected() {
-			if !slices.Contains(ghosts, sess.sock) {
-				ghosts = append(ghosts, sess.sock)
-			}
-		}
-	}
-	for _, s := range ghosts {
-		h.metrics.GhostsSwept.Inc()
-		s.Disconnect(true)
-		// The library may not clean up a socket whose connection is gone.
-		for _, r := range s.Rooms().Keys() {
-			s.Leave(r)
-		}
-		h.io.Sockets().Sockets().Delete(s.Id())
-		h.drop(s.Id(), "ghost")
-	}
-	return len(ghosts)
 }
 
 func (h *Hub) refreshGauges() {
@@ -415,28 +399,22 @@ func (h *Hub) refreshGauges() {
 	h.metrics.Rooms.Set(float64(rooms))
 }
 
-// Shutdown tells every client the server is going away and closes the
-// Socket.IO server. Clients see a transport close and reconnect (to this
-// node once it is back, or to another). Safe to call twice.
-func (h *Hub) Shutdown() {
+// Shutdown tells this node's clients the server is going away, lets the
+// notice and everything queued before it reach them, then closes their
+// sessions; clients see a transport close and reconnect (to this node once
+// it is back, or to another). Safe to call twice.
+func (h *Hub) Shutdown(ctx context.Context) {
 	h.closeOnce.Do(func() {
 		h.closing.Store(true)
 		// Local: only this node is going away, not the cluster.
-		_ = h.io.Local().Emit("server_shutdown", map[string]any{
+		_ = h.nsp.To().Local().Emit(protocol.EventServerShutdown, map[string]any{
 			"message": "Server in arresto, riconnessione automatica", "timestamp": protocol.Timestamp(time.Now()),
 		})
-		// Let the notice reach websocket clients before their transports close.
-		h.ws.waitIdle(time.Second)
-		done := make(chan struct{})
-		h.io.Close(func(error) { close(done) })
-		select {
-		case <-done:
-		case <-time.After(2 * time.Second):
+		if err := h.srv.Shutdown(ctx); err != nil {
+			h.log.Warn("socket shutdown incomplete", "err", err)
 		}
 		for _, s := range h.presence.all() {
-			if _, ok := h.presence.remove(s.id); ok {
-				s.stop()
-			}
+			h.drop(s, eio.ReasonServerClose)
 		}
 		h.refreshGauges()
 	})

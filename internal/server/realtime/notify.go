@@ -2,14 +2,12 @@ package realtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/slots"
-	sio "github.com/zishang520/socket.io/servers/socket/v3"
 )
 
 var _ slots.Notifier = (*Hub)(nil)
@@ -65,52 +63,21 @@ func (h *Hub) HoldsExpired(_ context.Context, freed []slots.Change) {
 }
 
 // Broadcast emits event to a room, or to every socket when room is "".
-// With a cluster adapter it reaches every node.
+// With a cluster it reaches every node.
 func (h *Hub) Broadcast(room, event string, payload any) {
 	start := time.Now()
-	payload, err := wireValue(payload)
-	if err != nil {
-		h.log.Error("broadcast payload not encodable", "event", event, "err", err)
-		return
-	}
+	var err error
 	if room == "" {
-		room = everyoneRoom
+		err = h.nsp.Emit(event, payload)
+	} else {
+		err = h.nsp.To(room).Emit(event, payload)
 	}
-	err = h.io.To(sio.Room(room)).Emit(event, payload)
 	h.metrics.BroadcastSeconds.WithLabelValues(metricEvent(event)).Observe(time.Since(start).Seconds())
 	if err != nil {
 		h.log.Warn("broadcast failed", "room", room, "event", event, "err", err)
 		return
 	}
 	h.metrics.EventsOut.WithLabelValues(metricEvent(event)).Inc()
-}
-
-// everyoneRoom is joined by every socket. Broadcasts "to all" go to it
-// instead of to the whole namespace because the Go Redis adapter (v3.0.2)
-// drops namespace-wide broadcasts from other nodes (its onMessage skips a
-// channel that carries no room), so slots_freed would reach only the
-// sweeping node's clients. A one-room broadcast crosses nodes.
-const everyoneRoom = "coworkctl_everyone"
-
-// wireValue turns a payload into plain JSON values (maps, slices,
-// float64s). The Redis adapter forwards broadcasts to other nodes in
-// msgpack, which encodes Go structs by field name ("SlotID") and ignores
-// json tags: clients on other nodes would get renamed fields. Converting
-// once per broadcast keeps the wire names on every node.
-func wireValue(v any) (any, error) {
-	switch v.(type) {
-	case nil, string, float64, bool, map[string]any, []any:
-		return v, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode payload: %w", err)
-	}
-	var out any
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("decode payload: %w", err)
-	}
-	return out, nil
 }
 
 func metricEvent(e string) string {
@@ -168,30 +135,47 @@ func (h *Hub) Emit(t Target, event string, data any) (int, error) {
 // localMembers counts this node's sockets in room ("" = all).
 func (h *Hub) localMembers(room string) int {
 	if room == "" {
-		return h.io.Sockets().Sockets().Len()
+		return h.nsp.SocketCount()
 	}
-	if set, ok := h.io.Sockets().Adapter().Rooms().Load(sio.Room(room)); ok {
-		return set.Len()
-	}
-	return 0
+	return h.nsp.RoomSize(room)
 }
 
-// ClusterMembers counts the sockets in room ("" = everyone) across every
-// node through the cluster adapter's fetchSockets; it fails after timeout.
+// ClusterMembers counts the sockets in room ("" = everyone) on every node
+// (through the cluster's fetchSockets); it fails after timeout.
 func (h *Hub) ClusterMembers(room string, timeout time.Duration) (int, error) {
-	if room == "" {
-		room = everyoneRoom
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var rooms []string
+	if room != "" {
+		rooms = []string{room}
 	}
-	type result struct {
-		n   int
-		err error
+	socks, err := h.nsp.FetchSockets(ctx, rooms...)
+	if err != nil {
+		return 0, fmt.Errorf("count members of %q: %w", room, err)
 	}
-	ch := make(chan result, 1)
-	h.io.In(sio.Room(room)).FetchSockets()(func(s []*sio.RemoteSocket, err error) { ch <- result{len(s), err} })
-	select {
-	case r := <-ch:
-		return r.n, r.err
-	case <-time.After(timeout):
-		return 0, fmt.Errorf("count members of %q: no answer within %s", room, timeout)
+	return len(socks), nil
+}
+
+// ClusterPresence lists every node's sockets: distinct users and members
+// per space room, for cluster-wide stats.
+func (h *Hub) ClusterPresence(ctx context.Context) (sockets, users int, rooms map[string]int, err error) {
+	socks, err := h.nsp.FetchSockets(ctx)
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("fetch cluster sockets: %w", err)
 	}
+	userRooms := map[string]bool{}
+	rooms = map[string]int{}
+	for _, s := range socks {
+		for _, r := range s.Rooms {
+			switch {
+			case protocol.IsUserRoom(r):
+				userRooms[r] = true
+			default:
+				if _, _, ok := protocol.ParseSpaceRoom(r); ok {
+					rooms[r]++
+				}
+			}
+		}
+	}
+	return len(socks), len(userRooms), rooms, nil
 }

@@ -1,10 +1,6 @@
 package realtime
 
-import (
-	"sync"
-
-	sio "github.com/zishang520/socket.io/servers/socket/v3"
-)
+import "sync"
 
 // presence is this node's book of connected sockets: sockets per user and
 // members per space room, kept up to date as sockets connect, join, leave
@@ -12,13 +8,13 @@ import (
 // over every socket (which made accepting 5k clients quadratic).
 type presence struct {
 	mu       sync.Mutex
-	sessions map[sio.SocketId]*session
+	sessions map[string]*session
 	users    map[int64]int
 	rooms    map[string]int
 }
 
 func newPresence() *presence {
-	return &presence{sessions: map[sio.SocketId]*session{}, users: map[int64]int{}, rooms: map[string]int{}}
+	return &presence{sessions: map[string]*session{}, users: map[int64]int{}, rooms: map[string]int{}}
 }
 
 // add records s with the space rooms it already has (a recovered socket)
@@ -39,15 +35,16 @@ func (p *presence) add(s *session) (replaced *session) {
 	return replaced
 }
 
-// remove forgets the socket id; false when it was not there (already gone).
-func (p *presence) remove(id sio.SocketId) (*session, bool) {
+// remove forgets s; false when it was not there (already gone, or
+// replaced by a recovered socket of the same id).
+func (p *presence) remove(s *session) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s, ok := p.sessions[id]
-	if ok {
-		p.forget(s)
+	if cur, ok := p.sessions[s.id]; !ok || cur != s {
+		return false
 	}
-	return s, ok
+	p.forget(s)
+	return true
 }
 
 // forget removes s from every count; p.mu is held.
@@ -70,6 +67,14 @@ func (p *presence) canJoin(s *session, room string, max int) bool {
 	defer p.mu.Unlock()
 	_, in := s.rooms[room]
 	return in || len(s.rooms) < max
+}
+
+// has reports whether s is recorded in room.
+func (p *presence) has(s *session, room string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, in := s.rooms[room]
+	return in
 }
 
 // join records s in room; false when s is already gone.

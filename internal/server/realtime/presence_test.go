@@ -6,13 +6,12 @@ import (
 	"testing"
 
 	"github.com/coworkctl/coworkctl/internal/auth"
-	sio "github.com/zishang520/socket.io/servers/socket/v3"
 )
 
 // fakeSession builds a session whose socket reports the given id.
 func fakeSession(t *testing.T, id string, user int64) *session {
 	t.Helper()
-	return &session{id: sio.SocketId(id), claims: &auth.Claims{UserID: user}, rooms: map[string]struct{}{}}
+	return &session{id: id, claims: &auth.Claims{UserID: user}, rooms: map[string]struct{}{}}
 }
 
 func TestPresenceCounts(t *testing.T) {
@@ -36,10 +35,10 @@ func TestPresenceCounts(t *testing.T) {
 		t.Fatal("canJoin ignores the room limit")
 	}
 	p.leave(c, "spazio_2_sede_1")
-	if _, ok := p.remove("a"); !ok {
+	if !p.remove(a) {
 		t.Fatal("remove of a present socket returned false")
 	}
-	if _, ok := p.remove("a"); ok {
+	if p.remove(a) {
 		t.Fatal("second remove of the same socket returned true (disconnect must be idempotent)")
 	}
 	if p.join(a, "spazio_4_sede_1") {
@@ -62,8 +61,8 @@ func TestPresenceConcurrent(t *testing.T) {
 			p.join(s, "spazio_1_sede_1")
 			p.leave(s, "spazio_1_sede_1")
 			p.join(s, "spazio_2_sede_1")
-			p.remove(s.id)
-			p.remove(s.id)
+			p.remove(s)
+			p.remove(s)
 		}()
 	}
 	wg.Wait()
