@@ -4,9 +4,11 @@
 // leave_space with acks, joined_space and slots_status_update answers, the
 // per-user room, and POST /api/admin/emit (the same body and answer as
 // coworkctl serve, so `coworkctl emit load` drives both alike). GET
-// /api/sedi lists the demo catalog (sede 1: spazi 1–4, sede 2: spazi 5–8).
+// /api/sedi lists the demo catalog (sede 1: spazi 1–4, sede 2: spazi 5–8), or
+// the sedi of the file named by CATALOG.
 //
 //   JWT_SECRET=s3cret PORT=3000 node server.js
+//   JWT_SECRET=s3cret PORT=3000 CATALOG=catalog-40.json node server.js
 'use strict';
 
 const http = require('node:http');
@@ -26,7 +28,9 @@ const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecti
   'removeListener', 'error', 'message', 'reconnect', 'reconnect_attempt', 'reconnect_error',
   'reconnect_failed', 'ping', 'pong']);
 
-const sedi = [1, 2].map((idSede) => ({
+// CATALOG=path loads the sedi from a file in the shape of `coworkctl serve
+// --catalog` ({"sedi": [...]} or a bare list, JSON only), e.g. catalog-40.json.
+const sedi = process.env.CATALOG ? loadCatalog(process.env.CATALOG) : [1, 2].map((idSede) => ({
   id_sede: idSede,
   nome: idSede === 1 ? 'Cowork Milano' : 'Cowork Roma',
   citta: idSede === 1 ? 'Milano' : 'Roma',
@@ -34,6 +38,11 @@ const sedi = [1, 2].map((idSede) => ({
   orario_chiusura: '18:00',
   spazi: [0, 1, 2, 3].map((i) => ({ id_spazio: (idSede - 1) * 4 + i + 1, id_sede: idSede, nome: `Spazio ${(idSede - 1) * 4 + i + 1}`, tipologia: 'postazione', capacita: 4 })),
 }));
+function loadCatalog(path) {
+  const parsed = JSON.parse(require('node:fs').readFileSync(path, 'utf8'));
+  return (Array.isArray(parsed) ? parsed : parsed.sedi)
+    .map((s) => ({ ...s, spazi: (s.spazi || []).map((sp) => ({ ...sp, id_sede: s.id_sede })) }));
+}
 const spazioSede = new Map(sedi.flatMap((s) => s.spazi.map((sp) => [sp.id_spazio, s.id_sede])));
 
 const now = () => new Date().toISOString();
