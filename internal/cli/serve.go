@@ -49,6 +49,9 @@ type ServeOptions struct {
 	PingInterval    time.Duration
 	PingTimeout     time.Duration
 	SendQueue       int
+	HeaderTimeout   time.Duration
+	RequestTimeout  time.Duration
+	IdleTimeout     time.Duration
 	NodeID          string
 	ShutdownTimeout time.Duration
 	DebugAddr       string
@@ -105,6 +108,9 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.DurationVar(&o.PingInterval, "ping-interval", realtime.DefaultPingInterval, "Engine.IO heartbeat interval")
 	fl.DurationVar(&o.PingTimeout, "ping-timeout", realtime.DefaultPingTimeout, "how long to wait for a heartbeat answer before dropping the connection")
 	fl.IntVar(&o.SendQueue, "send-queue", realtime.DefaultSendQueueFrames, "messages queued per connection; a client further behind is disconnected as a slow consumer")
+	fl.DurationVar(&o.HeaderTimeout, "http-header-timeout", server.DefaultHeaderTimeout, "how long a client may take to send a request's headers")
+	fl.DurationVar(&o.RequestTimeout, "http-request-timeout", server.DefaultRequestTimeout, "how long a client may take over a whole request, body included (must exceed --ping-interval)")
+	fl.DurationVar(&o.IdleTimeout, "http-idle-timeout", server.DefaultIdleTimeout, "close keep-alive connections idle this long")
 	fl.StringVar(&o.NodeID, "node-id", "", "name of this node in stats and logs (default host-pid-random)")
 	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	fl.StringVar(&o.DebugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default)")
@@ -145,12 +151,16 @@ func (o *ServeOptions) config() (server.Config, error) {
 	if o.HoldTTL <= 0 {
 		return server.Config{}, UsageErrorf("--hold-ttl must be positive, got %s", o.HoldTTL)
 	}
+	if o.RequestTimeout <= o.PingInterval {
+		return server.Config{}, UsageErrorf("--http-request-timeout (%s) must exceed --ping-interval (%s): a polling request waits up to one interval", o.RequestTimeout, o.PingInterval)
+	}
 	if o.MaxPayload < 1024 {
 		return server.Config{}, UsageErrorf("--max-payload must be at least 1024 bytes, got %d", o.MaxPayload)
 	}
 	for name, v := range map[string]float64{"--max-rooms-per-socket": float64(o.MaxRooms), "--max-event-rate": o.MaxEventRate, "--max-connections": float64(o.MaxConnections),
 		"--connect-timeout": o.ConnectTimeout.Seconds(), "--recovery-max-packets": float64(o.RecoveryPackets), "--recovery-max-bytes": float64(o.RecoveryBytes),
-		"--ping-timeout": o.PingTimeout.Seconds(), "--send-queue": float64(o.SendQueue)} {
+		"--ping-timeout": o.PingTimeout.Seconds(), "--send-queue": float64(o.SendQueue),
+		"--http-header-timeout": o.HeaderTimeout.Seconds(), "--http-request-timeout": o.RequestTimeout.Seconds(), "--http-idle-timeout": o.IdleTimeout.Seconds()} {
 		if v <= 0 {
 			return server.Config{}, UsageErrorf("%s must be positive, got %v", name, v)
 		}
@@ -179,6 +189,7 @@ func (o *ServeOptions) config() (server.Config, error) {
 	return server.Config{
 		Addr: o.Addr, DB: o.DB, Redis: o.Redis, RedisPrefix: o.RedisPrefix, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
 		HoldTTL: o.HoldTTL, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(), DebugAddr: o.DebugAddr,
+		HTTP: server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout},
 		Realtime: realtime.Config{
 			CORSOrigins: origins, MaxPayloadBytes: o.MaxPayload, MaxRoomsPerSocket: o.MaxRooms,
 			EventsPerSecond: o.MaxEventRate, MaxConnections: o.MaxConnections, MaxPendingSessions: o.MaxPending,

@@ -56,7 +56,29 @@ type Config struct {
 	// DebugAddr, when set, serves net/http/pprof on its own listener (keep
 	// it on loopback); "" serves no profiles.
 	DebugAddr string
+	// HTTP bounds how long a client may take over a request and how long an
+	// idle keep-alive connection stays open.
+	HTTP HTTPTimeouts
 }
+
+// HTTPTimeouts bound slow and idle HTTP clients. Zero values take the
+// defaults below. Websockets are not affected once upgraded.
+type HTTPTimeouts struct {
+	// Header bounds reading a request's headers.
+	Header time.Duration
+	// Request bounds reading a whole request, body included. It must exceed
+	// the ping interval: a polling GET waits up to that long for data.
+	Request time.Duration
+	// Idle closes a keep-alive connection with no request for this long.
+	Idle time.Duration
+}
+
+// HTTP timeout defaults.
+const (
+	DefaultHeaderTimeout  = 10 * time.Second
+	DefaultRequestTimeout = 60 * time.Second
+	DefaultIdleTimeout    = 120 * time.Second
+)
 
 // Server is one coworkctl serve node.
 type Server struct {
@@ -83,6 +105,22 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	if cfg.HTTP.Header <= 0 {
+		cfg.HTTP.Header = DefaultHeaderTimeout
+	}
+	if cfg.HTTP.Request <= 0 {
+		cfg.HTTP.Request = DefaultRequestTimeout
+	}
+	if cfg.HTTP.Idle <= 0 {
+		cfg.HTTP.Idle = DefaultIdleTimeout
+	}
+	ping := cfg.Realtime.PingInterval
+	if ping <= 0 {
+		ping = realtime.DefaultPingInterval
+	}
+	if cfg.HTTP.Request <= ping {
+		return nil, fmt.Errorf("the HTTP request timeout (%s) must exceed the ping interval (%s): a polling request waits up to one interval", cfg.HTTP.Request, ping)
 	}
 	if cfg.Realtime.NodeID == "" {
 		cfg.Realtime.NodeID = defaultNodeID()
@@ -204,7 +242,14 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	// The read deadline covers a request from its first byte to the end of
+	// its body and to the end of a long-poll (net/http cancels the request
+	// when it passes); upgraded websockets are not affected (a hijacked
+	// connection loses its deadlines).
+	httpSrv := &http.Server{
+		Handler: mux, ReadHeaderTimeout: s.cfg.HTTP.Header, ReadTimeout: s.cfg.HTTP.Request, IdleTimeout: s.cfg.HTTP.Idle,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
 	s.log.Info("coworkctl serving", "url", URLFor(ln.Addr()), "socket_io", URLFor(ln.Addr())+"/socket.io/",
 		"db", st.String(), "redis", s.cfg.Redis != "", "hold_ttl", s.cfg.HoldTTL, "node", s.cfg.Realtime.NodeID, "sedi", len(cat))
 	s.addr <- ln.Addr().String()
