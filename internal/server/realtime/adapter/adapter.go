@@ -76,3 +76,26 @@ type Cluster interface {
 
 // ErrUnavailable is returned (wrapped) while the cluster connection is down.
 var ErrUnavailable = errors.New("cluster unavailable")
+
+// HasBinary reports whether v, a plain value (see Packet.Data), holds a
+// []byte: such a packet travels as a binary event, its bytes as
+// attachments.
+func HasBinary(v any) bool {
+	switch v := v.(type) {
+	case []byte:
+		return true
+	case []any:
+		for _, e := range v {
+			if HasBinary(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range v {
+			if HasBinary(e) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -162,7 +162,7 @@ func decodeBroadcast(b []byte) (broadcast, error) {
 	// Node's parser finds attachments itself whatever the type says; our
 	// Node interface promises the type, so name it here.
 	out.packet.Type = adapter.PacketEvent
-	if hasBinary(out.packet.Data) {
+	if adapter.HasBinary(out.packet.Data) {
 		out.packet.Type = adapter.PacketBinaryEvent
 	}
 	opts, _ := arr[2].(map[string]any)
@@ -337,26 +337,6 @@ func checkLen(r *bytes.Reader) error {
 		return fmt.Errorf("length %d exceeds the %d bytes left", declared, r.Len())
 	}
 	return nil
-}
-
-func hasBinary(v any) bool {
-	switch v := v.(type) {
-	case []byte:
-		return true
-	case []any:
-		for _, e := range v {
-			if hasBinary(e) {
-				return true
-			}
-		}
-	case map[string]any:
-		for _, e := range v {
-			if hasBinary(e) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // plainArgs turns event arguments into the plain values Node sees: Go

@@ -165,7 +165,7 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 		return nil
 	}
 	p := adapter.Packet{Type: adapter.PacketEvent, Nsp: b.ns.name, Data: plainArgs(data)}
-	if hasBinary(p.Data) {
+	if adapter.HasBinary(p.Data) {
 		p.Type = adapter.PacketBinaryEvent
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/coworkctl/coworkctl/internal/server/realtime/adapter"
 	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
 )
 
@@ -179,27 +180,6 @@ type placeholder struct {
 	Num         int  `json:"num"`
 }
 
-// hasBinary reports whether v holds a []byte where extractBinary looks.
-func hasBinary(v any) bool {
-	switch v := v.(type) {
-	case []byte:
-		return true
-	case []any:
-		for _, e := range v {
-			if hasBinary(e) {
-				return true
-			}
-		}
-	case map[string]any:
-		for _, e := range v {
-			if hasBinary(e) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // extractBinary returns a copy of v whose []byte values (in []any and
 // map[string]any, at any depth) are placeholders, and appends them to bins.
 // Other types are encoded by encoding/json as they are.
@@ -251,7 +231,7 @@ var encoders = sync.Pool{New: func() any {
 // variants. data is nil for no payload.
 func encodePacket(typ int, nsp string, id int64, data any) ([]*eio.Frame, error) {
 	var bins [][]byte
-	if (typ == packetEvent || typ == packetAck) && hasBinary(data) {
+	if (typ == packetEvent || typ == packetAck) && adapter.HasBinary(data) {
 		data = extractBinary(data, &bins)
 		typ += packetBinaryEvent - packetEvent // 2→5, 3→6
 	}
