@@ -202,6 +202,40 @@ func TestUpgrade(t *testing.T) {
 	}
 }
 
+// A shutdown that lands mid-upgrade (the client has paused polling and
+// waits on the probing websocket) must still deliver what was queued and
+// the close: the upgrade completes on a closing session.
+func TestShutdownMidUpgrade(t *testing.T) {
+	h := newHarness(t, Config{}, false)
+	sid := h.pollingSession()
+	conn := h.dial(sid)
+	writeText(t, conn, "2probe")
+	if got := readText(t, conn); got != "3probe" {
+		t.Fatalf("probe answer %q", got)
+	}
+	_ = h.session(sid).Send(TextFrame([]byte("bye")))
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- h.srv.Shutdown(ctx)
+	}()
+	eventually(t, func() bool { return h.session(sid) == nil || h.session(sid).closing() })
+	writeText(t, conn, "5")
+	if got := readText(t, conn); got != "4bye" {
+		t.Fatalf("after the upgrade: %q, want the queued message", got)
+	}
+	if got := readText(t, conn); got != "1" {
+		t.Fatalf("after the queued message: %q, want the close packet", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v (the session did not end)", err)
+	}
+	if reason := h.rec(sid).waitClosed(t); reason != ReasonServerClose {
+		t.Errorf("close reason %q", reason)
+	}
+}
+
 func TestUpgradePollMidUpgrade(t *testing.T) {
 	h := newHarness(t, Config{}, false)
 	sid := h.pollingSession()

@@ -328,3 +328,10 @@ func readFrame(r io.Reader) (ws.Frame, error) {
 	_, err = io.ReadFull(r, p)
 	return ws.Frame{Header: h, Payload: p}, err
 }
+
+// closing reports whether s has queued its close and is flushing.
+func (s *Session) closing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == stateClosing
+}

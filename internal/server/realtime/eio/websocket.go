@@ -238,7 +238,10 @@ func (s *Session) probePacket(conn net.Conn, p packet) bool {
 		return s.writeDirect(conn, probeFrame.ws)
 	case p.typ == packetUpgrade:
 		s.mu.Lock()
-		if s.probe != conn || s.state != stateOpen {
+		// A closing session upgrades too: what it queued before its close
+		// (a shutdown notice) then reaches the client on the websocket,
+		// which the client, having paused polling, is waiting on.
+		if s.probe != conn || s.state == stateEnded {
 			s.mu.Unlock()
 			return false
 		}
