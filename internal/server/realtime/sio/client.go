@@ -171,7 +171,13 @@ func (c *client) handle(p *packet) error {
 	switch p.typ {
 	case packetConnect:
 		if s != nil {
-			return fmt.Errorf("%w: already connected to %s", errParse, p.nsp)
+			// A client may CONNECT again to a namespace it is in (the Go
+			// client retries its first connect). Node answers with a new
+			// socket; so do we, ending the old one as if it had left.
+			if c.removeSocket(s) {
+				s.ns.unlink(s)
+				s.fireDisconnect(ReasonClientDisconnect)
+			}
 		}
 		c.connect(p)
 		return nil

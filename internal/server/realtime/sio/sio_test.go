@@ -71,10 +71,17 @@ func TestConnect(t *testing.T) {
 	if closed, _ := c.isClosed(); closed {
 		t.Error("unknown namespace closed the session")
 	}
-	c.recv("0/custom,") // twice
-	if closed, reason := c.isClosed(); !closed || reason != eio.ReasonParseError {
-		t.Errorf("second CONNECT: closed %v %q", closed, reason)
+	c.recv("0/custom,") // again: a new socket replaces the old one, as in Node
+	if again := connectReply(t, "0/custom,", c.take()[0]); again["sid"] == "" || again["sid"] == m["sid"] {
+		t.Errorf("second CONNECT answered sid %q (first %q), want a new one", again["sid"], m["sid"])
 	}
+	if closed, _ := c.isClosed(); closed {
+		t.Error("a second CONNECT closed the session")
+	}
+	if n := s.Of("/custom").SocketCount(); n != 1 {
+		t.Errorf("sockets in /custom after a second CONNECT: %d, want 1", n)
+	}
+	c.drop(eio.ReasonTransportClose)
 	if s.Sessions() != 0 || s.Of("/").SocketCount() != 0 || s.Of("/custom").SocketCount() != 0 {
 		t.Errorf("after close: sessions %d", s.Sessions())
 	}
