@@ -228,8 +228,9 @@ func (s *Socket) emit(event string, args []any, store bool) error {
 	return nil
 }
 
-// sendDirect sends frames now if the socket is connected, unstored.
-func (s *Socket) sendDirect(frames []*eio.Frame) error {
+// lockLatest follows a recovered socket to the one that replaced it and
+// returns that one, locked.
+func (s *Socket) lockLatest() *Socket {
 	s.mu.Lock()
 	for s.next != nil {
 		n := s.next
@@ -237,6 +238,12 @@ func (s *Socket) sendDirect(frames []*eio.Frame) error {
 		s = n
 		s.mu.Lock()
 	}
+	return s
+}
+
+// sendDirect sends frames now if the socket is connected, unstored.
+func (s *Socket) sendDirect(frames []*eio.Frame) error {
+	s = s.lockLatest()
 	defer s.mu.Unlock()
 	if s.state != stateConnected {
 		return ErrDisconnected
@@ -249,13 +256,7 @@ func (s *Socket) sendDirect(frames []*eio.Frame) error {
 // the caller drops it (see Namespace.drop) once it holds no lock of the
 // namespace. live reports whether the socket is connected or saved.
 func (s *Socket) deliver(e *stored) (ok, live bool) {
-	s.mu.Lock()
-	for s.next != nil {
-		n := s.next
-		s.mu.Unlock()
-		s = n
-		s.mu.Lock()
-	}
+	s = s.lockLatest()
 	defer s.mu.Unlock()
 	switch s.state {
 	case stateConnected:
