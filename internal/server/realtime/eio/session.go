@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,7 +21,7 @@ const (
 type Session struct {
 	srv *Server
 	id  string
-	req *http.Request
+	req atomic.Pointer[http.Request] // nil once released
 	h   Handler
 
 	mu        sync.Mutex
@@ -63,7 +64,9 @@ func (w *pollWaiter) wake(answer *Frame) {
 }
 
 func newSession(srv *Server, r *http.Request) *Session {
-	return &Session{srv: srv, id: newSessionID(), req: trimRequest(r)}
+	s := &Session{srv: srv, id: newSessionID()}
+	s.req.Store(trimRequest(r))
+	return s
 }
 
 // trimRequest keeps what a handler may read of the handshake: method, URL,
@@ -99,8 +102,12 @@ func (s *Session) Transport() string {
 }
 
 // Request is the handshake request: URL, headers, RemoteAddr. Its body is
-// not readable.
-func (s *Session) Request() *http.Request { return s.req }
+// not readable. nil after ReleaseRequest.
+func (s *Session) Request() *http.Request { return s.req.Load() }
+
+// ReleaseRequest drops the handshake request once the handler has read what
+// it needs: headers and query are most of what an idle session would hold.
+func (s *Session) ReleaseRequest() { s.req.Store(nil) }
 
 // Send queues frames to go out together, in order, after those queued
 // before. It never blocks on the network. ErrClosed once the session has

@@ -175,15 +175,31 @@ func (s *Session) readLoop(conn net.Conn, rd io.Reader, probing bool) {
 				probing = false
 			}
 		} else {
-			s.hmu.Lock()
-			ok := s.deliver(p)
-			s.hmu.Unlock()
+			var ok bool
+			onFreshStack(func() {
+				s.hmu.Lock()
+				ok = s.deliver(p)
+				s.hmu.Unlock()
+			})
 			if !ok {
 				return
 			}
 		}
 		release()
 	}
+}
+
+// onFreshStack runs fn on a new goroutine and waits for it. A goroutine
+// keeps the peak size of its stack, and handlers run deep (token checks,
+// database reads); the reader lives as long as its connection, so it stays
+// at the minimum stack by never running them itself.
+func onFreshStack(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	<-done
 }
 
 // control handles a control frame; false ends the loop.

@@ -15,6 +15,7 @@ type nopConn struct{ h eio.Handler }
 func (nopConn) ID() string               { return "nop" }
 func (nopConn) Transport() string        { return "websocket" }
 func (nopConn) Request() *http.Request   { return nil }
+func (nopConn) ReleaseRequest()          {}
 func (nopConn) Send(...*eio.Frame) error { return nil }
 func (c *nopConn) Close(reason string)   { c.h.OnClose(reason) }
 

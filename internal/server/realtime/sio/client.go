@@ -16,6 +16,7 @@ type conn interface {
 	ID() string
 	Transport() string
 	Request() *http.Request
+	ReleaseRequest()
 	Send(frames ...*eio.Frame) error
 	Close(reason string)
 }
@@ -111,8 +112,10 @@ func (c *client) OnClose(reason string) {
 }
 
 func (c *client) teardown(reason string) {
-	c.timeout.Stop()
 	c.mu.Lock()
+	if c.timeout != nil {
+		c.timeout.Stop()
+	}
 	socks := c.sockets
 	c.sockets = nil
 	if c.pending {
@@ -227,9 +230,17 @@ func (c *client) connect(p *packet) {
 		c.pending = false
 		c.srv.pending.Add(-1)
 		c.timeout.Stop()
+		c.timeout = nil
 	}
+	inAll := len(c.sockets) >= c.srv.namespaceCount()
 	c.mu.Unlock()
 	ns.connected(s)
+	// What a connected socket keeps of its handshake is small; the
+	// session's request goes once no namespace is left to connect to.
+	s.slimHandshake()
+	if inAll {
+		c.conn.ReleaseRequest()
+	}
 }
 
 var errInvalidNamespace = &ConnectError{Message: "Invalid namespace"}

@@ -58,9 +58,19 @@ type fakeConn struct {
 	sendErr error
 }
 
-func (c *fakeConn) ID() string             { return c.id }
-func (c *fakeConn) Transport() string      { return "websocket" }
-func (c *fakeConn) Request() *http.Request { return c.req }
+func (c *fakeConn) ID() string        { return c.id }
+func (c *fakeConn) Transport() string { return "websocket" }
+func (c *fakeConn) Request() *http.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.req
+}
+
+func (c *fakeConn) ReleaseRequest() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.req = nil
+}
 
 func (c *fakeConn) Send(frames ...*eio.Frame) error {
 	c.mu.Lock()

@@ -375,7 +375,8 @@ func (n *Namespace) detach(s *Socket, reason string) {
 // and sends the CONNECT reply (and the missed packets) before any
 // broadcast can reach it.
 func (n *Namespace) connect(c *client, hs *Handshake, data any) *Socket {
-	s := &Socket{ns: n, client: c, data: data, handshake: hs, rooms: make(map[string]struct{}, 1)}
+	s := &Socket{ns: n, client: c, data: data, rooms: make(map[string]struct{}, 1)}
+	s.handshake.Store(hs)
 	if n.srv.recovery {
 		if old := n.takeSaved(hs.Auth, data); old != nil {
 			if n.restore(s, old) {
@@ -424,7 +425,7 @@ func (n *Namespace) takeSaved(auth map[string]any, data any) *Socket {
 // client missed; false when the ring does not reach back to the client's
 // offset (old is then dropped).
 func (n *Namespace) restore(s, old *Socket) bool {
-	_, offset, hasOffset, _ := recoveryAuth(s.handshake.Auth)
+	_, offset, hasOffset, _ := recoveryAuth(s.handshake.Load().Auth)
 	n.mu.Lock()
 	old.mu.Lock()
 	var missed []*stored

@@ -43,13 +43,15 @@ type recoveryEnv struct {
 	last *Socket
 	// disconnects records OnDisconnect reasons by socket id.
 	disconnects map[string][]string
+	// lastAuth is the handshake auth the OnConnection handler saw.
+	lastAuth map[string]any
 }
 
 func newRecoveryEnv(t *testing.T, rec Recovery) *recoveryEnv {
 	e := &recoveryEnv{t: t, s: testServer(t, Config{Recovery: rec}), disconnects: map[string][]string{}}
 	e.ns = e.s.Of("/")
 	e.ns.OnConnection(func(sk *Socket) {
-		e.last = sk
+		e.last, e.lastAuth = sk, sk.Handshake().Auth
 		sk.OnDisconnect(func(r string) { e.disconnects[sk.ID()] = append(e.disconnects[sk.ID()], r) })
 		sk.On("ping", func(ev *Event) { _ = sk.EmitTransient("pong", map[string]any{"ok": true}) })
 	})
@@ -124,8 +126,11 @@ func TestRecoveryReplaysMissedPackets(t *testing.T) {
 	if got := sk2.Rooms(); !reflect.DeepEqual(got, sortedStrings("r", sk.ID())) {
 		t.Errorf("rooms %v", got)
 	}
-	if e.ns.RoomSize("r") != 1 || e.ns.SocketCount() != 2 || sk2.Handshake().Auth["token"] != "x" {
-		t.Errorf("room %d count %d", e.ns.RoomSize("r"), e.ns.SocketCount())
+	if e.ns.RoomSize("r") != 1 || e.ns.SocketCount() != 2 || e.lastAuth["token"] != "x" {
+		t.Errorf("room %d count %d auth seen on connection %v", e.ns.RoomSize("r"), e.ns.SocketCount(), e.lastAuth)
+	}
+	if hs := sk2.Handshake(); hs.Auth != nil || hs.Query != nil || hs.Headers != nil {
+		t.Errorf("a connected socket keeps its handshake's auth, query or headers: %+v", hs)
 	}
 	if got := e.disconnects[sk.ID()]; !reflect.DeepEqual(got, []string{eio.ReasonTransportClose}) {
 		t.Errorf("disconnects %q", got)

@@ -139,6 +139,12 @@ func (s *Server) Of(name string) *Namespace {
 	return ns
 }
 
+func (s *Server) namespaceCount() int {
+	s.nsMu.RLock()
+	defer s.nsMu.RUnlock()
+	return len(s.nsps)
+}
+
 func (s *Server) lookup(name string) *Namespace {
 	s.nsMu.RLock()
 	defer s.nsMu.RUnlock()
@@ -199,7 +205,10 @@ type ConnectError struct {
 
 func (e *ConnectError) Error() string { return e.Message }
 
-// Handshake is what a client sent to connect.
+// Handshake is what a client sent to connect. Auth, Query and Headers are
+// there for the middlewares and the OnConnection handler; a connected
+// socket keeps only the rest, as idle sockets are most of what a server
+// holds.
 type Handshake struct {
 	Auth    map[string]any // the CONNECT payload; nil when absent
 	Query   url.Values

@@ -131,6 +131,46 @@ func TestMiddlewareData(t *testing.T) {
 	}
 }
 
+// A connected socket holds no handshake request, query, headers or auth;
+// the middlewares and OnConnection still see them all.
+func TestConnectedSocketReleasesHandshake(t *testing.T) {
+	s := testServer(t, Config{})
+	var inMiddleware, onConnection Handshake
+	s.Of("/").Use(func(h *Handshake) (any, error) { inMiddleware = *h; return nil, nil })
+	s.Of("/").OnConnection(func(sk *Socket) { onConnection = *sk.Handshake() })
+	c, sk := connectTo(t, s, "/", `{"token":"t"}`)
+	for name, h := range map[string]Handshake{"middleware": inMiddleware, "OnConnection": onConnection} {
+		if h.Auth["token"] != "t" || h.Query.Get("x") != "1" || h.Address == "" {
+			t.Errorf("%s saw auth %v query %v address %q", name, h.Auth, h.Query, h.Address)
+		}
+	}
+	if hs := sk.Handshake(); hs.Auth != nil || hs.Query != nil || hs.Headers != nil || hs.Address == "" {
+		t.Errorf("connected socket keeps %+v", hs)
+	}
+	if c.Request() != nil {
+		t.Error("the session still holds its handshake request")
+	}
+}
+
+// With a second namespace to connect to, the session keeps its request
+// for that CONNECT's middlewares.
+func TestRequestKeptForAnotherNamespace(t *testing.T) {
+	s := testServer(t, Config{})
+	var query string
+	s.Of("/admin").Use(func(h *Handshake) (any, error) { query = h.Query.Get("x"); return nil, nil })
+	c, _ := connectTo(t, s, "/", `{}`)
+	if c.Request() == nil {
+		t.Fatal("request released with a namespace left to connect to")
+	}
+	c.recv("0/admin,{}")
+	if query != "1" {
+		t.Errorf("/admin middleware saw query x=%q", query)
+	}
+	if c.Request() != nil {
+		t.Error("request kept after every namespace was connected")
+	}
+}
+
 func TestConnectTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := testServer(t, Config{ConnectTimeout: time.Second})

@@ -36,7 +36,7 @@ type Socket struct {
 	ns        *Namespace
 	client    *client
 	data      any
-	handshake *Handshake
+	handshake atomic.Pointer[Handshake]
 	recovered bool
 
 	hmu          sync.Mutex // guards the handlers
@@ -99,7 +99,14 @@ func (s *Socket) ID() string { return s.id }
 func (s *Socket) Data() any { return s.data }
 
 // Handshake is what the client sent to connect.
-func (s *Socket) Handshake() *Handshake { return s.handshake }
+func (s *Socket) Handshake() *Handshake { return s.handshake.Load() }
+
+// slimHandshake drops the handshake's auth, query and headers.
+func (s *Socket) slimHandshake() {
+	hs := *s.handshake.Load()
+	hs.Auth, hs.Query, hs.Headers = nil, nil, nil
+	s.handshake.Store(&hs)
+}
 
 // Namespace is the socket's namespace.
 func (s *Socket) Namespace() *Namespace { return s.ns }
