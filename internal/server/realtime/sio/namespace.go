@@ -370,6 +370,24 @@ func (n *Namespace) detach(s *Socket, reason string) {
 	n.srv.saved.put(s)
 }
 
+// trimRings drops what is older than the recovery window from the rings
+// of the namespace's sockets.
+func (n *Namespace) trimRings(now int64) {
+	n.mu.RLock()
+	socks := make([]*Socket, 0, len(n.all))
+	for s := range n.all {
+		socks = append(socks, s)
+	}
+	n.mu.RUnlock()
+	for _, s := range socks {
+		s.mu.Lock()
+		if s.ring != nil {
+			s.ring.expire(now)
+		}
+		s.mu.Unlock()
+	}
+}
+
 // connect makes the socket of a CONNECT that the middlewares accepted
 // (data), recovering the saved session the client asks for when it may,
 // and sends the CONNECT reply (and the missed packets) before any

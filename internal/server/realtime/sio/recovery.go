@@ -87,12 +87,24 @@ func (r *ring) popFront() {
 // trim drops entries older than the window, and the oldest ones while
 // adding size would break a bound.
 func (r *ring) trim(now int64, size int) {
+	r.dropOld(now)
+	for r.n > 0 && (r.n+1 > r.lim.MaxPackets || r.bytes+size > r.lim.MaxBytes) {
+		r.popFront()
+	}
+}
+
+func (r *ring) dropOld(now int64) {
 	old := now - int64(r.lim.Window)
 	for r.n > 0 && r.at(0).at < old {
 		r.popFront()
 	}
-	for r.n > 0 && (r.n+1 > r.lim.MaxPackets || r.bytes+size > r.lim.MaxBytes) {
-		r.popFront()
+}
+
+// expire drops entries older than the window and, once empty, the buffer.
+func (r *ring) expire(now int64) {
+	r.dropOld(now)
+	if r.n == 0 {
+		r.buf, r.head = nil, 0
 	}
 }
 

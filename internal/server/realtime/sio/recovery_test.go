@@ -1,6 +1,7 @@
 package sio
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -422,4 +423,48 @@ func TestOldSocketActsOnSession(t *testing.T) {
 	if _, sk4, _, _ := e.connect(map[string]any{"pid": reply3["pid"]}); sk4.Recovered() {
 		t.Error("recovered a kicked session")
 	}
+}
+
+// TestIdleRingsExpire: a socket that receives nothing more lets go of what
+// it got once the window has passed (Server.Run trims every ring), and a
+// client that saw the last of it still recovers.
+func TestIdleRingsExpire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newRecoveryEnv(t, Recovery{Window: 8 * time.Second})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.s.Run(ctx) }()
+		c, sk, reply, _ := e.connect(nil)
+		_ = sk.Emit("snapshot", strings.Repeat("x", 1000))
+		_ = sk.Emit("last")
+		sent := c.take()
+		last := offsetOf(t, sent[1])
+
+		time.Sleep(7 * time.Second)
+		synctest.Wait()
+		sk.mu.Lock()
+		kept := sk.ring.n
+		sk.mu.Unlock()
+		if kept != 2 {
+			t.Fatalf("ring holds %d packets within the window, want 2", kept)
+		}
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		sk.mu.Lock()
+		n, size, buf := sk.ring.n, sk.ring.bytes, sk.ring.buf
+		sk.mu.Unlock()
+		if n != 0 || size != 0 || buf != nil {
+			t.Errorf("idle ring after the window: %d packets, %d bytes, buffer %v", n, size, buf != nil)
+		}
+
+		c.drop(eio.ReasonTransportClose)
+		_, sk2, _, replay := e.connect(map[string]any{"pid": reply["pid"], "offset": last})
+		if !sk2.Recovered() || len(replay) != 0 {
+			t.Errorf("client with the newest offset: recovered %v, replay %d", sk2.Recovered(), len(replay))
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 }

@@ -160,11 +160,43 @@ func (s *Server) Pending() int { return int(s.pending.Load()) }
 
 // Run serves the cluster, if any, until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
+	if s.recovery {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			s.trimRings(ctx)
+		}()
+	}
 	if s.cluster == nil {
 		<-ctx.Done()
 		return nil
 	}
 	return s.cluster.Run(ctx, s)
+}
+
+// trimRings drops packets older than the recovery window from every
+// socket's ring, a few times per window: a socket that receives nothing
+// would otherwise keep what it got last (its join snapshot) for good.
+func (s *Server) trimRings(ctx context.Context) {
+	t := time.NewTicker(min(max(s.cfg.Recovery.Window/4, time.Second), time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.nsMu.RLock()
+		nsps := make([]*Namespace, 0, len(s.nsps))
+		for _, ns := range s.nsps {
+			nsps = append(nsps, ns)
+		}
+		s.nsMu.RUnlock()
+		for _, ns := range nsps {
+			ns.trimRings(nowNano())
+		}
+	}
 }
 
 // Shutdown closes every session after what is queued for it (see
