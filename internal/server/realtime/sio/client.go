@@ -34,7 +34,7 @@ type client struct {
 	conn    conn
 	timeout *time.Timer
 
-	// Owned by the reader (OnMessage).
+	// Owned by OnMessage, which never runs concurrently for a session.
 	partial *packet  // binary packet waiting for attachments
 	bins    [][]byte // its attachments so far
 	failed  bool
@@ -44,7 +44,7 @@ type client struct {
 	pending bool      // counted in Server.pending
 	// busy is set while OnMessage runs; a close arriving then is handled
 	// when it returns, so a socket's OnDisconnect never overlaps its
-	// handler run by the reader.
+	// handler run by OnMessage.
 	busy, closed, closeLater bool
 	closeReason              string
 }

@@ -169,9 +169,8 @@ func (s *Socket) Use(fn func(e *Event) bool) {
 	s.hmu.Unlock()
 }
 
-// On handles an event. Handlers run one at a time per socket, in order,
-// on the connection's reader: a slow handler delays the socket's next
-// events, not other sockets.
+// On handles an event. Handlers run one at a time per session, in order:
+// a slow handler delays the session's next events, not other sessions.
 func (s *Socket) On(event string, fn func(e *Event)) {
 	s.hmu.Lock()
 	if s.handlers == nil {
