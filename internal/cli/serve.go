@@ -30,6 +30,8 @@ type ServeOptions struct {
 	Redis           string
 	RedisPrefix     string
 	HoldTTL         time.Duration
+	MaxHoldsPerUser int
+	MaxDaysAhead    int
 	CORSOrigins     []string
 	Demo            bool
 	Catalog         string
@@ -89,6 +91,8 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.StringVar(&o.Redis, "redis", "", "redis://… URL to share rooms and broadcasts between nodes (off by default)")
 	fl.StringVar(&o.RedisPrefix, "redis-prefix", server.DefaultRedisPrefix, "channel prefix of the Redis adapter (same default as Node's adapter)")
 	fl.DurationVar(&o.HoldTTL, "hold-ttl", slots.DefaultHoldTTL, "how long a hold lasts before it is freed")
+	fl.IntVar(&o.MaxHoldsPerUser, "max-holds-per-user", slots.DefaultMaxHoldsPerUser, "active holds one user may have at once; more get 429 HOLD_LIMIT (0 = unlimited)")
+	fl.IntVar(&o.MaxDaysAhead, "max-days-ahead", slots.DefaultMaxDaysAhead, "refuse holds for dates more than this many days after today with 400 DATE_TOO_FAR (0 = unlimited)")
 	fl.StringSliceVar(&o.CORSOrigins, "cors-origin", nil, "allowed browser origin (repeatable, or comma-separated; * allows any)")
 	fl.BoolVar(&o.Demo, "demo", false, "load the demo catalog (sede 1: spazi 1-4, sede 2: spazi 5-8, 09:00-18:00)")
 	fl.StringVar(&o.Catalog, "catalog", "", "load sedi and spazi from a JSON or YAML file")
@@ -151,6 +155,11 @@ func (o *ServeOptions) config() (server.Config, error) {
 	if o.HoldTTL <= 0 {
 		return server.Config{}, UsageErrorf("--hold-ttl must be positive, got %s", o.HoldTTL)
 	}
+	for name, v := range map[string]int{"--max-holds-per-user": o.MaxHoldsPerUser, "--max-days-ahead": o.MaxDaysAhead} {
+		if v < 0 {
+			return server.Config{}, UsageErrorf("%s must be 0 (unlimited) or positive, got %d", name, v)
+		}
+	}
 	if o.RequestTimeout <= o.PingInterval {
 		return server.Config{}, UsageErrorf("--http-request-timeout (%s) must exceed --ping-interval (%s): a polling request waits up to one interval", o.RequestTimeout, o.PingInterval)
 	}
@@ -188,7 +197,7 @@ func (o *ServeOptions) config() (server.Config, error) {
 	}
 	return server.Config{
 		Addr: o.Addr, DB: o.DB, Redis: o.Redis, RedisPrefix: o.RedisPrefix, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
-		HoldTTL: o.HoldTTL, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(), DebugAddr: o.DebugAddr,
+		HoldTTL: o.HoldTTL, MaxHoldsPerUser: o.MaxHoldsPerUser, MaxDaysAhead: o.MaxDaysAhead, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(), DebugAddr: o.DebugAddr,
 		HTTP: server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout},
 		Realtime: realtime.Config{
 			CORSOrigins: origins, MaxPayloadBytes: o.MaxPayload, MaxRoomsPerSocket: o.MaxRooms,

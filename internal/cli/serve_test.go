@@ -30,6 +30,9 @@ func TestServeFlagsEnvFallback(t *testing.T) {
 			if o.Addr != ":3000" || o.HoldTTL != 15*time.Minute || o.DB != "" || o.Redis != "" || o.LogFormat != "text" {
 				t.Errorf("defaults: %+v", o)
 			}
+			if o.MaxHoldsPerUser != 4 || o.MaxDaysAhead != 90 {
+				t.Errorf("fair-use defaults: %d holds per user, %d days ahead; want 4 and 90", o.MaxHoldsPerUser, o.MaxDaysAhead)
+			}
 		}},
 		{"env fills", map[string]string{"COWORK_ADDR": "127.0.0.1:4000", "COWORK_JWT_SECRET": "s", "COWORK_HOLD_TTL": "2m",
 			"COWORK_CORS_ORIGIN": "https://a.example,https://b.example", "COWORK_DEMO": "true", "COWORK_MAX_CONNECTIONS": "7"}, nil,
@@ -44,6 +47,23 @@ func TestServeFlagsEnvFallback(t *testing.T) {
 		{"flag wins", map[string]string{"COWORK_ADDR": "127.0.0.1:4000"}, []string{"--addr", ":5000"}, func(t *testing.T, o *ServeOptions) {
 			if o.Addr != ":5000" {
 				t.Errorf("addr = %q, want the flag's :5000", o.Addr)
+			}
+		}},
+		{"fair use from env", map[string]string{"COWORK_MAX_HOLDS_PER_USER": "0", "COWORK_MAX_DAYS_AHEAD": "30"}, nil, func(t *testing.T, o *ServeOptions) {
+			if o.MaxHoldsPerUser != 0 || o.MaxDaysAhead != 30 {
+				t.Errorf("env not applied: %d holds per user, %d days ahead; want 0 and 30", o.MaxHoldsPerUser, o.MaxDaysAhead)
+			}
+		}},
+		{"fair use flags win", map[string]string{"COWORK_MAX_HOLDS_PER_USER": "9"}, []string{"--jwt-secret", "s", "--max-holds-per-user", "2", "--max-days-ahead", "7"}, func(t *testing.T, o *ServeOptions) {
+			if o.MaxHoldsPerUser != 2 || o.MaxDaysAhead != 7 {
+				t.Errorf("flags: %d holds per user, %d days ahead; want 2 and 7", o.MaxHoldsPerUser, o.MaxDaysAhead)
+			}
+			cfg, err := o.config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.MaxHoldsPerUser != 2 || cfg.MaxDaysAhead != 7 {
+				t.Errorf("server config: %d holds per user, %d days ahead; want 2 and 7", cfg.MaxHoldsPerUser, cfg.MaxDaysAhead)
 			}
 		}},
 	}
@@ -80,6 +100,9 @@ func TestExitCodes(t *testing.T) {
 		{"bad log format", nil, []string{"serve", "--dev", "--log-format", "xml"}, ExitUsage, "--log-format", 0},
 		{"bad tz", nil, []string{"serve", "--dev", "--tz", "Mars/Olympus"}, ExitUsage, "--tz", 0},
 		{"negative hold ttl", nil, []string{"serve", "--dev", "--hold-ttl", "-1s"}, ExitUsage, "--hold-ttl", 0},
+		{"negative max holds", nil, []string{"serve", "--dev", "--max-holds-per-user", "-1"}, ExitUsage, "--max-holds-per-user must be 0 (unlimited) or positive", 0},
+		{"negative max days", map[string]string{"COWORK_MAX_DAYS_AHEAD": "-5"}, []string{"serve", "--dev"}, ExitUsage, "--max-days-ahead must be 0 (unlimited) or positive", 0},
+		{"bad max holds env", map[string]string{"COWORK_MAX_HOLDS_PER_USER": "many"}, []string{"serve", "--dev"}, ExitUsage, "COWORK_MAX_HOLDS_PER_USER", 0},
 		{"missing catalog", nil, []string{"serve", "--dev", "--catalog", "/nonexistent/sedi.yaml"}, ExitUsage, "read catalog", 0},
 		{"unreachable postgres", nil, []string{"serve", "--jwt-secret", "s", "--addr", "127.0.0.1:0", "--db", "postgres://app@127.0.0.1:1/cowork?connect_timeout=2"}, ExitError, "open database", 0},
 		{"bad db scheme", nil, []string{"serve", "--jwt-secret", "s", "--addr", "127.0.0.1:0", "--db", "mysql://x"}, ExitError, "unsupported database scheme", 0},

@@ -43,26 +43,46 @@ const (
 
 // Messages whose text the frontend matches on.
 const (
-	MsgConnected            = "Connesso al sistema real-time"
-	MsgSocketAuthRequired   = "Token di autenticazione richiesto"
-	MsgSocketAuthInvalid    = "Token non valido"
-	MsgHTTPAuthRequired     = "Token di accesso richiesto"
-	MsgHTTPAuthInvalid      = "Token non valido o scaduto"
-	MsgBadDate              = "Formato data non valido. Usa YYYY-MM-DD"
-	MsgSlotUnavailable      = "Slot non disponibile"
-	MsgSlotNotBookable      = "Slot non disponibile per prenotazione"
-	MsgSlotBooked           = "Slot prenotato con successo"
-	MsgSlotReleased         = "Slot liberato con successo"
-	MsgSlotNotHeldByUser    = "Slot non trovato o non occupato da questo utente"
-	CodeAuthRequired        = "AUTH_REQUIRED"
-	CodeAuthInvalid         = "AUTH_INVALID"
-	DateLayout              = "2006-01-02"
-	timestampLayout         = "2006-01-02T15:04:05.000Z"
-	userRoomPrefix          = "user_"
-	spaceRoomFormat         = "spazio_%d_sede_%d"
-	MsgHoldTemplateMinutes  = "Slot occupato per %d minuti"
-	MsgHoldTemplateDuration = "Slot occupato per %s"
+	MsgConnected          = "Connesso al sistema real-time"
+	MsgSocketAuthRequired = "Token di autenticazione richiesto"
+	MsgSocketAuthInvalid  = "Token non valido"
+	MsgHTTPAuthRequired   = "Token di accesso richiesto"
+	MsgHTTPAuthInvalid    = "Token non valido o scaduto"
+	MsgBadDate            = "Formato data non valido. Usa YYYY-MM-DD"
+	MsgSlotUnavailable    = "Slot non disponibile"
+	MsgSlotNotBookable    = "Slot non disponibile per prenotazione"
+	MsgSlotBooked         = "Slot prenotato con successo"
+	MsgSlotReleased       = "Slot liberato con successo"
+	MsgSlotNotHeldByUser  = "Slot non trovato o non occupato da questo utente"
+	CodeAuthRequired      = "AUTH_REQUIRED"
+	CodeAuthInvalid       = "AUTH_INVALID"
+	DateLayout            = "2006-01-02"
+	timestampLayout       = "2006-01-02T15:04:05.000Z"
+	userRoomPrefix        = "user_"
+	spaceRoomFormat       = "spazio_%d_sede_%d"
+	MsgHoldTemplate       = "Slot occupato per %s"
 )
+
+// Fair-use refusals of a hold (SPEC §7), as REST error codes.
+const (
+	// CodeHoldLimit: the user already has --max-holds-per-user active holds.
+	CodeHoldLimit = "HOLD_LIMIT"
+	// CodeDateTooFar: the date is more than --max-days-ahead days ahead.
+	CodeDateTooFar = "DATE_TOO_FAR"
+)
+
+// HoldLimitMessage is the text of CodeHoldLimit for a cap of n holds.
+func HoldLimitMessage(n int) string {
+	if n == 1 {
+		return "Puoi occupare un solo slot alla volta: prenotalo o liberalo prima di occuparne un altro"
+	}
+	return fmt.Sprintf("Puoi occupare al massimo %d slot alla volta: prenotane o liberane uno prima di occuparne un altro", n)
+}
+
+// DateTooFarMessage is the text of CodeDateTooFar for a horizon of n days.
+func DateTooFarMessage(n int) string {
+	return fmt.Sprintf("Si può prenotare al massimo %s in anticipo", plural(n, "giorno", "giorni"))
+}
 
 // Timestamp formats t like JavaScript's Date.prototype.toISOString, which is
 // what the seed's frontend parses: UTC with milliseconds and a Z suffix.
@@ -71,12 +91,40 @@ func Timestamp(t time.Time) string { return t.UTC().Format(timestampLayout) }
 // ParseTimestamp parses a Timestamp string (any RFC 3339 form is accepted).
 func ParseTimestamp(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
 
-// HoldMessage is the hold success text; the minutes follow --hold-ttl.
+// HoldMessage is the hold success text for a --hold-ttl of ttl, in
+// Italian words: "Slot occupato per 15 minuti" (the seed's text, which the
+// frontend knows), "… per 1 ora e 30 minuti", "… per 2 minuti e 30
+// secondi". Under two minutes a TTL that is no whole minute is said in
+// seconds ("… per 90 secondi"). The TTL is rounded to the second, at
+// least one.
 func HoldMessage(ttl time.Duration) string {
-	if ttl%time.Minute == 0 {
-		return fmt.Sprintf(MsgHoldTemplateMinutes, int(ttl/time.Minute))
+	secs := int64(max(ttl.Round(time.Second), time.Second) / time.Second)
+	if secs < 120 && secs%60 != 0 {
+		return fmt.Sprintf(MsgHoldTemplate, plural(secs, "secondo", "secondi"))
 	}
-	return fmt.Sprintf(MsgHoldTemplateDuration, ttl)
+	var parts []string
+	for _, u := range []struct {
+		secs      int64
+		one, many string
+	}{{3600, "ora", "ore"}, {60, "minuto", "minuti"}, {1, "secondo", "secondi"}} {
+		if n := secs / u.secs; n > 0 {
+			parts = append(parts, plural(n, u.one, u.many))
+			secs %= u.secs
+		}
+	}
+	text := parts[len(parts)-1]
+	if len(parts) > 1 {
+		text = strings.Join(parts[:len(parts)-1], ", ") + " e " + text
+	}
+	return fmt.Sprintf(MsgHoldTemplate, text)
+}
+
+// plural is "1 ora" or "n ore".
+func plural[N int | int64](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // SpaceRoom is the room of one spazio: spazio_<spazioId>_sede_<sedeId>.

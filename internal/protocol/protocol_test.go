@@ -51,11 +51,47 @@ func TestTimestampLikeJavaScript(t *testing.T) {
 }
 
 func TestHoldMessage(t *testing.T) {
-	if got := HoldMessage(15 * time.Minute); got != "Slot occupato per 15 minuti" {
-		t.Fatalf("HoldMessage(15m) = %q", got)
+	tests := []struct {
+		ttl  time.Duration
+		want string
+	}{
+		{15 * time.Minute, "Slot occupato per 15 minuti"}, // the seed's text: the frontend knows it
+		{10 * time.Minute, "Slot occupato per 10 minuti"},
+		{time.Minute, "Slot occupato per 1 minuto"},
+		{2 * time.Minute, "Slot occupato per 2 minuti"},
+		{90 * time.Second, "Slot occupato per 90 secondi"},
+		{119 * time.Second, "Slot occupato per 119 secondi"},
+		{3 * time.Second, "Slot occupato per 3 secondi"},
+		{time.Second, "Slot occupato per 1 secondo"},
+		{2*time.Minute + 30*time.Second, "Slot occupato per 2 minuti e 30 secondi"},
+		{time.Hour, "Slot occupato per 1 ora"},
+		{2 * time.Hour, "Slot occupato per 2 ore"},
+		{90 * time.Minute, "Slot occupato per 1 ora e 30 minuti"},
+		{time.Hour + time.Minute, "Slot occupato per 1 ora e 1 minuto"},
+		{time.Hour + 5*time.Second, "Slot occupato per 1 ora e 5 secondi"},
+		{2*time.Hour + 3*time.Minute + 4*time.Second, "Slot occupato per 2 ore, 3 minuti e 4 secondi"},
+		{48 * time.Hour, "Slot occupato per 48 ore"},
+		{1500 * time.Millisecond, "Slot occupato per 2 secondi"}, // rounded to the second
+		{300 * time.Millisecond, "Slot occupato per 1 secondo"},  // never "0 secondi"
 	}
-	if got := HoldMessage(90 * time.Second); got != "Slot occupato per 1m30s" {
-		t.Fatalf("HoldMessage(90s) = %q", got)
+	for _, tt := range tests {
+		if got := HoldMessage(tt.ttl); got != tt.want {
+			t.Errorf("HoldMessage(%v) = %q, want %q", tt.ttl, got, tt.want)
+		}
+	}
+}
+
+func TestFairUseMessages(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{HoldLimitMessage(4), "Puoi occupare al massimo 4 slot alla volta: prenotane o liberane uno prima di occuparne un altro"},
+		{HoldLimitMessage(1), "Puoi occupare un solo slot alla volta: prenotalo o liberalo prima di occuparne un altro"},
+		{DateTooFarMessage(90), "Si può prenotare al massimo 90 giorni in anticipo"},
+		{DateTooFarMessage(1), "Si può prenotare al massimo 1 giorno in anticipo"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
 	}
 }
 

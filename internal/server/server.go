@@ -43,6 +43,13 @@ type Config struct {
 	JWTIssuer   string
 	JWTAud      string
 	HoldTTL     time.Duration
+	// MaxHoldsPerUser caps one user's active holds (--max-holds-per-user);
+	// zero means no cap. Negative is an error.
+	MaxHoldsPerUser int
+	// MaxDaysAhead refuses holds on dates more than this many days after
+	// today in the sede's zone (--max-days-ahead); zero means no limit.
+	// Negative is an error.
+	MaxDaysAhead int
 	// Location is the zone of sedi that name none; nil is time.Local.
 	Location *time.Location
 	// Catalog is upserted at start; nil leaves the stored catalog as is.
@@ -102,6 +109,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	if cfg.HoldTTL <= 0 {
 		cfg.HoldTTL = slots.DefaultHoldTTL
+	}
+	if cfg.MaxHoldsPerUser < 0 || cfg.MaxDaysAhead < 0 {
+		return nil, fmt.Errorf("the hold limits must not be negative (0 means no limit): %d holds per user, %d days ahead", cfg.MaxHoldsPerUser, cfg.MaxDaysAhead)
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
@@ -193,7 +203,10 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		// Holds made on other nodes don't wake this node's sweeper.
 		sweepCap = time.Second
 	}
-	svc := slots.NewService(st, hub, slots.SystemClock{}, slots.Config{HoldTTL: s.cfg.HoldTTL, Location: s.cfg.Location, SweepCap: sweepCap}, s.log)
+	svc := slots.NewService(st, hub, slots.SystemClock{}, slots.Config{
+		HoldTTL: s.cfg.HoldTTL, Location: s.cfg.Location, SweepCap: sweepCap,
+		MaxHoldsPerUser: s.cfg.MaxHoldsPerUser, MaxDaysAhead: s.cfg.MaxDaysAhead,
+	}, s.log)
 	hub.UseSpaces(svc)
 	stats := &statsSource{hub: hub, store: st, cluster: cluster, version: s.cfg.Version, clock: svc}
 	if cluster != nil {
@@ -251,7 +264,8 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.log.Info("coworkctl serving", "url", URLFor(ln.Addr()), "socket_io", URLFor(ln.Addr())+"/socket.io/",
-		"db", st.String(), "redis", s.cfg.Redis != "", "hold_ttl", s.cfg.HoldTTL, "node", s.cfg.Realtime.NodeID, "sedi", len(cat))
+		"db", st.String(), "redis", s.cfg.Redis != "", "hold_ttl", s.cfg.HoldTTL,
+		"max_holds_per_user", s.cfg.MaxHoldsPerUser, "max_days_ahead", s.cfg.MaxDaysAhead, "node", s.cfg.Realtime.NodeID, "sedi", len(cat))
 	s.addr <- ln.Addr().String()
 
 	g, gctx := errgroup.WithContext(ctx)

@@ -35,6 +35,7 @@ func runConformance(t *testing.T, b backend) {
 		{"CatalogRejectsBadInput", testCatalogRejectsBadInput},
 		{"HoldBookRelease", testHoldBookRelease},
 		{"HoldUnknownSpazio", testHoldUnknownSpazio},
+		{"HoldLimit", testHoldLimit},
 		{"LapsedHold", testLapsedHold},
 		{"ExpireDueExactlyOnce", testExpireDueExactlyOnce},
 		{"NextExpiryAndCount", testNextExpiryAndCount},
@@ -71,7 +72,7 @@ func key(spazio int64, slot int) slots.SlotKey {
 
 func mustHold(t *testing.T, s *Store, k slots.SlotKey, user int64, now time.Time) slots.Reservation {
 	t.Helper()
-	res, err := s.Hold(context.Background(), k, user, now, now.Add(ttl))
+	res, err := s.Hold(context.Background(), k, user, now, now.Add(ttl), 0)
 	if err != nil {
 		t.Fatalf("Hold(%+v, user %d): %v", k, user, err)
 	}
@@ -179,9 +180,9 @@ func testHoldBookRelease(t *testing.T, b backend) {
 		t.Fatalf("Hold = %+v", held)
 	}
 
-	_, err := s.Hold(ctx, k, 11, t0, t0.Add(ttl))
+	_, err := s.Hold(ctx, k, 11, t0, t0.Add(ttl), 0)
 	wantErr(t, "hold by another user", err, slots.ErrSlotTaken)
-	_, err = s.Hold(ctx, k, 10, t0, t0.Add(ttl))
+	_, err = s.Hold(ctx, k, 10, t0, t0.Add(ttl), 0)
 	wantErr(t, "hold again by the holder", err, slots.ErrSlotTaken)
 	_, err = s.Book(ctx, k, 11, t0)
 	wantErr(t, "book by another user", err, slots.ErrNotHeld)
@@ -198,7 +199,7 @@ func testHoldBookRelease(t *testing.T, b backend) {
 	if booked.ID != held.ID || booked.State != slots.StateBooked || !booked.ExpiresAt.IsZero() || !booked.UpdatedAt.Equal(later) {
 		t.Fatalf("Book = %+v", booked)
 	}
-	_, err = s.Hold(ctx, k, 11, later, later.Add(ttl))
+	_, err = s.Hold(ctx, k, 11, later, later.Add(ttl), 0)
 	wantErr(t, "hold of a booked slot", err, slots.ErrSlotTaken)
 	_, err = s.Book(ctx, k, 10, later)
 	wantErr(t, "book twice", err, slots.ErrNotHeld)
@@ -242,8 +243,84 @@ func testHoldBookRelease(t *testing.T, b backend) {
 
 func testHoldUnknownSpazio(t *testing.T, b backend) {
 	s := newSeeded(t, b)
-	_, err := s.Hold(context.Background(), key(99, 1), 10, t0, t0.Add(ttl))
+	_, err := s.Hold(context.Background(), key(99, 1), 10, t0, t0.Add(ttl), 0)
 	wantErr(t, "hold of spazio 99", err, slots.ErrSpazioNotFound)
+}
+
+// wantHoldLimit fails unless err is the refusal of a hold past limit.
+func wantHoldLimit(t *testing.T, what string, err error, limit int) {
+	t.Helper()
+	var le *slots.LimitError
+	if !errors.Is(err, slots.ErrHoldLimit) || !errors.As(err, &le) || le.Limit != limit {
+		t.Fatalf("%s: got error %v, want a *slots.LimitError of ErrHoldLimit with limit %d", what, err, limit)
+	}
+}
+
+// testHoldLimit: with maxHolds, a user's occupied, unexpired holds are
+// capped; bookings, releases and lapsed holds free a place; other users and
+// maxHolds 0 are not limited.
+func testHoldLimit(t *testing.T, b backend) {
+	ctx := context.Background()
+	s := newSeeded(t, b)
+	const limit = 2
+	hold := func(k slots.SlotKey, user int64, now time.Time) error {
+		_, err := s.Hold(ctx, k, user, now, now.Add(ttl), limit)
+		return err
+	}
+	mustHoldLimited := func(k slots.SlotKey, user int64, now time.Time) {
+		t.Helper()
+		if err := hold(k, user, now); err != nil {
+			t.Fatalf("Hold(%+v, user %d) under the limit: %v", k, user, err)
+		}
+	}
+	userHolds := func(user int64, now time.Time) []int {
+		t.Helper()
+		active, err := s.ActiveReservations(ctx, 1, key(1, 1).Date, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var held []int
+		for _, r := range active {
+			if r.UserID == user && r.State == slots.StateOccupied {
+				held = append(held, r.Key.Slot)
+			}
+		}
+		return held
+	}
+
+	mustHoldLimited(key(1, 1), 10, t0)
+	mustHoldLimited(key(1, 2), 10, t0)
+	wantHoldLimit(t, "third hold", hold(key(1, 3), 10, t0), limit)
+	if got := userHolds(10, t0); !reflect.DeepEqual(got, []int{1, 2}) {
+		t.Fatalf("after a refused hold user 10 holds slots %v, want [1 2]", got)
+	}
+	mustHoldLimited(key(1, 3), 11, t0) // another user has a cap of their own
+
+	// maxHolds 0 is no cap; a cap counts the holds made before it applied.
+	if _, err := s.Hold(ctx, key(1, 4), 10, t0, t0.Add(ttl), 0); err != nil {
+		t.Fatalf("Hold without a cap: %v", err)
+	}
+	wantHoldLimit(t, "hold with three held", hold(key(1, 5), 10, t0), limit)
+
+	// A booking is no hold, but two holds remain; a release frees a place.
+	if _, err := s.Book(ctx, key(1, 1), 10, t0); err != nil {
+		t.Fatal(err)
+	}
+	wantHoldLimit(t, "hold after booking one of three", hold(key(1, 5), 10, t0), limit)
+	if _, err := s.Release(ctx, key(1, 4), 10, t0); err != nil {
+		t.Fatal(err)
+	}
+	mustHoldLimited(key(1, 5), 10, t0)
+	wantHoldLimit(t, "hold after refilling the place", hold(key(1, 6), 10, t0), limit)
+
+	// Holds that lapsed count no more, swept or not.
+	lapse := t0.Add(ttl)
+	mustHoldLimited(key(1, 6), 10, lapse)
+	mustHoldLimited(key(1, 7), 10, lapse)
+	wantHoldLimit(t, "hold after lapse", hold(key(1, 8), 10, lapse), limit)
+	if got := userHolds(10, lapse); !reflect.DeepEqual(got, []int{6, 7}) {
+		t.Fatalf("after the lapse user 10 holds slots %v, want [6 7]", got)
+	}
 }
 
 func testLapsedHold(t *testing.T, b backend) {
@@ -270,7 +347,7 @@ func testLapsedHold(t *testing.T, b backend) {
 
 	// Not yet swept: the next hold expires it and says so, exactly once.
 	now := lapse.Add(time.Minute)
-	res, err := s.Hold(ctx, k, 11, now, now.Add(ttl))
+	res, err := s.Hold(ctx, k, 11, now, now.Add(ttl), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +368,7 @@ func testLapsedHold(t *testing.T, b backend) {
 	if due, err := s.ExpireDue(ctx, now); err != nil || len(due) != 1 {
 		t.Fatalf("ExpireDue = %+v, %v; want one", due, err)
 	}
-	res, err = s.Hold(ctx, k2, 11, now, now.Add(ttl))
+	res, err = s.Hold(ctx, k2, 11, now, now.Add(ttl), 0)
 	if err != nil || res.Expired != nil {
 		t.Fatalf("Hold after sweep = %+v, %v; want no Expired", res, err)
 	}
@@ -489,7 +566,7 @@ func testCanceledContext(t *testing.T, b backend) {
 	s := newSeeded(t, b)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := s.Hold(ctx, key(1, 1), 10, t0, t0.Add(ttl))
+	_, err := s.Hold(ctx, key(1, 1), 10, t0, t0.Add(ttl), 0)
 	wantErr(t, "Hold with a canceled context", err, context.Canceled)
 	_, err = s.ActiveReservations(ctx, 1, "2030-03-04", t0)
 	wantErr(t, "ActiveReservations with a canceled context", err, context.Canceled)

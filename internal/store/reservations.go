@@ -82,11 +82,18 @@ func (s *Store) ActiveReservations(ctx context.Context, spazioID int64, date str
 // lapsed hold on the slot, returned as HoldResult.Expired. The unique index
 // on active reservations decides between concurrent holds: the losers get
 // slots.ErrSlotTaken. A spazio that does not exist gives
-// slots.ErrSpazioNotFound.
-func (s *Store) Hold(ctx context.Context, key slots.SlotKey, userID int64, now, expiresAt time.Time) (slots.HoldResult, error) {
+// slots.ErrSpazioNotFound. With maxHolds > 0, a user who already has
+// maxHolds unexpired holds gets a *slots.LimitError wrapping
+// slots.ErrHoldLimit (see checkHoldLimit for why that is race-free).
+func (s *Store) Hold(ctx context.Context, key slots.SlotKey, userID int64, now, expiresAt time.Time, maxHolds int) (slots.HoldResult, error) {
 	nowMs := toMillis(now)
 	var res slots.HoldResult
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if maxHolds > 0 {
+			if err := s.checkHoldLimit(ctx, tx, userID, nowMs, maxHolds); err != nil {
+				return err
+			}
+		}
 		expired, err := scanReservation(tx.QueryRowContext(ctx, s.q(`
 			UPDATE reservations SET state = 'expired', updated_at = ?
 			WHERE spazio_id = ? AND date = ? AND slot = ? AND state = 'occupied' AND expires_at <= ?
@@ -116,6 +123,44 @@ func (s *Store) Hold(ctx context.Context, key slots.SlotKey, userID int64, now, 
 	default:
 		return slots.HoldResult{}, fmt.Errorf("hold %s: %w", keyString(key), err)
 	}
+}
+
+// holdLockClass is the first key of the pg_advisory_xact_lock(int, int)
+// that serialises one user's holds ("hold" in ASCII). The two-key form
+// lives in its own key space, apart from the migration lock's one-key form.
+const holdLockClass int32 = 0x686f6c64
+
+// checkHoldLimit returns a *slots.LimitError when userID has maxHolds or
+// more holds unexpired at nowMs. It runs first in the hold's transaction,
+// and what makes it race-free is that no other hold by the same user can
+// commit between its count and the caller's commit:
+//
+//   - SQLite: the transaction began IMMEDIATE, so it holds the database's
+//     write lock; every other writer, in this process or another, waits.
+//   - PostgreSQL: READ COMMITTED would let two transactions count the same
+//     rows and both insert, so it first takes a transaction-scoped advisory
+//     lock keyed by the user. A second hold by the user (on any node) waits
+//     there until the first commits, and its count, a new statement, then
+//     sees the first's row. Users whose ids fold to the same key merely
+//     take turns. The lock is the transaction's first, so it cannot join a
+//     deadlock with the row and index locks taken after it.
+func (s *Store) checkHoldLimit(ctx context.Context, tx *sql.Tx, userID, nowMs int64, maxHolds int) error {
+	if s.dialect == postgresDialect && !s.skipHoldLock {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`,
+			holdLockClass, int32(userID)^int32(userID>>32)); err != nil {
+			return fmt.Errorf("lock holds of user %d: %w", userID, err)
+		}
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, s.q(`
+		SELECT COUNT(*) FROM reservations
+		WHERE user_id = ? AND state = 'occupied' AND expires_at > ?`), userID, nowMs).Scan(&n); err != nil {
+		return fmt.Errorf("count holds of user %d: %w", userID, err)
+	}
+	if n >= maxHolds {
+		return &slots.LimitError{Err: slots.ErrHoldLimit, Limit: maxHolds}
+	}
+	return nil
 }
 
 // Book turns userID's unexpired hold on key into a booking, or returns

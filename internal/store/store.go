@@ -55,6 +55,9 @@ type Store struct {
 	r *sql.DB
 	// name describes the database without secrets, for logs and errors.
 	name string
+	// skipHoldLock leaves out the per-user lock of checkHoldLimit. Only
+	// tests set it, to show that the concurrent hold-limit test notices.
+	skipHoldLock bool
 
 	closeOnce sync.Once
 	closeErr  error

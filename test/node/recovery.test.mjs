@@ -43,13 +43,15 @@ async function waitRoomMembers(n) {
   assert.fail(`room ${ROOM} has ${last} members, want ${n}`);
 }
 
-const actor = token(uniqueUser(5));
+// actor is a fresh user per hold: one user would soon reach the server's
+// --max-holds-per-user (these holds are only there to make room events).
+const actor = () => token(uniqueUser(5));
 
 // broadcast makes one room event (a hold) and waits for socket s to see it,
 // so s has a recovery offset.
 async function broadcastSeenBy(s, slot, date = DATE) {
   const seen = once(s, 'slot_update', SOON_MS, (p) => p.slotId === slot && p.data.date === date && p.status === 'occupied');
-  assert.equal((await slotAction('hold', actor, at(slot, date))).status, 200);
+  assert.equal((await slotAction('hold', actor(), at(slot, date))).status, 200);
   await seen;
 }
 
@@ -67,7 +69,7 @@ describe('connection state recovery', () => {
     s.io.engine.close();
     await gone; // the client calls it 'forced close'; the server sees its transport go
     // Missed while away (the client retries after ~200 ms).
-    assert.equal((await slotAction('hold', actor, at(2))).status, 200);
+    assert.equal((await slotAction('hold', actor(), at(2))).status, 200);
     await reconnected;
 
     assert.equal(s.recovered, true, 'socket.recovered');
@@ -103,7 +105,7 @@ describe('connection state recovery', () => {
       assert.equal(await gone, 'transport close');
       // The server has noticed; the event is sent while the client is away.
       await waitRoomMembers(0);
-      assert.equal((await slotAction('hold', actor, at(2, date))).status, 200);
+      assert.equal((await slotAction('hold', actor(), at(2, date))).status, 200);
 
       s.connect();
       await connected(s);

@@ -28,7 +28,13 @@ type problem struct {
 
 // errorTable is the one place domain errors become HTTP answers.
 func errorTable(a action, err error) problem {
+	var limit *slots.LimitError
+	errors.As(err, &limit)
 	switch {
+	case errors.Is(err, slots.ErrHoldLimit) && limit != nil:
+		return problem{http.StatusTooManyRequests, protocol.CodeHoldLimit, protocol.HoldLimitMessage(limit.Limit)}
+	case errors.Is(err, slots.ErrDateTooFar) && limit != nil:
+		return problem{http.StatusBadRequest, protocol.CodeDateTooFar, protocol.DateTooFarMessage(limit.Limit)}
 	case errors.Is(err, slots.ErrSlotTaken):
 		return problem{http.StatusConflict, "SLOT_TAKEN", protocol.MsgSlotUnavailable}
 	case errors.Is(err, slots.ErrNotHeld) && a == actionBook:

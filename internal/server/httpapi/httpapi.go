@@ -284,6 +284,8 @@ func resultOf(err error) string {
 		return "taken"
 	case errors.Is(err, slots.ErrNotHeld):
 		return "not_held"
+	case errors.Is(err, slots.ErrHoldLimit):
+		return "limited"
 	case slots.IsClientError(err):
 		return "invalid"
 	}

@@ -14,7 +14,7 @@ type Metrics struct {
 	Rooms            prometheus.Gauge
 	EventsIn         *prometheus.CounterVec // by event
 	EventsOut        *prometheus.CounterVec // by event
-	Holds            *prometheus.CounterVec // by result: ok, taken, invalid, error
+	Holds            *prometheus.CounterVec // by result: ok, taken, limited, invalid, error
 	SlotActions      *prometheus.CounterVec // by action, result
 	Expiries         prometheus.Counter
 	AuthFailures     *prometheus.CounterVec // by code and transport (socket, http)

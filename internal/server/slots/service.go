@@ -54,10 +54,21 @@ type Config struct {
 	// earlier expiry. Several nodes share one database, and a hold made on
 	// another node does not wake this one, so multi-node setups keep it short.
 	SweepCap time.Duration
+	// MaxHoldsPerUser caps one user's active (unexpired) holds; bookings do
+	// not count. Zero or negative means no cap.
+	MaxHoldsPerUser int
+	// MaxDaysAhead refuses holds on dates more than this many days after
+	// today in the sede's zone (today itself is 0 days ahead). Zero or
+	// negative means no limit.
+	MaxDaysAhead int
 }
 
-// DefaultHoldTTL is the seed's hold duration.
-const DefaultHoldTTL = 15 * time.Minute
+// Fair-use defaults of serve (SPEC §7); the Config zero values mean no limit.
+const (
+	DefaultHoldTTL         = 15 * time.Minute // the seed's hold duration
+	DefaultMaxHoldsPerUser = 4
+	DefaultMaxDaysAhead    = 90
+)
 
 // Service runs slot actions against a Store and announces them.
 type Service struct {
@@ -84,6 +95,8 @@ func NewService(store Store, notifier Notifier, clock Clock, cfg Config, log *sl
 	if cfg.SweepCap <= 0 {
 		cfg.SweepCap = time.Minute
 	}
+	cfg.MaxHoldsPerUser = max(cfg.MaxHoldsPerUser, 0)
+	cfg.MaxDaysAhead = max(cfg.MaxDaysAhead, 0)
 	if clock == nil {
 		clock = SystemClock{}
 	}
@@ -276,7 +289,10 @@ func (s *Service) resolve(ctx context.Context, a Action) (SlotKey, time.Time, er
 	return SlotKey{SpazioID: sp.ID, SedeID: sede.ID, Date: a.Date, Slot: a.Slot}, start, nil
 }
 
-// Hold reserves a free future slot for the user for HoldTTL.
+// Hold reserves a free future slot for the user for HoldTTL. Fair use
+// (SPEC §7): a date more than MaxDaysAhead days ahead is refused with
+// ErrDateTooFar, and a user at MaxHoldsPerUser active holds with
+// ErrHoldLimit, both inside a *LimitError.
 func (s *Service) Hold(ctx context.Context, a Action, userID int64) (Reservation, error) {
 	key, start, err := s.resolve(ctx, a)
 	if err != nil {
@@ -286,7 +302,10 @@ func (s *Service) Hold(ctx context.Context, a Action, userID int64) (Reservation
 	if !start.After(now) {
 		return Reservation{}, fmt.Errorf("hold %s slot %d: %w", a.Date, a.Slot, ErrSlotPast)
 	}
-	res, err := s.store.Hold(ctx, key, userID, now, now.Add(s.cfg.HoldTTL))
+	if limit := s.cfg.MaxDaysAhead; limit > 0 && daysAhead(start, now) > int64(limit) {
+		return Reservation{}, fmt.Errorf("hold %s slot %d: %w", a.Date, a.Slot, &LimitError{Err: ErrDateTooFar, Limit: limit})
+	}
+	res, err := s.store.Hold(ctx, key, userID, now, now.Add(s.cfg.HoldTTL), s.cfg.MaxHoldsPerUser)
 	if err != nil {
 		return Reservation{}, fmt.Errorf("hold spazio %d %s slot %d: %w", key.SpazioID, key.Date, key.Slot, err)
 	}
@@ -296,6 +315,18 @@ func (s *Service) Hold(ctx context.Context, a Action, userID int64) (Reservation
 	s.notifier.SlotChanged(ctx, s.change(res.Reservation, protocol.StatusOccupied, start))
 	s.Kick()
 	return res.Reservation, nil
+}
+
+// daysAhead is how many calendar days the date of a slot starting at start
+// lies after today, both in the slot's zone (the sede's, as for past
+// slots). It counts in Unix seconds, not time.Duration, which saturates
+// after 292 years and would misjudge a date in the year 5000.
+func daysAhead(start, now time.Time) int64 {
+	midnight := func(t time.Time) int64 {
+		y, m, d := t.Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix()
+	}
+	return (midnight(start) - midnight(now.In(start.Location()))) / (24 * 60 * 60)
 }
 
 // Book confirms the user's own unexpired hold.
@@ -429,7 +460,7 @@ func (s *Service) sweepAndPlan(ctx context.Context) (time.Duration, error) {
 
 // IsClientError reports whether err is the caller's fault (a 4xx).
 func IsClientError(err error) bool {
-	for _, e := range []error{ErrSlotTaken, ErrNotHeld, ErrSpazioNotFound, ErrSpazioNotInSede, ErrSlotOutOfRange, ErrSlotPast, ErrBadDate, ErrBadInput} {
+	for _, e := range []error{ErrSlotTaken, ErrNotHeld, ErrSpazioNotFound, ErrSpazioNotInSede, ErrSlotOutOfRange, ErrSlotPast, ErrBadDate, ErrBadInput, ErrHoldLimit, ErrDateTooFar} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -63,6 +63,11 @@ var (
 
 func newService(t *testing.T, clock slots.Clock, ttl time.Duration) (*slots.Service, *recorder, *store.Store) {
 	t.Helper()
+	return newServiceWith(t, clock, slots.Config{HoldTTL: ttl, Location: time.UTC})
+}
+
+func newServiceWith(t *testing.T, clock slots.Clock, cfg slots.Config) (*slots.Service, *recorder, *store.Store) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "test.db"), nil)
 	if err != nil {
@@ -73,7 +78,7 @@ func newService(t *testing.T, clock slots.Clock, ttl time.Duration) (*slots.Serv
 		t.Fatal(err)
 	}
 	rec := newRecorder()
-	svc := slots.NewService(st, rec, clock, slots.Config{HoldTTL: ttl, Location: time.UTC}, nil)
+	svc := slots.NewService(st, rec, clock, cfg, nil)
 	return svc, rec, st
 }
 

@@ -3,6 +3,7 @@ package slots
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -24,7 +25,25 @@ var (
 	ErrBadDate = errors.New("bad date")
 	// ErrBadInput: a malformed id or body.
 	ErrBadInput = errors.New("bad input")
+	// ErrHoldLimit: the user already has as many active holds as allowed
+	// (fair use, --max-holds-per-user). Returned inside a *LimitError.
+	ErrHoldLimit = errors.New("too many active holds")
+	// ErrDateTooFar: the date lies further ahead than holds may be made
+	// (fair use, --max-days-ahead). Returned inside a *LimitError.
+	ErrDateTooFar = errors.New("date too far ahead")
 )
+
+// LimitError is a fair-use refusal: Err is ErrHoldLimit or ErrDateTooFar
+// and Limit the configured bound, which the refusal's text states.
+type LimitError struct {
+	Err   error
+	Limit int
+}
+
+func (e *LimitError) Error() string { return fmt.Sprintf("%v (limit %d)", e.Err, e.Limit) }
+
+// Unwrap lets errors.Is match the sentinel.
+func (e *LimitError) Unwrap() error { return e.Err }
 
 // Reservation statuses as stored. Only occupied and booked are active: the
 // database allows at most one active reservation per (spazio, date, slot).
@@ -80,8 +99,12 @@ type Store interface {
 	// as free even before the sweeper runs, which keeps restarts safe.
 	ActiveReservations(ctx context.Context, spazioID int64, date string, now time.Time) ([]Reservation, error)
 	// Hold creates an occupied reservation for userID expiring at expiresAt.
-	// ErrSlotTaken when the slot has an active reservation.
-	Hold(ctx context.Context, key SlotKey, userID int64, now, expiresAt time.Time) (HoldResult, error)
+	// ErrSlotTaken when the slot has an active reservation. When maxHolds
+	// is positive and userID already has maxHolds holds unexpired at now, it
+	// returns a *LimitError wrapping ErrHoldLimit instead. The count and the
+	// insert are one transaction serialised per user, so concurrent holds by
+	// one user (on any node) never take it past maxHolds.
+	Hold(ctx context.Context, key SlotKey, userID int64, now, expiresAt time.Time, maxHolds int) (HoldResult, error)
 	// Book turns userID's unexpired hold on key into a booking; ErrNotHeld otherwise.
 	Book(ctx context.Context, key SlotKey, userID int64, now time.Time) (Reservation, error)
 	// Release ends userID's unexpired hold on key; ErrNotHeld otherwise.

@@ -61,13 +61,23 @@ export function dateIn(days) {
   return d.toISOString().slice(0, 10);
 }
 
-/** HOLD_MESSAGE is the hold success text the server must send for its TTL. */
+/**
+ * holdMessage is the hold success text the server must send for its TTL,
+ * in Italian words (protocol.HoldMessage): under two minutes and not a
+ * whole minute in seconds, otherwise hours, minutes and seconds.
+ */
 export function holdMessage(ttlMs = HOLD_TTL_MS) {
-  if (ttlMs % 60000 === 0) return `Slot occupato per ${ttlMs / 60000} minuti`;
-  // Go's time.Duration String() for whole seconds below an hour.
-  const s = ttlMs / 1000;
-  const m = Math.floor(s / 60);
-  return `Slot occupato per ${m > 0 ? `${m}m${s % 60}s` : `${s}s`}`;
+  let s = Math.max(Math.round(ttlMs / 1000), 1);
+  const word = (n, one, many) => (n === 1 ? `1 ${one}` : `${n} ${many}`);
+  if (s < 120 && s % 60 !== 0) return `Slot occupato per ${word(s, 'secondo', 'secondi')}`;
+  const parts = [];
+  for (const [unit, one, many] of [[3600, 'ora', 'ore'], [60, 'minuto', 'minuti'], [1, 'secondo', 'secondi']]) {
+    const n = Math.floor(s / unit);
+    if (n > 0) parts.push(word(n, one, many));
+    s %= unit;
+  }
+  const last = parts.pop();
+  return `Slot occupato per ${parts.length ? `${parts.join(', ')} e ${last}` : last}`;
 }
 
 /**
