@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -44,11 +45,19 @@ func ValidRole(role string) bool {
 	return false
 }
 
-// Errors of Verify. ErrInvalid wraps the library's reason.
+// Errors of Verify. ErrInvalid wraps the reason: the library's (its
+// jwt.ErrToken… sentinels tell which), ErrAlgorithm or ErrUserID.
 var (
 	ErrMissing = errors.New("token missing")
 	ErrInvalid = errors.New("token invalid")
+	// ErrAlgorithm is a token signed with another algorithm than Algorithms.
+	ErrAlgorithm = errors.New("signing algorithm not accepted")
+	// ErrUserID is a token without a positive integer id_utente.
+	ErrUserID = errors.New("id_utente missing or not a positive integer")
 )
+
+// Algorithms are the signing algorithms Verify accepts.
+var Algorithms = []string{jwt.SigningMethodHS256.Alg()}
 
 // Claims are the seed's JWT claims.
 type Claims struct {
@@ -75,6 +84,27 @@ type Config struct {
 	Audience string
 	// Leeway tolerates clock skew on exp/nbf/iat; zero means none.
 	Leeway time.Duration
+	// Now is the clock of exp/nbf; nil means time.Now.
+	Now func() time.Time
+}
+
+// parserOptions are the rules of Verify, shared with Inspect.
+func (cfg Config) parserOptions() []jwt.ParserOption {
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(Algorithms),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(cfg.Leeway),
+	}
+	if cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	if cfg.Audience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.Audience))
+	}
+	if cfg.Now != nil {
+		opts = append(opts, jwt.WithTimeFunc(cfg.Now))
+	}
+	return opts
 }
 
 // Verifier checks tokens with one secret. It is safe for concurrent use.
@@ -91,36 +121,38 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if len(cfg.Secret) == 0 {
 		return nil, errors.New("jwt secret is empty")
 	}
-	opts := []jwt.ParserOption{
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(cfg.Leeway),
-	}
-	if cfg.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
-	}
-	if cfg.Audience != "" {
-		opts = append(opts, jwt.WithAudience(cfg.Audience))
-	}
-	return &Verifier{cfg: cfg, parser: jwt.NewParser(opts...)}, nil
+	return &Verifier{cfg: cfg, parser: jwt.NewParser(cfg.parserOptions()...)}, nil
 }
 
 // Verify parses and validates a token: HS256 only, exp required and in the
 // future, a positive integer id_utente, iss/aud when configured.
 func (v *Verifier) Verify(token string) (*Claims, error) {
-	if token == "" {
-		return nil, ErrMissing
-	}
-	if len(token) > maxTokenBytes {
-		return nil, fmt.Errorf("%w: token longer than %d bytes", ErrInvalid, maxTokenBytes)
+	if err := checkLength(token); err != nil {
+		return nil, err
 	}
 	var raw jwt.MapClaims
 	if _, err := v.parser.ParseWithClaims(token, &raw, func(*jwt.Token) (any, error) { return v.cfg.Secret, nil }); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	return claimsOf(raw)
+}
+
+func checkLength(token string) error {
+	if token == "" {
+		return ErrMissing
+	}
+	if len(token) > maxTokenBytes {
+		return fmt.Errorf("%w: token longer than %d bytes", ErrInvalid, maxTokenBytes)
+	}
+	return nil
+}
+
+// claimsOf checks id_utente and returns the seed's claims of a token whose
+// signature and registered claims passed.
+func claimsOf(raw jwt.MapClaims) (*Claims, error) {
 	uid, ok := raw["id_utente"].(float64)
 	if !ok || uid <= 0 || uid != math.Trunc(uid) || uid > 1<<53 {
-		return nil, fmt.Errorf("%w: id_utente missing or not a positive integer", ErrInvalid)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, ErrUserID)
 	}
 	c := &Claims{UserID: int64(uid)}
 	if r, ok := raw["ruolo"].(string); ok {
@@ -134,6 +166,59 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	c.Issuer, _ = raw.GetIssuer()
 	c.Subject, _ = raw.GetSubject()
 	return c, nil
+}
+
+// Inspection is what Inspect learned about a token.
+type Inspection struct {
+	// Header and Claims are the decoded parts, untrusted; nil when the
+	// token could not be decoded.
+	Header map[string]any
+	Claims jwt.MapClaims
+	// Verified reports whether the signature was checked (cfg had a secret).
+	Verified bool
+	// Err is why a server with the same Config refuses the token, wrapping
+	// ErrInvalid and the reason; nil when it accepts it or, unverified,
+	// when only the signature is left to check.
+	Err error
+}
+
+// Inspect decodes token without trusting it and tells whether a server
+// verifying with cfg would accept it. With a secret it runs Verify itself;
+// without one it applies every rule of Verify but the signature, so a
+// tool can explain a refusal without the secret. Never authenticate with
+// an unverified Inspection.
+func Inspect(cfg Config, token string) *Inspection {
+	in := &Inspection{}
+	if in.Err = checkLength(token); in.Err != nil {
+		return in
+	}
+	parser := jwt.NewParser(cfg.parserOptions()...)
+	var raw jwt.MapClaims
+	t, _, err := parser.ParseUnverified(token, &raw)
+	if t != nil && t.Header != nil {
+		in.Header, in.Claims = t.Header, raw
+		// The algorithm is the first thing the parser checks; name it
+		// rather than the library's "signature is invalid".
+		if alg, _ := t.Header["alg"].(string); !slices.Contains(Algorithms, alg) {
+			in.Err = fmt.Errorf("%w: %w: %q", ErrInvalid, ErrAlgorithm, alg)
+			return in
+		}
+	}
+	if err != nil {
+		in.Err = fmt.Errorf("%w: %w", ErrInvalid, err)
+		return in
+	}
+	if len(cfg.Secret) > 0 {
+		in.Verified = true
+		_, in.Err = (&Verifier{cfg: cfg, parser: parser}).Verify(token)
+		return in
+	}
+	if err := jwt.NewValidator(cfg.parserOptions()...).Validate(raw); err != nil {
+		in.Err = fmt.Errorf("%w: %w: %w", ErrInvalid, jwt.ErrTokenInvalidClaims, err)
+		return in
+	}
+	_, in.Err = claimsOf(raw)
+	return in
 }
 
 // IssueOptions describes a token to mint. Zero TTL means one hour.

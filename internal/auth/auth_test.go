@@ -145,3 +145,103 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestInspect(t *testing.T) {
+	now := time.Now()
+	future := now.Add(time.Hour).Unix()
+	hs := map[string]any{"alg": "HS256", "typ": "JWT"}
+	hs384, err := jwt.NewWithClaims(jwt.SigningMethodHS384, jwt.MapClaims{"id_utente": 1, "exp": future}).SignedString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := func(claims map[string]any) string { return rawToken(t, hs, claims, secret) }
+	open := Config{}
+	keyed := Config{Secret: secret}
+	strict := Config{Secret: secret, Issuer: "cowork", Audience: "frontend"}
+	tests := []struct {
+		name   string
+		cfg    Config
+		token  string
+		reason error // nil: accepted
+	}{
+		{"valid, verified", keyed, signed(map[string]any{"id_utente": 42, "exp": future}), nil},
+		{"valid, unverified", open, signed(map[string]any{"id_utente": 42, "exp": future}), nil},
+		{"wrong secret, verified", keyed, rawToken(t, hs, map[string]any{"id_utente": 1, "exp": future}, []byte("other")), jwt.ErrTokenSignatureInvalid},
+		{"wrong secret, unverified", open, rawToken(t, hs, map[string]any{"id_utente": 1, "exp": future}, []byte("other")), nil},
+		{"alg none", open, rawToken(t, map[string]any{"alg": "none"}, map[string]any{"id_utente": 1, "exp": future}, nil), ErrAlgorithm},
+		{"HS384", keyed, hs384, ErrAlgorithm},
+		{"unknown alg", open, rawToken(t, map[string]any{"alg": "XY1"}, map[string]any{"id_utente": 1, "exp": future}, secret), ErrAlgorithm},
+		{"expired, verified", keyed, signed(map[string]any{"id_utente": 1, "exp": now.Add(-time.Minute).Unix()}), jwt.ErrTokenExpired},
+		{"expired, unverified", open, signed(map[string]any{"id_utente": 1, "exp": now.Add(-time.Minute).Unix()}), jwt.ErrTokenExpired},
+		{"not yet valid", open, signed(map[string]any{"id_utente": 1, "exp": future, "nbf": now.Add(time.Minute).Unix()}), jwt.ErrTokenNotValidYet},
+		{"no exp", open, signed(map[string]any{"id_utente": 1}), jwt.ErrTokenRequiredClaimMissing},
+		{"no id_utente, verified", keyed, signed(map[string]any{"exp": future}), ErrUserID},
+		{"no id_utente, unverified", open, signed(map[string]any{"exp": future}), ErrUserID},
+		{"wrong iss", strict, signed(map[string]any{"id_utente": 1, "exp": future, "iss": "other", "aud": "frontend"}), jwt.ErrTokenInvalidIssuer},
+		{"wrong aud, unverified", Config{Audience: "frontend"}, signed(map[string]any{"id_utente": 1, "exp": future, "aud": "app"}), jwt.ErrTokenInvalidAudience},
+		{"garbage", open, "not.a.jwt", jwt.ErrTokenMalformed},
+		{"two segments", open, "abc.def", jwt.ErrTokenMalformed},
+		{"empty", open, "", ErrMissing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := Inspect(tt.cfg, tt.token)
+			if in.Verified != (len(tt.cfg.Secret) > 0 && in.Header != nil && !errors.Is(in.Err, ErrAlgorithm)) {
+				t.Errorf("Verified = %v", in.Verified)
+			}
+			if tt.reason == nil {
+				if in.Err != nil {
+					t.Fatalf("Err = %v, want accepted", in.Err)
+				}
+			} else if !errors.Is(in.Err, tt.reason) {
+				t.Fatalf("Err = %v, want %v", in.Err, tt.reason)
+			}
+			if in.Err != nil && !errors.Is(in.Err, ErrInvalid) && !errors.Is(in.Err, ErrMissing) {
+				t.Errorf("Err = %v does not wrap ErrInvalid", in.Err)
+			}
+			if len(tt.cfg.Secret) > 0 {
+				// With the secret Inspect says exactly what Verify says.
+				v, err := NewVerifier(tt.cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := v.Verify(tt.token); (err == nil) != (in.Err == nil) {
+					t.Errorf("Verify = %v but Inspect = %v", err, in.Err)
+				}
+			}
+		})
+	}
+	in := Inspect(open, signed(map[string]any{"id_utente": 42, "ruolo": "admin", "exp": future}))
+	if in.Header["alg"] != "HS256" || in.Claims["id_utente"] != float64(42) || in.Claims["ruolo"] != "admin" {
+		t.Errorf("decoded header %v claims %v", in.Header, in.Claims)
+	}
+}
+
+func TestInspectUsesTheConfiguredClock(t *testing.T) {
+	tok, err := Issue(IssueOptions{Secret: secret, UserID: 1, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := func() time.Time { return time.Now().Add(2 * time.Hour) }
+	if in := Inspect(Config{Secret: secret, Now: later}, tok); !errors.Is(in.Err, jwt.ErrTokenExpired) {
+		t.Fatalf("two hours later: %v, want expired", in.Err)
+	}
+}
+
+func FuzzInspect(f *testing.F) {
+	tok, _ := Issue(IssueOptions{Secret: secret, UserID: 1})
+	f.Add(tok)
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Add("a.b.c")
+	v, err := NewVerifier(Config{Secret: secret})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		in := Inspect(Config{Secret: secret}, s)
+		if _, err := v.Verify(s); (err == nil) != (in.Err == nil) {
+			t.Fatalf("Inspect(%q) = %v, Verify = %v", s, in.Err, err)
+		}
+		_ = Inspect(Config{}, s)
+	})
+}

@@ -28,13 +28,22 @@ type ConnFlags struct {
 }
 
 // AddFlags registers the connection flags; defaultRole differs per command
-// (watch wants staff to see stats, emit acts as a client).
+// (watch wants staff to see stats, emit acts as a client). The minted
+// token's user is --as-user everywhere; --user stays as a hidden,
+// deprecated alias.
 func (c *ConnFlags) AddFlags(fs *pflag.FlagSet, defaultRole string) {
+	c.addFlags(fs, defaultRole)
+	addFlagAlias(fs, "user", "as-user")
+}
+
+// addFlags registers the connection flags without the --user alias, for
+// emit event, whose --user is the target user.
+func (c *ConnFlags) addFlags(fs *pflag.FlagSet, defaultRole string) {
 	fs.StringVar(&c.Server, "server", DefaultServer, "server base URL (env COWORK_SERVER)")
 	fs.StringVar(&c.Token, "token", "", "JWT to authenticate with (env COWORK_TOKEN)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "mint a token with this HS256 secret instead of --token (env COWORK_JWT_SECRET)")
 	fs.StringVar(&c.JWTSecretFile, "jwt-secret-file", "", "read the minting secret from this file")
-	fs.Int64Var(&c.UserID, "user", 1, "id_utente of the minted token")
+	fs.Int64Var(&c.UserID, "as-user", 1, "id_utente of the minted token")
 	fs.StringVar(&c.Role, "role", defaultRole, "ruolo of the minted token")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", 12*time.Hour, "lifetime of the minted token")
 	fs.StringVar(&c.Issuer, "jwt-issuer", "", "iss claim of the minted token")
@@ -82,7 +91,7 @@ func (c *ConnFlags) ResolveToken() (string, error) {
 		return "", err
 	}
 	if secret == "" {
-		return "", UsageErrorf("no credentials: pass --token (or COWORK_TOKEN), or --jwt-secret with --user and --role")
+		return "", UsageErrorf("no credentials: pass --token (or COWORK_TOKEN), or --jwt-secret with --as-user and --role")
 	}
 	tok, err := c.MintFor(c.UserID, c.Role)
 	if err != nil {

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +14,6 @@ import (
 	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 // NewCmdEmit groups the emit subcommands: one-off staff broadcasts, slot
@@ -28,6 +29,9 @@ func NewCmdEmit(f *Factory) *cobra.Command {
   emit socket EVENT          send any client event over Socket.IO, print the ack and what comes back
   emit load                  open many clients and measure delivery latency, loss and throughput
 
+Every subcommand authenticates with --token (COWORK_TOKEN), or mints a token with
+--jwt-secret (COWORK_JWT_SECRET) for --as-user N with --role R.
+
 Exit codes: 0 success; 1 the server refused or could not be reached; 2 usage;
 3 a load-test threshold (--max-p99, --max-loss, --max-connect-failures) was breached; 130 interrupted.`,
 		Args: cobra.NoArgs,
@@ -42,20 +46,6 @@ Exit codes: 0 success; 1 the server refused or could not be reached; 2 usage;
 		NewCmdEmitLoad(f, nil),
 	)
 	return cmd
-}
-
-// addConnFlagsRenamed registers the shared connection flags with some of
-// them renamed, for subcommands whose own flags need those names (emit
-// event's --user is the target user, so the minted token's is --as-user).
-func addConnFlagsRenamed(fs *pflag.FlagSet, c *ConnFlags, defaultRole string, rename map[string]string) {
-	tmp := pflag.NewFlagSet("conn", pflag.ContinueOnError)
-	c.AddFlags(tmp, defaultRole)
-	tmp.VisitAll(func(fl *pflag.Flag) {
-		if to, ok := rename[fl.Name]; ok {
-			fl.Name = to
-		}
-		fs.AddFlag(fl)
-	})
 }
 
 // restClient resolves --server and the token and returns a REST client.
@@ -111,7 +101,14 @@ func isTerminalWriter(w io.Writer) bool {
 func today() string { return time.Now().Format(protocol.DateLayout) }
 
 // apiFailure turns a REST error into the command's error: the server's
-// refusal exits 1 with its message; anything else is wrapped with what.
-func apiFailure(what string, err error) error {
+// refusal exits 1 with its message, an unreachable server exits 1 with
+// "cannot reach SERVER: …" (as watch says it), an interrupt stays one.
+func apiFailure(server, what string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	if r := cannotReach(server, 0, err); r != nil {
+		err = r
+	}
 	return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("%s: %w", what, err)}
 }

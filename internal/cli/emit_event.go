@@ -28,14 +28,14 @@ type EmitEventOptions struct {
 func NewCmdEmitEvent(f *Factory, runF func(context.Context, *EmitEventOptions) error) *cobra.Command {
 	o := &EmitEventOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "event NAME (--space SPAZIO@SEDE | --user N | --room R | --all)",
+		Use:   "event NAME (--space SPAZIO@SEDE | --to-user N | --room R | --all)",
 		Short: "Broadcast one event to a space, a user, a room or everyone (staff)",
 		Long: `Broadcast one event with a JSON payload through the staff endpoint
 POST /api/admin/emit and print what was sent and how many sockets received it.
 Needs a staff token (gestore, responsabile, amministratore or admin); with
 --jwt-secret one is minted for --as-user with --role (default admin).`,
 		Example: `  coworkctl emit event slot_update --space 2@1 --data '{"type":"slot_update","slotId":3,"status":"booked"}' --jwt-secret "$SECRET"
-  coworkctl emit event notice --user 42 --data '{"text":"La tua prenotazione scade tra 5 minuti"}' --token "$STAFF_TOKEN"
+  coworkctl emit event notice --to-user 42 --data '{"text":"La tua prenotazione scade tra 5 minuti"}' --token "$STAFF_TOKEN"
   coworkctl emit event maintenance --all --data '{"at":"22:00"}'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -43,21 +43,22 @@ Needs a staff token (gestore, responsabile, amministratore or admin); with
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
-			return runEmitEvent(cmd.Context(), o, cmd.Flags().Changed("user"))
+			return runEmitEvent(cmd.Context(), o, flagChanged(cmd.Flags(), "to-user"))
 		},
 	}
 	fl := cmd.Flags()
-	addConnFlagsRenamed(fl, &o.Conn, auth.RoleAdmin, map[string]string{"user": "as-user"})
+	o.Conn.addFlags(fl, auth.RoleAdmin)
 	fl.StringVar(&o.Data, "data", "{}", "JSON payload of the event")
 	fl.StringVar(&o.Space, "space", "", "target the room of one spazio: SPAZIO@SEDE, e.g. 2@1")
-	fl.Int64Var(&o.User, "user", 0, "target every socket of this id_utente")
+	fl.Int64Var(&o.User, "to-user", 0, "target every socket of this id_utente")
+	addFlagAlias(fl, "user", "to-user") // its name before --to-user
 	fl.StringVar(&o.Room, "room", "", "target a room by name")
 	fl.BoolVar(&o.All, "all", false, "target every connected socket")
 	fl.BoolVar(&o.JSON, "json", false, "print the server's answer as JSON")
 	return cmd
 }
 
-func runEmitEvent(ctx context.Context, o *EmitEventOptions, userSet bool) error {
+func runEmitEvent(ctx context.Context, o *EmitEventOptions, toUserSet bool) error {
 	if protocol.ReservedEvents[o.Event] {
 		return UsageErrorf("%q is a reserved Socket.IO event name", o.Event)
 	}
@@ -77,9 +78,9 @@ func runEmitEvent(ctx context.Context, o *EmitEventOptions, userSet bool) error 
 		target = protocol.SpaceRoom(sp, sd)
 		targets++
 	}
-	if userSet {
+	if toUserSet {
 		if o.User <= 0 {
-			return UsageErrorf("--user must be a positive id_utente, got %d", o.User)
+			return UsageErrorf("--to-user must be a positive id_utente, got %d", o.User)
 		}
 		req.UserID = o.User
 		target = protocol.UserRoom(o.User)
@@ -94,7 +95,7 @@ func runEmitEvent(ctx context.Context, o *EmitEventOptions, userSet bool) error 
 		targets++
 	}
 	if targets != 1 {
-		return UsageErrorf("give exactly one target: --space SPAZIO@SEDE, --user N, --room R or --all")
+		return UsageErrorf("give exactly one target: --space SPAZIO@SEDE, --to-user N, --room R or --all")
 	}
 	rest, err := restClient(&o.Conn)
 	if err != nil {
@@ -102,7 +103,7 @@ func runEmitEvent(ctx context.Context, o *EmitEventOptions, userSet bool) error 
 	}
 	res, err := rest.AdminEmit(ctx, req)
 	if err != nil {
-		return apiFailure("emit "+o.Event, err)
+		return apiFailure(rest.Server(), "emit "+o.Event, err)
 	}
 	if o.JSON {
 		return writeJSON(o.F.Out, res)

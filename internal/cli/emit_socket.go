@@ -65,6 +65,9 @@ Exits 1 when the connection is refused, the ack does not come within
 	return cmd
 }
 
+// socketConnectTimeout bounds the Socket.IO handshake of emit socket.
+const socketConnectTimeout = 10 * time.Second
+
 type probeEvent struct {
 	Event string            `json:"event"`
 	Args  []json.RawMessage `json:"args"`
@@ -116,9 +119,9 @@ func runEmitSocket(ctx context.Context, o *EmitSocketOptions) error {
 	}
 	closed := make(chan error, 1)
 	conn, err := loadtest.DialSIO(ctx, loadtest.SIOOptions{
-		Server: server, Token: tok, Transport: o.Transport, ConnectTimeout: 10 * time.Second,
-		OnEvent: func(_ *loadtest.SIOConn, pkt []byte, at time.Time) {
-			name, args, err := loadtest.ParseEvent(pkt)
+		Server: server, Token: tok, Transport: o.Transport, ConnectTimeout: socketConnectTimeout,
+		OnEvent: func(c *loadtest.SIOConn, pkt []byte, at time.Time) {
+			name, args, err := c.ParseEvent(pkt)
 			if err != nil {
 				print("(unparsable)", []json.RawMessage{mustJSON(string(pkt))}, at)
 				return
@@ -128,6 +131,12 @@ func runEmitSocket(ctx context.Context, o *EmitSocketOptions) error {
 		OnClose: func(_ *loadtest.SIOConn, err error) { closed <- err },
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if r := cannotReach(server, socketConnectTimeout, err); r != nil {
+			return &ExitCodeError{Code: ExitError, Err: r}
+		}
 		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("connect to %s: %w", server, err)}
 	}
 	defer conn.Close()

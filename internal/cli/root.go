@@ -70,12 +70,15 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 
 Every flag can also be set as COWORK_<FLAG> in the environment (the flag wins),
 e.g. COWORK_JWT_SECRET, COWORK_DB, COWORK_SERVER, COWORK_TOKEN.`,
+		Version:       VersionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			warnDeprecatedFlags(cmd, f.ErrOut, f.Getenv)
 			return applyEnv(cmd, f.Getenv)
 		},
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(f.In)
 	root.SetOut(f.Out)
 	root.SetErr(f.ErrOut)
@@ -103,7 +106,7 @@ func Main() int {
 func Run(ctx context.Context, f *Factory, args []string) int {
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -119,12 +122,21 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 		return ExitInterrupt
 	case errors.As(err, &ue) || isCobraUsageError(err):
 		fmt.Fprintln(f.ErrOut, "coworkctl:", oneLine(err))
-		fmt.Fprintln(f.ErrOut, "Run 'coworkctl --help' for usage.")
+		fmt.Fprintln(f.ErrOut, usageHint(cmd))
 		return ExitUsage
 	default:
 		fmt.Fprintln(f.ErrOut, "coworkctl:", oneLine(err))
 		return ExitError
 	}
+}
+
+// usageHint points to the help of the command that failed, not the root's.
+func usageHint(cmd *cobra.Command) string {
+	path := "coworkctl"
+	if cmd != nil {
+		path = cmd.CommandPath()
+	}
+	return fmt.Sprintf("Run '%s --help' for usage.", path)
 }
 
 // oneLine folds a multi-line error (pgx lists every address it tried) into

@@ -20,14 +20,16 @@ type TokenOptions struct {
 	Audience   string
 }
 
-// NewCmdToken mints a test JWT with the seed's claims.
+// NewCmdToken mints a test JWT with the seed's claims; its inspect
+// subcommand explains one.
 func NewCmdToken(f *Factory, runF func(*TokenOptions) error) *cobra.Command {
 	o := &TokenOptions{F: f}
 	cmd := &cobra.Command{
 		Use:   "token",
-		Short: "Mint a test JWT (HS256, claims id_utente, ruolo, exp)",
+		Short: "Mint a test JWT (HS256, claims id_utente, ruolo, exp), or inspect one",
 		Example: `  coworkctl token --jwt-secret s3cret --user 42 --role cliente
-  TOKEN=$(coworkctl token --jwt-secret s3cret --user 1 --role admin --ttl 8h)`,
+  TOKEN=$(coworkctl token --jwt-secret s3cret --user 1 --role admin --ttl 8h)
+  coworkctl token inspect "$TOKEN"`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if runF != nil {
@@ -44,6 +46,7 @@ func NewCmdToken(f *Factory, runF func(*TokenOptions) error) *cobra.Command {
 	fl.DurationVar(&o.TTL, "ttl", time.Hour, "lifetime of the token (exp = now + ttl)")
 	fl.StringVar(&o.Issuer, "jwt-issuer", "", "iss claim")
 	fl.StringVar(&o.Audience, "jwt-audience", "", "aud claim")
+	cmd.AddCommand(NewCmdTokenInspect(f, nil))
 	return cmd
 }
 

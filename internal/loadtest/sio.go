@@ -29,8 +29,10 @@ import (
 //	server → client  0{"sid":…,"pingInterval":…}   Engine.IO open
 //	client → server  40{"token":"…"}               Socket.IO CONNECT with auth
 //	server → client  40{"sid":…} | 44{"message":…} CONNECT ack | connect_error
+//	                 40{"sid":…,"pid":…}            … with connection state recovery
 //	server → client  2  → client answers 3          heartbeat
 //	both ways        42[name,args…] / 42<id>[…]     EVENT, optionally with ack id
+//	server → client  42[name,args…,"offset"]        EVENT of a recoverable session
 //	both ways        43<id>[args…]                  ACK
 //	client → server  41                             DISCONNECT
 
@@ -89,6 +91,9 @@ type SIOConn struct {
 	opts SIOOptions
 	sid  string
 	tr   transport
+	// recovery: the CONNECT answer carried a pid, so the server appends
+	// an offset to every stored event. Set before the reader starts.
+	recovery bool
 
 	pingTimeout time.Duration
 
@@ -229,6 +234,10 @@ func DialSIO(ctx context.Context, o SIOOptions) (*SIOConn, error) {
 		for i, p := range pkts {
 			switch {
 			case len(p) >= 2 && p[0] == '4' && p[1] == '0':
+				var ok struct {
+					PID string `json:"pid"`
+				}
+				c.recovery = json.Unmarshal(p[2:], &ok) == nil && ok.PID != ""
 				// A polling response may carry the first events too.
 				for _, rest := range pkts[i+1:] {
 					if err := c.handle(rest, at); err != nil {
@@ -263,6 +272,21 @@ func errOr(err error, msg string) error {
 		return err
 	}
 	return errors.New(msg)
+}
+
+// Recoverable reports whether the server offered connection state
+// recovery: its events then end with an offset (see ParseEvent).
+func (c *SIOConn) Recoverable() bool { return c.recovery }
+
+// ParseEvent is the package's ParseEvent for an event of this connection:
+// on a recoverable session it drops the offset the server appends as the
+// last string argument, which is bookkeeping, not payload.
+func (c *SIOConn) ParseEvent(pkt []byte) (name string, args []json.RawMessage, err error) {
+	name, args, err = ParseEvent(pkt)
+	if err == nil && c.recovery && len(args) > 0 && len(args[len(args)-1]) > 0 && args[len(args)-1][0] == '"' {
+		args = args[:len(args)-1]
+	}
+	return name, args, err
 }
 
 // SID returns the Engine.IO session id.
@@ -437,7 +461,8 @@ func (c *SIOConn) Close() error {
 }
 
 // ParseEvent splits an EVENT packet body (as OnEvent receives it) into the
-// event name and its JSON arguments.
+// event name and its JSON arguments, a recovery offset included (the
+// method SIOConn.ParseEvent drops it).
 func ParseEvent(pkt []byte) (name string, args []json.RawMessage, err error) {
 	i := 0
 	for i < len(pkt) && pkt[i] >= '0' && pkt[i] <= '9' {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -19,7 +20,13 @@ import (
 // "fanout" broadcasts "news" to the room "r".
 func newSIOServer(t *testing.T) string {
 	t.Helper()
-	io := sio.NewServer(eio.Config{AllowOrigin: func(string) bool { return true }}, sio.Config{})
+	return newSIOServerWith(t, sio.Config{})
+}
+
+// newSIOServerWith is newSIOServer with a Socket.IO configuration.
+func newSIOServerWith(t *testing.T, cfg sio.Config) string {
+	t.Helper()
+	io := sio.NewServer(eio.Config{AllowOrigin: func(string) bool { return true }}, cfg)
 	nsp := io.Of("/")
 	nsp.Use(func(h *sio.Handshake) (any, error) {
 		if tok, _ := h.Auth["token"].(string); tok != "good" {
@@ -108,6 +115,89 @@ func TestSIOConnRoundTrip(t *testing.T) {
 			}
 			_ = c.Close() // idempotent
 		})
+	}
+}
+
+// With connection state recovery the server appends an offset to every
+// event; the connection's ParseEvent drops it, the package's keeps it.
+func TestSIOConnDropsRecoveryOffset(t *testing.T) {
+	for _, recovery := range []bool{false, true} {
+		cfg := sio.Config{}
+		if recovery {
+			cfg.Recovery = sio.Recovery{Window: time.Minute}
+		}
+		url := newSIOServerWith(t, cfg)
+		for _, tr := range []string{TransportWebSocket, TransportPolling} {
+			t.Run(fmt.Sprintf("recovery=%v/%s", recovery, tr), func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				type parsed struct{ args, raw []json.RawMessage }
+				got := make(chan parsed, 4)
+				c, err := DialSIO(ctx, SIOOptions{Server: url, Token: "good", Transport: tr,
+					OnEvent: func(c *SIOConn, pkt []byte, _ time.Time) {
+						name, args, err := c.ParseEvent(pkt)
+						_, raw, _ := ParseEvent(pkt)
+						if err == nil && name == "news" {
+							got <- parsed{args, raw}
+						}
+					},
+				})
+				if err != nil {
+					t.Fatalf("DialSIO: %v", err)
+				}
+				defer c.Close()
+				if c.Recoverable() != recovery {
+					t.Fatalf("Recoverable() = %v, want %v", c.Recoverable(), recovery)
+				}
+				// A string payload must survive: only the appended offset goes.
+				if err := c.Emit("fanout", "ciao"); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case p := <-got:
+					if len(p.args) != 1 || string(p.args[0]) != `"ciao"` {
+						t.Errorf("args = %s, want [\"ciao\"]", p.args)
+					}
+					wantRaw := 1
+					if recovery {
+						wantRaw = 2
+					}
+					if len(p.raw) != wantRaw {
+						t.Errorf("package ParseEvent args = %s, want %d", p.raw, wantRaw)
+					}
+				case <-ctx.Done():
+					t.Fatal("no news event")
+				}
+			})
+		}
+	}
+}
+
+func TestSIOConnParseEvent(t *testing.T) {
+	tests := []struct {
+		pkt      string
+		recovery bool
+		want     string
+	}{
+		{`["a",{"x":1},"off-1"]`, true, `[{"x":1}]`},
+		{`["a",{"x":1},"off-1"]`, false, `[{"x":1},"off-1"]`},
+		{`["a","ciao","off-1"]`, true, `["ciao"]`},
+		{`["a",{"x":1}]`, true, `[{"x":1}]`}, // transient: no offset, object last
+		{`["a"]`, true, `[]`},
+		{`3["a",1,"off-1"]`, true, `[1]`},
+	}
+	for _, tt := range tests {
+		c := &SIOConn{recovery: tt.recovery}
+		_, args, err := c.ParseEvent([]byte(tt.pkt))
+		if err != nil {
+			t.Fatalf("ParseEvent(%s): %v", tt.pkt, err)
+		}
+		if args == nil {
+			args = []json.RawMessage{}
+		}
+		if b, _ := json.Marshal(args); string(b) != tt.want {
+			t.Errorf("ParseEvent(%s), recovery %v = %s, want %s", tt.pkt, tt.recovery, b, tt.want)
+		}
 	}
 }
 
