@@ -72,8 +72,11 @@ type Messages struct {
 
 // Churn covers hold→release cycles by virtual users.
 type Churn struct {
-	Holds          uint64  `json:"holds"`
-	Conflicts      uint64  `json:"conflicts"`
+	Holds     uint64 `json:"holds"`
+	Conflicts uint64 `json:"conflicts"`
+	// Limited counts holds the server refused by its per-user cap
+	// (429 HOLD_LIMIT): few virtual users churning fast hit it.
+	Limited        uint64  `json:"limited"`
 	Releases       uint64  `json:"releases"`
 	HoldsPerSecond float64 `json:"holds_per_s"`
 	HoldLatency    Summary `json:"hold_latency"`
@@ -156,7 +159,7 @@ func (r *runner) report(traffic, drain, connectWall time.Duration) *Report {
 	}
 	rep.Latency = r.latency.Summarize()
 
-	rep.Churn = Churn{Holds: r.holdsOK.Load(), Conflicts: r.holdsConflict.Load(), Releases: r.releasesOK.Load(),
+	rep.Churn = Churn{Holds: r.holdsOK.Load(), Conflicts: r.holdsConflict.Load(), Limited: r.holdsLimited.Load(), Releases: r.releasesOK.Load(),
 		HoldLatency: r.holdH.Summarize(), ReleaseLatency: r.releaseH.Summarize(),
 		UpdatesExpected: r.updatesExpected.Load(), UpdatesDelivered: r.updatesDelivered.Load(), UpdateLatency: r.updateH.Summarize()}
 	if traffic > 0 {
@@ -224,9 +227,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	p("  broadcasts sent\t%d\t(failed %d, %.1f/s)", rep.Broadcasts.Sent, rep.Broadcasts.Failed, rep.Broadcasts.RatePerSecond)
 	p("  deliveries\t%d/%d\t(lost %d = %.4g%%, duplicates %d, unexpected %d)", m.Delivered, m.Expected, m.Lost, m.Loss*100, m.Duplicates, m.Unexpected)
 	p("  delivered/s\t%.0f", m.PerSecond)
-	if rep.Churn.Holds+rep.Churn.Conflicts > 0 || c.Churn > 0 {
+	if rep.Churn.Holds+rep.Churn.Conflicts+rep.Churn.Limited > 0 || c.Churn > 0 {
 		ch := rep.Churn
-		p("  holds\t%d\t(%.1f/s, conflicts %d, releases %d)", ch.Holds, ch.HoldsPerSecond, ch.Conflicts, ch.Releases)
+		p("  holds\t%d\t(%.1f/s, conflicts %d, over the per-user cap %d, releases %d)", ch.Holds, ch.HoldsPerSecond, ch.Conflicts, ch.Limited, ch.Releases)
 		p("  slot_updates\t%d/%d", ch.UpdatesDelivered, ch.UpdatesExpected)
 	}
 	p("")

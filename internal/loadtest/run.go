@@ -148,9 +148,9 @@ type runner struct {
 	sent      atomic.Uint64
 	lastRecv  atomic.Int64 // µs since epoch
 
-	holdsOK, holdsConflict, releasesOK atomic.Uint64
-	updatesExpected, updatesDelivered  atomic.Uint64
-	pendingUpdates                     sync.Map // updateKey → time.Time
+	holdsOK, holdsConflict, holdsLimited, releasesOK atomic.Uint64
+	updatesExpected, updatesDelivered                atomic.Uint64
+	pendingUpdates                                   sync.Map // updateKey → time.Time
 
 	errs ErrorCounts
 }
@@ -677,6 +677,10 @@ func (r *runner) churnOne(ctx context.Context, rest *client.REST, sp Space, room
 	if err != nil {
 		if client.IsStatus(err, http.StatusConflict) {
 			r.holdsConflict.Add(1)
+			return
+		}
+		if client.IsStatus(err, http.StatusTooManyRequests) {
+			r.holdsLimited.Add(1)
 			return
 		}
 		r.errs.Add(errorKind("hold", err))

@@ -307,6 +307,23 @@ func TestEmitLoadJSON(t *testing.T) {
 	}
 }
 
+// TestEmitLoadCountsHoldCapRefusals: churn by fewer virtual users than
+// overlapping holds meets the server's per-user cap; those refusals are
+// an outcome of their own, not errors.
+func TestEmitLoadCountsHoldCapRefusals(t *testing.T) {
+	s := StartServer(t, ServerConfig{Args: []string{"--log-level", "warn", "--max-holds-per-user", "1"}})
+	r := runCoworkctl(t, 60*time.Second, "emit", "load", "--server", s.URL, "--jwt-secret", s.Secret,
+		"--clients", "2", "--rooms", "1", "--duration", "2s", "--rate", "0",
+		"--churn", "40", "--churn-hold", "300ms", "--json")
+	var rep loadtest.Report
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatalf("decode report (exit %d): %v\n%s\n%s", r.Code, err, r.Stdout, r.Stderr)
+	}
+	if rep.Churn.Limited == 0 || rep.Churn.Holds == 0 || rep.Errors.Total != 0 {
+		t.Errorf("churn %+v, errors %+v", rep.Churn, rep.Errors)
+	}
+}
+
 func TestEmitLoadThresholdBreachExits3(t *testing.T) {
 	s := StartServer(t, ServerConfig{Args: []string{"--log-level", "warn"}})
 	// No real delivery over a socket takes under a microsecond.
