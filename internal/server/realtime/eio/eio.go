@@ -17,10 +17,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -151,9 +153,13 @@ type Server struct {
 	closing   bool
 	live      sync.WaitGroup // sessions whose OnClose has not returned
 
+	flush flusher
+
 	// beforeWrite, when set (tests only), sees each websocket batch
 	// before it is written.
 	beforeWrite func(frames int)
+	// writers counts writer goroutines started (tests read it).
+	writers atomic.Int64
 }
 
 // NewServer builds a server; it starts no goroutine.
@@ -164,6 +170,7 @@ func NewServer(cfg Config) *Server {
 		log:      cfg.Logger,
 		sessions: make(map[string]*Session),
 		upgrader: ws.HTTPUpgrader{Timeout: cfg.WriteTimeout},
+		flush:    flusher{max: runtime.GOMAXPROCS(0)},
 	}
 }
 

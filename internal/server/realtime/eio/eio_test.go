@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -512,7 +514,7 @@ func TestCoalescing(t *testing.T) {
 	gate = make(chan struct{})
 	mu.Unlock()
 	s := h.session(sid)
-	_ = s.Send(TextFrame([]byte("0")))
+	go func() { _ = s.Send(TextFrame([]byte("0"))) }() // its write waits at the gate
 	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(sizes) == 2 })
 	for i := 1; i < 100; i++ {
 		if err := s.Send(TextFrame([]byte{'0' + byte(i%10)})); err != nil {
@@ -532,6 +534,126 @@ func TestCoalescing(t *testing.T) {
 	defer mu.Unlock()
 	if len(sizes) != 3 || sizes[2] != 99 {
 		t.Errorf("write batches %v, want [1 1 99]", sizes)
+	}
+}
+
+// TestSendsNeedNoWriterGoroutine: sends to healthy websockets are written
+// by the flusher, without a goroutine per session or per send.
+func TestSendsNeedNoWriterGoroutine(t *testing.T) {
+	h := newHarness(t, Config{}, false)
+	type client struct {
+		conn net.Conn
+		s    *Session
+	}
+	var clients []client
+	for range 20 {
+		conn, sid := h.wsSession()
+		clients = append(clients, client{conn, h.session(sid)})
+	}
+	before := h.srv.writers.Load()
+	for i := range 20 {
+		for _, c := range clients {
+			if err := c.s.Send(TextFrame([]byte("x"))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for j, c := range clients {
+			if got := readText(t, c.conn); got != "4x" {
+				t.Fatalf("round %d client %d: %q", i, j, got)
+			}
+		}
+	}
+	if n := h.srv.writers.Load() - before; n != 0 {
+		t.Errorf("%d writer goroutines for 400 sends to healthy websockets", n)
+	}
+}
+
+// TestSendToFullSocket: what a client that stopped reading leaves in the
+// socket goes out, in order and whole, once it reads again.
+func TestSendToFullSocket(t *testing.T) {
+	h := newHarness(t, Config{MaxQueuedFrames: 10000, MaxQueuedBytes: 64 << 20, WriteTimeout: 20 * time.Second}, false)
+	conn, sid := h.wsSession()
+	s := h.session(sid)
+	const n = 300
+	payload := func(i int) []byte {
+		b := make([]byte, 40<<10+i) // odd sizes: writes end mid-frame
+		for j := range b {
+			b[j] = byte('a' + (i+j)%26)
+		}
+		return b
+	}
+	for i := range n {
+		if err := s.Send(TextFrame(payload(i))); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	s.mu.Lock()
+	queued := len(s.q) > 0 || s.writing
+	s.mu.Unlock()
+	if !queued {
+		t.Fatal("12 MB went into the socket without a reader: the test proves nothing")
+	}
+	for i := range n {
+		if got := readText(t, conn); got != "4"+string(payload(i)) {
+			t.Fatalf("frame %d differs (len %d)", i, len(got))
+		}
+	}
+}
+
+// TestSendsOutliveWriteTimeout: a websocket, opened directly or by an
+// upgrade, still takes sends long after its first writes; the deadline of
+// a blocking write must not outlast it.
+func TestSendsOutliveWriteTimeout(t *testing.T) {
+	const timeout = 150 * time.Millisecond
+	h := newHarness(t, Config{WriteTimeout: timeout, PingInterval: time.Hour, PingTimeout: time.Hour}, true)
+	direct, sid := h.wsSession()
+
+	psid := h.pollingSession()
+	upgraded := h.dial(psid)
+	writeText(t, upgraded, "2probe")
+	if got := readText(t, upgraded); got != "3probe" {
+		t.Fatalf("probe answer %q", got)
+	}
+	writeText(t, upgraded, "5")
+	eventually(t, func() bool { return h.session(psid).Transport() == "websocket" })
+
+	time.Sleep(3 * timeout)
+	for name, c := range map[string]struct {
+		conn net.Conn
+		sid  string
+	}{"direct": {direct, sid}, "upgraded": {upgraded, psid}} {
+		if err := h.session(c.sid).Send(TextFrame([]byte("late"))); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := readText(t, c.conn); got != "4late" {
+			t.Errorf("%s: got %q", name, got)
+		}
+	}
+}
+
+func TestUnwritten(t *testing.T) {
+	bufs := net.Buffers{[]byte("abc"), []byte("de"), []byte("fgh")}
+	for _, tc := range []struct {
+		n    int
+		want []string
+	}{
+		{0, []string{"abc", "de", "fgh"}},
+		{2, []string{"c", "de", "fgh"}},
+		{3, []string{"de", "fgh"}},
+		{4, []string{"e", "fgh"}},
+		{7, []string{"h"}},
+		{8, nil},
+	} {
+		var got []string
+		for _, b := range unwritten(bufs, tc.n) {
+			got = append(got, string(b))
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("unwritten(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+	if string(bufs[0]) != "abc" {
+		t.Error("unwritten changed its input")
 	}
 }
 

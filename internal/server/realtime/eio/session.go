@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -37,10 +38,11 @@ type Session struct {
 	reason     string
 	q          []*Frame
 	qBytes     int
-	conn       net.Conn    // the websocket in use
-	probe      net.Conn    // a websocket probing an upgrade
-	poll       *pollWaiter // the pending polling GET
-	timer      *time.Timer // heartbeat, or the polling close deadline
+	conn       net.Conn        // the websocket in use
+	raw        syscall.RawConn // conn's socket, for the flusher; nil if it has none
+	probe      net.Conn        // a websocket probing an upgrade
+	poll       *pollWaiter     // the pending polling GET
+	timer      *time.Timer     // heartbeat, or the polling close deadline
 	timerAt    time.Duration
 
 	// hmu orders handler calls: OnMessage from the reader or a POST,
@@ -152,7 +154,9 @@ func (s *Session) enqueueLocked(frames []*Frame) error {
 	return nil
 }
 
-// kickLocked starts a writer for a websocket, or answers the pending poll.
+// kickLocked gets a websocket's queue written (by the server's flusher,
+// or a writer goroutine where the socket has no non-blocking write), or
+// answers the pending poll.
 func (s *Session) kickLocked() {
 	if len(s.q) == 0 {
 		return
@@ -160,7 +164,11 @@ func (s *Session) kickLocked() {
 	if s.websocket {
 		if !s.writing && s.conn != nil {
 			s.writing = true
-			go s.writeLoop(s.conn)
+			if s.raw != nil {
+				s.srv.flush.schedule(s, s.conn)
+			} else {
+				go s.writeLoop(s.conn, nil, false)
+			}
 		}
 		return
 	}

@@ -42,7 +42,7 @@ func (s *Server) handshakeWebsocket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	sess.websocket, sess.conn = true, conn
+	sess.websocket, sess.conn, sess.raw = true, conn, rawConn(conn)
 	sess.q = append(sess.q, newTextFrame(packetOpen, s.openPacket(sess.id, false)[1:]))
 	sess.h = s.handlerFor(sess)
 	if !s.register(sess) {
@@ -262,7 +262,7 @@ func (s *Session) probePacket(conn net.Conn, p packet) bool {
 			return false
 		}
 		s.probe, s.upgrading = nil, false
-		s.websocket, s.conn = true, conn
+		s.websocket, s.conn, s.raw = true, conn, rawConn(conn)
 		w := s.poll
 		s.poll = nil
 		s.kickLocked()
@@ -277,9 +277,12 @@ func (s *Session) probePacket(conn net.Conn, p packet) bool {
 }
 
 // writeDirect writes on a probing websocket, which no writer goroutine uses.
+// The deadline is cleared after: the probe may become the session's
+// websocket, whose non-blocking writes must not meet it.
 func (s *Session) writeDirect(conn net.Conn, b []byte) bool {
 	_ = conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 	_, err := conn.Write(b)
+	_ = conn.SetWriteDeadline(time.Time{})
 	return err == nil
 }
 
@@ -298,14 +301,50 @@ func (s *Session) dropProbe(conn net.Conn) {
 
 var buffersPool = sync.Pool{New: func() any { b := make(net.Buffers, 0, 16); return &b }}
 
-// writeLoop drains the queue to conn, all queued frames in one writev per
-// round, and exits when the queue is empty.
-func (s *Session) writeLoop(conn net.Conn) {
+// batchBuffers appends the websocket bytes of batch to bufs, up to and
+// including a terminal frame.
+func batchBuffers(bufs net.Buffers, batch []*Frame) (net.Buffers, bool) {
+	for _, f := range batch {
+		bufs = append(bufs, f.ws)
+		if f.terminal {
+			return bufs, true
+		}
+	}
+	return bufs, false
+}
+
+// recycleBatch gives the queue its backing array back when it is unused.
+func (s *Session) recycleBatchLocked(batch []*Frame) {
+	clear(batch)
+	if s.q == nil && cap(batch) <= 256 {
+		s.q = batch[:0]
+	}
+}
+
+// writeLoop writes pending (what a non-blocking write left, ending the
+// session after it when terminal), then drains the queue to conn, all
+// queued frames in one writev per round, and exits when the queue is empty.
+func (s *Session) writeLoop(conn net.Conn, pending net.Buffers, terminal bool) {
+	s.srv.writers.Add(1)
+	if len(pending) > 0 {
+		_ = conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+		if _, err := pending.WriteTo(conn); err != nil {
+			s.end(ReasonTransportError, nil)
+			return
+		}
+		if terminal {
+			s.finish()
+			return
+		}
+	}
 	bp := buffersPool.Get().(*net.Buffers)
 	defer buffersPool.Put(bp)
 	for {
 		s.mu.Lock()
 		if s.state == stateEnded || s.conn != conn || len(s.q) == 0 {
+			// writeNow's non-blocking writes must not meet this
+			// loop's expired deadline.
+			_ = conn.SetWriteDeadline(time.Time{})
 			s.writing = false
 			s.mu.Unlock()
 			return
@@ -313,14 +352,7 @@ func (s *Session) writeLoop(conn net.Conn) {
 		batch := s.takeLocked()
 		s.mu.Unlock()
 
-		bufs, terminal := (*bp)[:0], false
-		for _, f := range batch {
-			bufs = append(bufs, f.ws)
-			if f.terminal {
-				terminal = true
-				break
-			}
-		}
+		bufs, terminal := batchBuffers((*bp)[:0], batch)
 		if hook := s.srv.beforeWrite; hook != nil {
 			hook(len(bufs))
 		}
@@ -329,11 +361,8 @@ func (s *Session) writeLoop(conn net.Conn) {
 		_, err := wb.WriteTo(conn)
 		clear(bufs)
 		*bp = bufs[:0]
-		clear(batch)
 		s.mu.Lock()
-		if s.q == nil && cap(batch) <= 256 {
-			s.q = batch[:0] // reuse the backing array
-		}
+		s.recycleBatchLocked(batch)
 		s.mu.Unlock()
 		switch {
 		case err != nil:

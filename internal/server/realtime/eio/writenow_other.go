@@ -1,0 +1,16 @@
+//go:build !linux
+
+package eio
+
+import (
+	"errors"
+	"net"
+	"syscall"
+)
+
+// rawConn is nil: sends always go through a writer goroutine here.
+func rawConn(net.Conn) syscall.RawConn { return nil }
+
+func writevNonblocking(syscall.RawConn, [][]byte) (int, error) {
+	return 0, errors.New("eio: no non-blocking writev on this platform")
+}
