@@ -3,6 +3,34 @@
 // and the terminal UI. Field names (Italian ones included) are part of the
 // compatibility promise with the existing browser frontend (SPEC §2, §3);
 // additive fields are allowed, renames are not.
+//
+// # Versions
+//
+// Every slots_status_update (a grid snapshot) and every slot_update carries
+// a version for its grid (one spazio on one date), and GET /api/slots
+// returns it too. The server keeps it in the database and adds one for
+// every committed change of one of the grid's slots (hold, book, release,
+// expiry), in the change's own transaction: versions of one grid only
+// grow, are consecutive, survive restarts and are shared by every node on
+// one PostgreSQL. A snapshot's version is read atomically with its rows:
+// the snapshot contains exactly the changes up to it.
+//
+// The client rule (GridVersions implements it):
+//
+//   - Keep the snapshot's version V. Updates that arrive after the join
+//     was sent but before its snapshot are kept and judged once it is in.
+//   - Per slot, apply a slot_update only if its version is greater than
+//     the last version applied to that slot (initially V). Do not drop
+//     everything at or below the highest version seen for the grid:
+//     updates are broadcast after commit, from different goroutines and
+//     nodes, so those of different slots may arrive out of order, and
+//     that rule would lose the late one.
+//   - Versions of one grid are consecutive: a client that has seen M and
+//     then M+2 but not M+1 after a short wait (a second) missed an update
+//     and resyncs by joining again, which brings a fresh snapshot.
+//
+// A hold that lapsed reads as available in snapshots before the sweeper
+// expires it; the expiry then has a version of its own, like any change.
 package protocol
 
 import (
@@ -211,6 +239,9 @@ type SlotsStatusUpdate struct {
 	Date        string `json:"date"`
 	SlotsStatus []Slot `json:"slotsStatus"`
 	Timestamp   string `json:"timestamp"`
+	// Version is the grid's version, read atomically with SlotsStatus: a
+	// slot_update of this grid at or below it is already in SlotsStatus.
+	Version int64 `json:"version"`
 }
 
 // SlotUpdate is one slot's change, broadcast to the spazio's room.
@@ -220,6 +251,9 @@ type SlotUpdate struct {
 	Status    string   `json:"status"`
 	Data      SlotData `json:"data"`
 	Timestamp string   `json:"timestamp"`
+	// Version is the grid's version after this change (see the package
+	// documentation for how clients use it).
+	Version int64 `json:"version"`
 }
 
 // FreedSlot names one slot freed by the expiry timer (additive in slots_freed).
@@ -321,6 +355,9 @@ type SlotsList struct {
 	Date     string `json:"date"`
 	IDSpazio int64  `json:"idSpazio"`
 	IDSede   int64  `json:"idSede"`
+	// Version is the grid's version, read atomically with Slots, as in
+	// slots_status_update.
+	Version int64 `json:"version"`
 }
 
 // SlotActionRequest is the body of hold, book and release. Ids may be

@@ -105,3 +105,39 @@ func FuzzParseID(f *testing.F) {
 		}
 	})
 }
+
+// TestGridVersions walks the client rule: updates at or below the
+// snapshot are dropped, per slot only newer ones apply, updates of
+// different slots may arrive out of order, and a hole is reported until
+// it is filled.
+func TestGridVersions(t *testing.T) {
+	g := NewGridVersions(10)
+	steps := []struct {
+		slot    int
+		version int64
+		apply   bool
+		missing int64 // 0: no gap
+	}{
+		{1, 9, false, 0},   // committed before the snapshot was read
+		{1, 10, false, 0},  // the snapshot's own last change
+		{2, 12, true, 11},  // slot 2 overtook slot 1's update 11
+		{1, 11, true, 0},   // late, but slot 1 has seen nothing newer: apply
+		{2, 12, false, 0},  // duplicate
+		{3, 15, true, 13},  // 13 and 14 not here yet
+		{3, 13, false, 14}, // older than what slot 3 shows
+		{4, 14, true, 0},
+		{4, 16, true, 0},
+	}
+	for i, s := range steps {
+		if got := g.Apply(s.slot, s.version); got != s.apply {
+			t.Fatalf("step %d: Apply(slot %d, v%d) = %v, want %v", i, s.slot, s.version, got, s.apply)
+		}
+		m, ok := g.Missing()
+		if s.missing == 0 && ok || s.missing != 0 && (!ok || m != s.missing) {
+			t.Fatalf("step %d: Missing() = %d, %v; want %d", i, m, ok, s.missing)
+		}
+	}
+	if g.Snapshot() != 10 || g.Latest() != 16 {
+		t.Fatalf("Snapshot, Latest = %d, %d; want 10, 16", g.Snapshot(), g.Latest())
+	}
+}

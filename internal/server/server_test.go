@@ -206,6 +206,11 @@ func TestRESTContract(t *testing.T) {
 	if data["count"].(float64) != 9 || len(list) != 9 || data["date"] != d {
 		t.Fatalf("slots data = %v", data)
 	}
+	// Four changes of the grid above (hold 3, book 3, hold 4, release 4);
+	// refused actions leave the version alone.
+	if data["version"] != float64(4) {
+		t.Fatalf("grid version = %v, want 4", data["version"])
+	}
 	s3, s4 := list[2].(map[string]any), list[3].(map[string]any)
 	if s3["status"] != "booked" || s4["status"] != "available" {
 		t.Fatalf("slot 3 = %v, slot 4 = %v", s3, s4)
@@ -266,6 +271,9 @@ func TestGracefulShutdownAndRestartKeepData(t *testing.T) {
 	_, out, _ := h2.call("GET", "/api/slots/2/"+tomorrow(), "", nil)
 	if st := out["data"].(map[string]any)["slots"].([]any)[4].(map[string]any)["status"]; st != "occupied" {
 		t.Fatalf("after restart slot 5 is %v, want occupied", st)
+	}
+	if v := out["data"].(map[string]any)["version"]; v != float64(1) {
+		t.Fatalf("after restart the grid's version is %v, want 1 (the hold)", v)
 	}
 }
 

@@ -43,6 +43,10 @@ func runConformance(t *testing.T, b backend) {
 		{"MigrationsIdempotent", testMigrationsIdempotent},
 		{"CanceledContext", testCanceledContext},
 		{"CloseTwice", testCloseTwice},
+		{"VersionEveryChange", testVersionEveryChange},
+		{"VersionExpiries", testVersionExpiries},
+		{"VersionConcurrentChanges", testVersionConcurrentChanges},
+		{"VersionSnapshotMatchesRows", testVersionSnapshotMatchesRows},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,6 +81,19 @@ func mustHold(t *testing.T, s *Store, k slots.SlotKey, user int64, now time.Time
 		t.Fatalf("Hold(%+v, user %d): %v", k, user, err)
 	}
 	return res.Reservation
+}
+
+// activeReservations is the reservations of a Snapshot.
+func activeReservations(ctx context.Context, s *Store, spazioID int64, date string, now time.Time) ([]slots.Reservation, error) {
+	snap, err := s.Snapshot(ctx, spazioID, date, now)
+	return snap.Active, err
+}
+
+// unversioned is r as a Snapshot lists it: without the version of the
+// change that returned it.
+func unversioned(r slots.Reservation) slots.Reservation {
+	r.Version = 0
+	return r
 }
 
 func wantErr(t *testing.T, what string, err, want error) {
@@ -224,15 +241,15 @@ func testHoldBookRelease(t *testing.T, b backend) {
 		t.Fatalf("hold after release reused reservation %d", other.ID)
 	}
 
-	active, err := s.ActiveReservations(ctx, 2, k.Date, later)
+	active, err := activeReservations(ctx, s, 2, k.Date, later)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(active) != 1 || active[0] != booked {
+	if len(active) != 1 || active[0] != unversioned(booked) {
 		t.Fatalf("ActiveReservations(spazio 2) = %+v, want only %+v", active, booked)
 	}
 	mustHold(t, s, key(2, 1), 13, later)
-	active, err = s.ActiveReservations(ctx, 2, k.Date, later)
+	active, err = activeReservations(ctx, s, 2, k.Date, later)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +292,7 @@ func testHoldLimit(t *testing.T, b backend) {
 	}
 	userHolds := func(user int64, now time.Time) []int {
 		t.Helper()
-		active, err := s.ActiveReservations(ctx, 1, key(1, 1).Date, now)
+		active, err := activeReservations(ctx, s, 1, key(1, 1).Date, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +353,7 @@ func testLapsedHold(t *testing.T, b backend) {
 	if n, err := s.CountActiveHolds(ctx, lapse); err != nil || n != 0 {
 		t.Fatalf("CountActiveHolds at expiry = %d, %v; want 0", n, err)
 	}
-	active, err := s.ActiveReservations(ctx, 5, k.Date, lapse)
+	active, err := activeReservations(ctx, s, 5, k.Date, lapse)
 	if err != nil || len(active) != 0 {
 		t.Fatalf("ActiveReservations at expiry = %+v, %v; want none", active, err)
 	}
@@ -512,12 +529,16 @@ func testRestart(t *testing.T, b backend) {
 	}
 
 	s = openStore(t, dsn)
-	active, err := s.ActiveReservations(ctx, 1, hold.Key.Date, t0)
+	snap, err := s.Snapshot(ctx, 1, hold.Key.Date, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []slots.Reservation{hold, booking}; !reflect.DeepEqual(active, want) {
-		t.Fatalf("after restart ActiveReservations =\n %+v\nwant\n %+v", active, want)
+	if want := []slots.Reservation{unversioned(hold), unversioned(booking)}; !reflect.DeepEqual(snap.Active, want) {
+		t.Fatalf("after restart the snapshot's reservations =\n %+v\nwant\n %+v", snap.Active, want)
+	}
+	// The grid's version survives too: two holds and a booking.
+	if snap.Version != 3 || booking.Version != 3 {
+		t.Fatalf("after restart the grid's version = %d (booking's %d), want 3", snap.Version, booking.Version)
 	}
 	if at, ok, err := s.NextExpiry(ctx); err != nil || !ok || !at.Equal(hold.ExpiresAt) {
 		t.Fatalf("after restart NextExpiry = %v, %v, %v; want %v", at, ok, err, hold.ExpiresAt)
@@ -528,6 +549,9 @@ func testRestart(t *testing.T, b backend) {
 	rs, err := s.ExpireDue(ctx, hold.ExpiresAt)
 	if err != nil || len(rs) != 1 || rs[0].ID != hold.ID {
 		t.Fatalf("after restart ExpireDue = %+v, %v; want hold %d", rs, err, hold.ID)
+	}
+	if rs[0].Version != 4 {
+		t.Fatalf("the first change after restart, an expiry, has version %d, want 4", rs[0].Version)
 	}
 }
 
@@ -568,7 +592,7 @@ func testCanceledContext(t *testing.T, b backend) {
 	cancel()
 	_, err := s.Hold(ctx, key(1, 1), 10, t0, t0.Add(ttl), 0)
 	wantErr(t, "Hold with a canceled context", err, context.Canceled)
-	_, err = s.ActiveReservations(ctx, 1, "2030-03-04", t0)
+	_, err = activeReservations(ctx, s, 1, "2030-03-04", t0)
 	wantErr(t, "ActiveReservations with a canceled context", err, context.Canceled)
 	if n, err := s.CountActiveHolds(context.Background(), t0); err != nil || n != 0 {
 		t.Fatalf("CountActiveHolds after a canceled hold = %d, %v; want 0", n, err)

@@ -72,7 +72,7 @@ func testNoDoubleBooking(t *testing.T, b backend) {
 		if p := res.problem(); p != "" {
 			t.Fatalf("round %d, %+v: %s", round, k, p)
 		}
-		active, err := s.ActiveReservations(ctx, k.SpazioID, k.Date, t0)
+		active, err := activeReservations(ctx, s, k.SpazioID, k.Date, t0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -59,22 +60,85 @@ func keyString(k slots.SlotKey) string {
 	return fmt.Sprintf("spazio %d %s slot %d", k.SpazioID, k.Date, k.Slot)
 }
 
-// ActiveReservations lists the occupied and booked reservations of one spazio
-// and date ordered by slot, leaving out holds with ExpiresAt <= now.
-func (s *Store) ActiveReservations(ctx context.Context, spazioID int64, date string, now time.Time) ([]slots.Reservation, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`
-		SELECT `+reservationCols+` FROM reservations
-		WHERE spazio_id = ? AND date = ? AND state IN ('occupied', 'booked')
-		  AND (state = 'booked' OR expires_at > ?)
-		ORDER BY slot`), spazioID, date, toMillis(now))
+// snapshotQuery reads a grid's version and its active reservations in one
+// statement, so both come from one database snapshot: PostgreSQL gives
+// every statement one (even under READ COMMITTED), and SQLite runs a
+// statement in one read transaction, which in WAL mode sees the database
+// as of its start while the writer goes on. Two statements would need a
+// REPEATABLE READ transaction on PostgreSQL and an explicit read
+// transaction on SQLite, and two more round trips per join.
+//
+// The one-row subquery makes the version come back even when no slot is
+// taken: the LEFT JOIN then yields one row of NULL reservation columns.
+const snapshotQuery = `
+	SELECT g.version, r.id, r.spazio_id, r.sede_id, r.date, r.slot, r.user_id, r.state, r.expires_at, r.created_at, r.updated_at
+	FROM (SELECT COALESCE(MAX(version), 0) AS version FROM grid_versions WHERE spazio_id = ? AND date = ?) g
+	LEFT JOIN reservations r
+	  ON r.spazio_id = ? AND r.date = ? AND r.state IN ('occupied', 'booked')
+	 AND (r.state = 'booked' OR r.expires_at > ?)
+	ORDER BY r.slot`
+
+// Snapshot reads the version and the occupied and booked reservations
+// (ordered by slot, leaving out holds with ExpiresAt <= now) of one spazio
+// and date in one statement: see snapshotQuery.
+func (s *Store) Snapshot(ctx context.Context, spazioID int64, date string, now time.Time) (slots.Snapshot, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(snapshotQuery), spazioID, date, spazioID, date, toMillis(now))
 	if err != nil {
-		return nil, fmt.Errorf("active reservations of spazio %d on %s: %w", spazioID, date, err)
+		return slots.Snapshot{}, fmt.Errorf("snapshot of spazio %d on %s: %w", spazioID, date, err)
 	}
-	rs, err := scanReservations(rows)
+	snap, err := scanSnapshot(rows)
 	if err != nil {
-		return nil, fmt.Errorf("active reservations of spazio %d on %s: %w", spazioID, date, err)
+		return slots.Snapshot{}, fmt.Errorf("snapshot of spazio %d on %s: %w", spazioID, date, err)
 	}
-	return rs, nil
+	return snap, nil
+}
+
+// scanSnapshot reads snapshotQuery's rows: the version, then reservation
+// columns that are all NULL when the grid has no active reservation.
+func scanSnapshot(rows *sql.Rows) (slots.Snapshot, error) {
+	defer rows.Close()
+	var snap slots.Snapshot
+	for rows.Next() {
+		var (
+			id, spazio, sede, slot, user, created, updated, expires sql.NullInt64
+			date, state                                             sql.NullString
+		)
+		if err := rows.Scan(&snap.Version, &id, &spazio, &sede, &date, &slot, &user, &state, &expires, &created, &updated); err != nil {
+			return slots.Snapshot{}, err
+		}
+		if !id.Valid {
+			continue
+		}
+		r := slots.Reservation{
+			ID: id.Int64, Key: slots.SlotKey{SpazioID: spazio.Int64, SedeID: sede.Int64, Date: date.String, Slot: int(slot.Int64)},
+			UserID: user.Int64, State: state.String, CreatedAt: fromMillis(created.Int64), UpdatedAt: fromMillis(updated.Int64),
+		}
+		if expires.Valid {
+			r.ExpiresAt = fromMillis(expires.Int64)
+		}
+		snap.Active = append(snap.Active, r)
+	}
+	return snap, rows.Err()
+}
+
+// bumpVersion adds n to the version of the grid of spazioID on date and
+// returns the new version, creating the grid's row at n when it has none.
+//
+// It must run in the transaction of the change it counts, after the
+// change's own statements: on PostgreSQL the upsert locks the grid's row
+// until commit, so concurrent changes of one grid (on any node) get
+// consecutive versions in commit order, and taking that lock last means a
+// transaction holding it waits for nothing else, so it cannot close a
+// deadlock. On SQLite the transaction already holds the write lock.
+func (s *Store) bumpVersion(ctx context.Context, tx *sql.Tx, spazioID int64, date string, n int) (int64, error) {
+	var v int64
+	if err := tx.QueryRowContext(ctx, s.q(`
+		INSERT INTO grid_versions (spazio_id, date, version) VALUES (?, ?, ?)
+		ON CONFLICT (spazio_id, date) DO UPDATE SET version = grid_versions.version + excluded.version
+		RETURNING version`), spazioID, date, n).Scan(&v); err != nil {
+		return 0, fmt.Errorf("bump version of spazio %d on %s: %w", spazioID, date, err)
+	}
+	return v, nil
 }
 
 // Hold creates an occupied reservation for userID expiring at expiresAt.
@@ -111,7 +175,23 @@ func (s *Store) Hold(ctx context.Context, key slots.SlotKey, userID int64, now, 
 			VALUES (?, ?, ?, ?, ?, 'occupied', ?, ?, ?)
 			RETURNING `+reservationCols),
 			key.SpazioID, key.SedeID, key.Date, key.Slot, userID, toMillis(expiresAt), nowMs, nowMs))
-		return err
+		if err != nil {
+			return err
+		}
+		// The expiry, if any, and the hold are two changes: two versions.
+		changes := 1
+		if res.Expired != nil {
+			changes = 2
+		}
+		v, err := s.bumpVersion(ctx, tx, key.SpazioID, key.Date, changes)
+		if err != nil {
+			return err
+		}
+		res.Reservation.Version = v
+		if res.Expired != nil {
+			res.Expired.Version = v - 1
+		}
+		return nil
 	})
 	switch {
 	case err == nil:
@@ -182,26 +262,41 @@ func (s *Store) Release(ctx context.Context, key slots.SlotKey, userID int64, no
 	return r, nil
 }
 
-// endHold moves userID's unexpired hold on key to state in one statement.
+// endHold moves userID's unexpired hold on key to state and bumps the
+// grid's version, in one transaction.
 func (s *Store) endHold(ctx context.Context, key slots.SlotKey, userID int64, now time.Time, state string) (slots.Reservation, error) {
 	nowMs := toMillis(now)
-	r, err := scanReservation(s.w.QueryRowContext(ctx, s.q(`
-		UPDATE reservations SET state = ?, expires_at = NULL, updated_at = ?
-		WHERE spazio_id = ? AND date = ? AND slot = ? AND user_id = ?
-		  AND state = 'occupied' AND expires_at > ?
-		RETURNING `+reservationCols),
-		state, nowMs, key.SpazioID, key.Date, key.Slot, userID, nowMs))
-	if errors.Is(err, sql.ErrNoRows) {
-		return slots.Reservation{}, slots.ErrNotHeld
+	var r slots.Reservation
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		r, err = scanReservation(tx.QueryRowContext(ctx, s.q(`
+			UPDATE reservations SET state = ?, expires_at = NULL, updated_at = ?
+			WHERE spazio_id = ? AND date = ? AND slot = ? AND user_id = ?
+			  AND state = 'occupied' AND expires_at > ?
+			RETURNING `+reservationCols),
+			state, nowMs, key.SpazioID, key.Date, key.Slot, userID, nowMs))
+		if errors.Is(err, sql.ErrNoRows) {
+			return slots.ErrNotHeld
+		}
+		if err != nil {
+			return err
+		}
+		r.Version, err = s.bumpVersion(ctx, tx, key.SpazioID, key.Date, 1)
+		return err
+	})
+	if err != nil {
+		return slots.Reservation{}, err
 	}
-	return r, err
+	return r, nil
 }
 
 // ExpireDue marks every occupied reservation with ExpiresAt <= now expired
 // in one UPDATE … RETURNING, in its own transaction, and returns the rows it changed, ordered by
 // ExpiresAt then ID. Concurrent callers, on this node or others, each get a
 // disjoint share. The returned rows keep their ExpiresAt, the moment they
-// lapsed.
+// lapsed. Each expiry is one change of its grid: the transaction bumps
+// every grid it touched by its number of expiries, and the rows of one
+// grid get consecutive versions in the order returned.
 func (s *Store) ExpireDue(ctx context.Context, now time.Time) ([]slots.Reservation, error) {
 	nowMs := toMillis(now)
 	var rs []slots.Reservation
@@ -215,16 +310,53 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) ([]slots.Reservati
 		if err != nil {
 			return err
 		}
-		rs, err = scanReservations(rows)
-		return err
+		if rs, err = scanReservations(rows); err != nil {
+			return err
+		}
+		slices.SortFunc(rs, func(a, b slots.Reservation) int {
+			return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.ID, b.ID))
+		})
+		return s.versionExpiries(ctx, tx, rs)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("expire due holds: %w", err)
 	}
-	slices.SortFunc(rs, func(a, b slots.Reservation) int {
-		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.ID, b.ID))
-	})
 	return rs, nil
+}
+
+// grid names one spazio's slot grid on one date.
+type grid struct {
+	spazioID int64
+	date     string
+}
+
+// versionExpiries bumps the grid of every expired reservation once per
+// expiry and sets each reservation's Version, consecutive per grid in the
+// order of rs. Grids are bumped in (spazio, date) order, so that two
+// sweepers on PostgreSQL that expire holds of the same grids lock their
+// version rows in the same order and cannot deadlock.
+func (s *Store) versionExpiries(ctx context.Context, tx *sql.Tx, rs []slots.Reservation) error {
+	count := map[grid]int{}
+	for _, r := range rs {
+		count[grid{r.Key.SpazioID, r.Key.Date}]++
+	}
+	grids := slices.SortedFunc(maps.Keys(count), func(a, b grid) int {
+		return cmp.Or(cmp.Compare(a.spazioID, b.spazioID), cmp.Compare(a.date, b.date))
+	})
+	next := make(map[grid]int64, len(grids))
+	for _, g := range grids {
+		top, err := s.bumpVersion(ctx, tx, g.spazioID, g.date, count[g])
+		if err != nil {
+			return err
+		}
+		next[g] = top - int64(count[g]) + 1
+	}
+	for i := range rs {
+		g := grid{rs[i].Key.SpazioID, rs[i].Key.Date}
+		rs[i].Version = next[g]
+		next[g]++
+	}
+	return nil
 }
 
 // NextExpiry returns the earliest ExpiresAt of an occupied reservation,

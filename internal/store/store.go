@@ -6,6 +6,10 @@
 // (occupied or booked) reservation: a partial unique index on
 // reservations(spazio_id, date, slot). Times are stored as unix milliseconds,
 // so a time read back is the one written truncated to the millisecond.
+//
+// Every change of a slot also bumps its grid's row in grid_versions in the
+// same transaction, and Snapshot reads that version with the grid's rows in
+// one statement (see bumpVersion and snapshotQuery).
 package store
 
 import (

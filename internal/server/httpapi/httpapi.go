@@ -210,7 +210,7 @@ func (a *api) slots(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, protocol.SlotsResponse{Success: true, Data: protocol.SlotsList{
-		Slots: g.Slots, Count: len(g.Slots), Date: g.Date, IDSpazio: g.Spazio.ID, IDSede: g.Sede.ID,
+		Slots: g.Slots, Count: len(g.Slots), Date: g.Date, IDSpazio: g.Spazio.ID, IDSede: g.Sede.ID, Version: g.Version,
 	}})
 }
 

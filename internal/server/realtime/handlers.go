@@ -48,6 +48,9 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 	// Join before the snapshot is read: an update committed after the read
 	// then reaches this socket, and one committed before it is in the
 	// snapshot. Reading first would lose updates that land in between.
+	// Updates of either kind may still reach the socket before or after
+	// the snapshot; their versions, compared with the snapshot's (read
+	// atomically with its rows), tell the client which to apply.
 	wasIn := h.presence.has(sess, room)
 	sess.sock.Join(room)
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
@@ -77,7 +80,7 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 	now := protocol.Timestamp(time.Now())
 	h.emitTo(sess.sock, protocol.EventJoinedSpace, protocol.JoinedSpace{Room: room, SpazioID: spazioID, SedeID: sedeID, Date: grid.Date, Timestamp: now})
 	h.emitTo(sess.sock, protocol.EventSlotsStatusUpdate, protocol.SlotsStatusUpdate{
-		Type: protocol.EventSlotsStatusUpdate, SpazioID: spazioID, SedeID: sedeID, Date: grid.Date, SlotsStatus: grid.Slots, Timestamp: now,
+		Type: protocol.EventSlotsStatusUpdate, SpazioID: spazioID, SedeID: sedeID, Date: grid.Date, SlotsStatus: grid.Slots, Version: grid.Version, Timestamp: now,
 	})
 	e.Ack(protocol.Ack{Success: true, Room: room})
 	h.log.Info("joined space", "socket", sess.id, "user", sess.claims.UserID, "room", room, "date", grid.Date)

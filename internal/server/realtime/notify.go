@@ -28,16 +28,17 @@ func slotData(c slots.Change) protocol.SlotData {
 	return d
 }
 
-// SlotChanged broadcasts slot_update to the spazio's room. The payload
-// never names the holder (SPEC §2 privacy).
+// SlotChanged broadcasts slot_update, with the change's grid version, to
+// the spazio's room. The payload never names the holder (SPEC §2 privacy).
 func (h *Hub) SlotChanged(_ context.Context, c slots.Change) {
 	h.Broadcast(protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), protocol.EventSlotUpdate, protocol.SlotUpdate{
-		Type: protocol.EventSlotUpdate, SlotID: c.Key.Slot, Status: c.Status, Data: slotData(c), Timestamp: protocol.Timestamp(time.Now()),
+		Type: protocol.EventSlotUpdate, SlotID: c.Key.Slot, Status: c.Status, Data: slotData(c), Version: c.Version, Timestamp: protocol.Timestamp(time.Now()),
 	})
 	h.log.Debug("slot changed", "room", protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), "slot", c.Key.Slot, "status", c.Status)
 }
 
-// HoldsExpired announces expiries: slot_update to each room, hold_expired
+// HoldsExpired announces expiries: slot_update (with the expiry's grid
+// version) to each room, hold_expired
 // to each holder's personal room, then one slots_freed to everyone.
 func (h *Hub) HoldsExpired(_ context.Context, freed []slots.Change) {
 	if len(freed) == 0 {
@@ -49,7 +50,7 @@ func (h *Hub) HoldsExpired(_ context.Context, freed []slots.Change) {
 		c.Status = protocol.StatusAvailable
 		data := slotData(c)
 		h.Broadcast(protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), protocol.EventSlotUpdate, protocol.SlotUpdate{
-			Type: protocol.EventSlotUpdate, SlotID: c.Key.Slot, Status: c.Status, Data: data, Timestamp: now,
+			Type: protocol.EventSlotUpdate, SlotID: c.Key.Slot, Status: c.Status, Data: data, Version: c.Version, Timestamp: now,
 		})
 		if c.UserID != 0 {
 			h.Broadcast(protocol.UserRoom(c.UserID), protocol.EventHoldExpired, protocol.HoldExpired{

@@ -26,6 +26,9 @@ type Change struct {
 	// notifiers must not show UserID to other users (SPEC §2 privacy).
 	ReservationID int64
 	UserID        int64
+	// Version is the grid version (Key's spazio and date) this change
+	// committed; clients compare it with their snapshot's Grid.Version.
+	Version int64
 }
 
 // Notifier announces committed changes to clients. It is called after the
@@ -190,6 +193,9 @@ type Grid struct {
 	Sede   Sede
 	Date   string
 	Slots  []protocol.Slot
+	// Version is the grid's version read with its reservations (see
+	// Snapshot): a change with a higher Version is not in Slots.
+	Version int64
 }
 
 // Grid builds the slot grid of a spazio and date. Held slots whose hold
@@ -211,15 +217,15 @@ func (s *Service) Grid(ctx context.Context, spazioID, sedeID int64, date string,
 		return Grid{}, err
 	}
 	now := s.clock.Now()
-	active, err := s.store.ActiveReservations(ctx, spazioID, date, now)
+	snap, err := s.store.Snapshot(ctx, spazioID, date, now)
 	if err != nil {
 		return Grid{}, fmt.Errorf("grid of spazio %d on %s: %w", spazioID, date, err)
 	}
-	bySlot := make(map[int]Reservation, len(active))
-	for _, r := range active {
+	bySlot := make(map[int]Reservation, len(snap.Active))
+	for _, r := range snap.Active {
 		bySlot[r.Key.Slot] = r
 	}
-	g := Grid{Spazio: sp, Sede: sede, Date: date, Slots: make([]protocol.Slot, 0, n)}
+	g := Grid{Spazio: sp, Sede: sede, Date: date, Slots: make([]protocol.Slot, 0, n), Version: snap.Version}
 	for i := 1; i <= n; i++ {
 		start, err := s.slotStart(sede, day, i)
 		if err != nil {
@@ -358,7 +364,7 @@ func (s *Service) Release(ctx context.Context, a Action, userID int64) (Reservat
 }
 
 func (s *Service) change(r Reservation, status string, start time.Time) Change {
-	c := Change{Key: r.Key, Orario: orario(start), Status: status, ReservationID: r.ID, UserID: r.UserID}
+	c := Change{Key: r.Key, Orario: orario(start), Status: status, ReservationID: r.ID, UserID: r.UserID, Version: r.Version}
 	if status == protocol.StatusOccupied {
 		c.ExpiresAt = r.ExpiresAt
 	}
@@ -367,7 +373,7 @@ func (s *Service) change(r Reservation, status string, start time.Time) Change {
 
 // changeOf builds a Change when only the reservation is known (sweeper).
 func (s *Service) changeOf(ctx context.Context, r Reservation, status string) Change {
-	c := Change{Key: r.Key, Status: status, ReservationID: r.ID, UserID: r.UserID}
+	c := Change{Key: r.Key, Status: status, ReservationID: r.ID, UserID: r.UserID, Version: r.Version}
 	_, sede, err := s.store.Spazio(ctx, r.Key.SpazioID)
 	if err != nil {
 		return c

@@ -171,6 +171,11 @@ func TestLapsedHoldReadsFreeBeforeSweep(t *testing.T) {
 	if len(expired) != 1 || len(expired[0]) != 1 || expired[0][0].UserID != 1 || expired[0][0].Orario != "12:00" {
 		t.Fatalf("expired announcements = %+v, want one for user 1 at 12:00", expired)
 	}
+	// Hold (1), its expiry (2), the new hold (3): announced in that order.
+	changes, _ := rec.snapshot()
+	if expired[0][0].Version != 2 || len(changes) != 2 || changes[0].Version != 1 || changes[1].Version != 3 {
+		t.Fatalf("versions: expiry %d, changes %+v; want expiry 2 between holds 1 and 3", expired[0][0].Version, changes)
+	}
 }
 
 func TestActionErrors(t *testing.T) {
@@ -266,6 +271,12 @@ func TestNotificationsFollowActions(t *testing.T) {
 		if c.Status != want[i] || c.Key.Slot != 2 || c.Key.SpazioID != 3 || c.Orario != "10:00" {
 			t.Errorf("change %d = %+v, want status %s for slot 2 of spazio 3 at 10:00", i, c, want[i])
 		}
+		if c.Version != int64(i+1) {
+			t.Errorf("change %d has version %d, want %d", i, c.Version, i+1)
+		}
+	}
+	if g, err := svc.Grid(ctx, 3, 1, day, slots.Viewer{}); err != nil || g.Version != 4 {
+		t.Errorf("grid after four changes: version %d, %v; want 4", g.Version, err)
 	}
 	if !changes[0].ExpiresAt.Equal(r.ExpiresAt) || !changes[0].ExpiresAt.Equal(start.Add(15*time.Minute)) {
 		t.Errorf("hold change expires at %v, want %v", changes[0].ExpiresAt, start.Add(15*time.Minute))
@@ -295,6 +306,11 @@ func TestSweepExpiresExactlyOnceAtExpiry(t *testing.T) {
 	_, expired := rec.snapshot()
 	if len(expired) != 1 || len(expired[0]) != 3 {
 		t.Fatalf("expiry announcements = %v, want one batch of 3", expired)
+	}
+	for i, c := range expired[0] {
+		if c.Version != int64(4+i) {
+			t.Errorf("expiry %d has version %d, want %d (after the three holds)", i, c.Version, 4+i)
+		}
 	}
 }
 

@@ -71,12 +71,29 @@ type Reservation struct {
 	ExpiresAt time.Time // zero unless State is occupied
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Version is the version of the slot's grid (its spazio and date) that
+	// the change returning this reservation committed: set by Hold, Book,
+	// Release and ExpireDue, zero in a Snapshot. It is no column of the
+	// row but the grid's counter, see Snapshot.
+	Version int64
+}
+
+// Snapshot is one spazio's grid on one date as of one moment: its active
+// reservations and the grid's version, read together.
+type Snapshot struct {
+	// Version counts the committed changes of the grid's slots (every
+	// hold, book, release and expiry adds one). A grid never changed is
+	// at 0. Holds that lapsed but were not swept yet read as free without
+	// a version of their own: the sweep that expires them adds it.
+	Version int64
+	// Active lists the occupied and booked reservations ordered by slot.
+	Active []Reservation
 }
 
 // HoldResult is what a successful hold did. Expired is set when the slot's
 // previous hold had lapsed but was not yet swept: the hold transaction
 // expired it (exactly once, like the sweeper would) so the caller must
-// announce that expiry too.
+// announce that expiry too; its Version is the one before Reservation's.
 type HoldResult struct {
 	Reservation Reservation
 	Expired     *Reservation
@@ -86,6 +103,12 @@ type HoldResult struct {
 // the database itself guarantee one active reservation per slot, so that
 // of N concurrent Hold calls on one free slot exactly one succeeds and the
 // others return ErrSlotTaken.
+//
+// Every change of a slot also adds one to its grid's version (see
+// Snapshot) in the same transaction, so versions survive restarts, are
+// shared by every node on one database, and the changes of one grid get
+// consecutive versions in commit order: the returned reservations carry
+// the version their change committed.
 type Store interface {
 	// UpsertCatalog inserts or updates sedi and their spazi.
 	UpsertCatalog(ctx context.Context, sedi []Sede) error
@@ -94,10 +117,12 @@ type Store interface {
 	// Spazio returns one spazio and its sede, or ErrSpazioNotFound.
 	Spazio(ctx context.Context, spazioID int64) (Spazio, Sede, error)
 
-	// ActiveReservations lists occupied and booked reservations of one
-	// spazio and date. Holds whose ExpiresAt <= now are left out: they read
-	// as free even before the sweeper runs, which keeps restarts safe.
-	ActiveReservations(ctx context.Context, spazioID int64, date string, now time.Time) ([]Reservation, error)
+	// Snapshot reads the grid of one spazio and date: its version and its
+	// occupied and booked reservations, atomically (one database snapshot),
+	// so the version names exactly the state read. Holds whose ExpiresAt
+	// <= now are left out: they read as free even before the sweeper runs,
+	// which keeps restarts safe.
+	Snapshot(ctx context.Context, spazioID int64, date string, now time.Time) (Snapshot, error)
 	// Hold creates an occupied reservation for userID expiring at expiresAt.
 	// ErrSlotTaken when the slot has an active reservation. When maxHolds
 	// is positive and userID already has maxHolds holds unexpired at now, it
@@ -112,6 +137,8 @@ type Store interface {
 	// ExpireDue marks every occupied reservation with ExpiresAt <= now as
 	// expired in one statement and returns exactly the rows it changed, so
 	// that several nodes sweeping at once expire each hold exactly once.
+	// Each row has a version of its own, consecutive within a grid in the
+	// order returned.
 	ExpireDue(ctx context.Context, now time.Time) ([]Reservation, error)
 	// NextExpiry returns the earliest ExpiresAt of an occupied reservation.
 	NextExpiry(ctx context.Context) (t time.Time, ok bool, err error)
