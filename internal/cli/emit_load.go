@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +44,10 @@ type EmitLoadOptions struct {
 
 	JSON       bool
 	NoProgress bool
+	// Report and CSV are files for the HTML report and the per-second
+	// series; empty writes none.
+	Report string
+	CSV    string
 }
 
 // NewCmdEmitLoad runs a load test and reports latency, loss, throughput and
@@ -70,11 +76,19 @@ Credentials: with --jwt-secret every virtual user gets its own token
 token; with --token that one token is used for everything (it must be staff
 for the broadcasts).
 
+The summary ends with a histogram of delivery latency in text bars.
+--report FILE.html also writes the report as one self-contained HTML page
+(no script, stylesheet or font to fetch): configuration, summary, latency
+histogram, per-second charts of delivered messages and of p50/p99 latency,
+errors by kind. --csv FILE writes the per-second series: second, phase,
+connects, sent, delivered, p50_ms, p99_ms, max_ms, errors, holds.
+
 Thresholds (exit code 3 when breached): --max-p99, --max-loss,
 --max-connect-failures. --json prints the report as one JSON object.`,
 		Example: `  coworkctl emit load --jwt-secret "$SECRET" --clients 1000 --rooms 8 --rate 100 --duration 30s
   coworkctl emit load --token "$STAFF" --clients 200 --polling-share 0.2 --churn 20 --duration 1m
-  coworkctl emit load --jwt-secret "$SECRET" --clients 50 --duration 5s --json --max-p99 50ms --max-loss 0`,
+  coworkctl emit load --jwt-secret "$SECRET" --clients 50 --duration 5s --json --max-p99 50ms --max-loss 0
+  coworkctl emit load --jwt-secret "$SECRET" --duration 10m --report load.html --csv load.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -106,6 +120,8 @@ Thresholds (exit code 3 when breached): --max-p99, --max-loss,
 	fl.Float64Var(&o.MaxConnectFail, "max-connect-failures", -1, "fail (exit 3) when the fraction of clients that failed to connect or join exceeds this (negative: off)")
 	fl.BoolVar(&o.JSON, "json", false, "print the report as one JSON object")
 	fl.BoolVar(&o.NoProgress, "no-progress", false, "no progress line on a terminal")
+	fl.StringVar(&o.Report, "report", "", "also write the report as a self-contained HTML `file` with charts")
+	fl.StringVar(&o.CSV, "csv", "", "also write the per-second series as a CSV `file`")
 	return cmd
 }
 
@@ -128,6 +144,9 @@ func runEmitLoad(ctx context.Context, o *EmitLoadOptions) error {
 	if o.MaxLoss > 1 {
 		return UsageErrorf("--max-loss is a fraction 0..1, got %g", o.MaxLoss)
 	}
+	if o.Report != "" && o.Report == o.CSV {
+		return UsageErrorf("--report and --csv name the same file %q", o.Report)
+	}
 	cfg := loadtest.Config{
 		Server: server, Clients: o.Clients, ConnectRate: o.ConnectRate, PollingShare: share,
 		Rooms: o.Rooms, Duration: o.Duration, Rate: o.Rate, Payload: o.Payload, Event: o.Event,
@@ -147,6 +166,12 @@ func runEmitLoad(ctx context.Context, o *EmitLoadOptions) error {
 			return UsageErrorf("mint staff token: %v", err)
 		}
 	}
+	// Create the files now: a long run must not end in an unwritable path.
+	files, err := createReportFiles(o.Report, o.CSV)
+	if err != nil {
+		return err
+	}
+	defer files.discard()
 	var prog *progressLine
 	if !o.NoProgress && isTerminalWriter(o.F.ErrOut) {
 		prog = &progressLine{w: o.F.ErrOut}
@@ -173,6 +198,9 @@ func runEmitLoad(ctx context.Context, o *EmitLoadOptions) error {
 	} else if werr := rep.WriteTable(o.F.Out); werr != nil {
 		return werr
 	}
+	if werr := files.write(rep, o.F.ErrOut); werr != nil {
+		return werr
+	}
 	if err != nil {
 		return err
 	}
@@ -180,6 +208,73 @@ func runEmitLoad(ctx context.Context, o *EmitLoadOptions) error {
 		return &ExitCodeError{Code: ExitThreshold, Err: fmt.Errorf("threshold breached: %s", strings.Join(rep.Thresholds.Breached, "; "))}
 	}
 	return nil
+}
+
+// reportFiles are the --report and --csv files, created before the run.
+type reportFiles struct {
+	html, csv *os.File
+}
+
+func createReportFiles(htmlPath, csvPath string) (*reportFiles, error) {
+	f := &reportFiles{}
+	var err error
+	if htmlPath != "" {
+		if f.html, err = os.Create(htmlPath); err != nil {
+			return nil, fmt.Errorf("--report: %w", err)
+		}
+	}
+	if csvPath != "" {
+		if f.csv, err = os.Create(csvPath); err != nil {
+			f.discard()
+			return nil, fmt.Errorf("--csv: %w", err)
+		}
+	}
+	return f, nil
+}
+
+// write fills and closes the files and says where they are on stderr.
+func (f *reportFiles) write(rep *loadtest.Report, errOut io.Writer) error {
+	if f.html != nil {
+		file := f.html
+		f.html = nil
+		bw := bufio.NewWriter(file)
+		err := rep.WriteHTML(bw, loadtest.HTMLOptions{Generator: VersionString()})
+		if err == nil {
+			err = bw.Flush()
+		}
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write --report %s: %w", file.Name(), err)
+		}
+		fmt.Fprintf(errOut, "HTML report: %s\n", file.Name())
+	}
+	if f.csv != nil {
+		file := f.csv
+		f.csv = nil
+		err := rep.WriteCSV(file)
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write --csv %s: %w", file.Name(), err)
+		}
+		fmt.Fprintf(errOut, "per-second CSV: %s\n", file.Name())
+	}
+	return nil
+}
+
+// discard removes files not written: a run that never started leaves no
+// empty report behind.
+func (f *reportFiles) discard() {
+	for _, file := range []*os.File{f.html, f.csv} {
+		if file != nil {
+			_ = file.Close()
+			_ = os.Remove(file.Name())
+		}
+	}
+	f.html, f.csv = nil, nil
 }
 
 // usageOrRun maps configuration errors of the load test to usage errors.

@@ -25,6 +25,14 @@ type Report struct {
 	Thresholds  Thresholds    `json:"thresholds"`
 	// Pass is false when a threshold was breached.
 	Pass bool `json:"pass"`
+
+	// Series is the run second by second (HTML and CSV reports); nil
+	// when unknown.
+	Series *Series `json:"-"`
+	// DeliveryDist and UpdateDist are the distributions behind Latency
+	// and Churn.UpdateLatency, for the latency histograms; nil when
+	// unknown.
+	DeliveryDist, UpdateDist *Histogram `json:"-"`
 }
 
 // ReportConfig echoes the knobs that shaped the run.
@@ -158,6 +166,7 @@ func (r *runner) report(traffic, drain, connectWall time.Duration) *Report {
 		rep.Messages.PerSecond = round3(float64(lc.Delivered) / window.Seconds())
 	}
 	rep.Latency = r.latency.Summarize()
+	rep.DeliveryDist, rep.UpdateDist = &r.latency, &r.updateH
 
 	rep.Churn = Churn{Holds: r.holdsOK.Load(), Conflicts: r.holdsConflict.Load(), Limited: r.holdsLimited.Load(), Releases: r.releasesOK.Load(),
 		HoldLatency: r.holdH.Summarize(), ReleaseLatency: r.releaseH.Summarize(),
@@ -167,6 +176,22 @@ func (r *runner) report(traffic, drain, connectWall time.Duration) *Report {
 	}
 	rep.Errors = ErrorsReport{Total: r.errs.Total(), ByKind: r.errs.Snapshot()}
 	return rep
+}
+
+// textHistogramBins is the most bars of the terminal's latency histogram.
+const textHistogramBins = 12
+
+// latencyBins returns the distribution the histograms show, broadcast
+// delivery, else slot_update delivery, in at most maxBins bins, and its
+// name.
+func (rep *Report) latencyBins(maxBins int) (string, []Bin) {
+	if rep.DeliveryDist != nil && rep.DeliveryDist.Count() > 0 {
+		return "delivery", rep.DeliveryDist.Bins(maxBins)
+	}
+	if rep.UpdateDist != nil && rep.UpdateDist.Count() > 0 {
+		return "slot_update", rep.UpdateDist.Bins(maxBins)
+	}
+	return "", nil
 }
 
 func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
@@ -241,6 +266,10 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	lat("release", rep.Churn.ReleaseLatency)
 	lat("slot_update", rep.Churn.UpdateLatency)
 	p("")
+	if title, bins := rep.latencyBins(textHistogramBins); len(bins) > 0 {
+		writeTextHistogram(tw, title+" latency", bins, 30)
+		p("")
+	}
 	if rep.Errors.Total > 0 {
 		p("errors\t%d", rep.Errors.Total)
 		for _, k := range slices.Sorted(maps.Keys(rep.Errors.ByKind)) {

@@ -138,6 +138,7 @@ type runner struct {
 	slotStart  []byte // `["slot_update",`
 
 	ledger    *Ledger
+	timeline  *timeline
 	latency   Histogram
 	connectH  Histogram
 	adminH    Histogram
@@ -174,6 +175,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	cpuUser0, cpuSys0, _ := rusage()
 	r := &runner{cfg: cfg, epoch: time.Now(), ledger: NewLedger(int(cfg.Rate*cfg.Duration.Seconds()) + 16)}
+	r.timeline = newTimeline(r.epoch, cfg.Duration+cfg.Drain+10*time.Second)
 	r.bcastStart = []byte(`["` + cfg.Event + `",`)
 	r.slotStart = []byte(`["` + slotUpdateEvent + `",`)
 
@@ -230,6 +232,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	cpuUser1, cpuSys1, maxRSS := rusage()
 	rep := r.report(trafficWall, drainWall, connectWall)
+	end := time.Since(r.epoch)
+	rep.Series = &Series{Start: r.epoch, TrafficStart: trafficStart.Sub(r.epoch), TrafficEnd: trafficStart.Add(trafficWall).Sub(r.epoch),
+		End: end, Seconds: r.timeline.series(end)}
 	rep.Generator = GeneratorCost{
 		CPUUserSeconds: (cpuUser1 - cpuUser0).Seconds(),
 		CPUSysSeconds:  (cpuSys1 - cpuSys0).Seconds(),
@@ -442,22 +447,23 @@ func (r *runner) connectOne(ctx context.Context, v *vu, transport string, pollHT
 		ConnectTimeout: r.cfg.ConnectTimeout, OnEvent: r.onEvent, OnClose: r.onClose,
 	})
 	if err != nil {
-		r.errs.Add(errorKind("connect", err))
+		r.fail(errorKind("connect", err))
 		return
 	}
 	r.connectH.Record(time.Since(t0))
+	r.timeline.count(countConnect, time.Now())
 	c.Data = v
 	v.conn = c
 	r.connected.Add(1)
 	sp := r.spaces[v.room]
 	ack, err := c.EmitWithAck(ctx, protocol.EventJoinSpace, map[string]any{"spazioId": sp.SpazioID, "sedeId": sp.SedeID})
 	if err != nil {
-		r.errs.Add(errorKind("join", err))
+		r.fail(errorKind("join", err))
 		return
 	}
 	var acks []protocol.Ack
 	if err := json.Unmarshal(ack, &acks); err != nil || len(acks) == 0 || !acks[0].Success {
-		r.errs.Add("join_rejected")
+		r.fail("join_rejected")
 		return
 	}
 	v.joined.Store(true)
@@ -468,6 +474,12 @@ func (r *runner) connectOne(ctx context.Context, v *vu, transport string, pollHT
 	}
 }
 
+// fail counts one error of kind, in the totals and in its second.
+func (r *runner) fail(kind string) {
+	r.errs.Add(kind)
+	r.timeline.count(countError, time.Now())
+}
+
 func (r *runner) onClose(c *SIOConn, err error) {
 	v, _ := c.Data.(*vu)
 	if v != nil && v.joined.Swap(false) {
@@ -475,7 +487,7 @@ func (r *runner) onClose(c *SIOConn, err error) {
 	}
 	r.connected.Add(-1)
 	if err != nil && !r.closing.Load() {
-		r.errs.Add("disconnected")
+		r.fail("disconnected")
 	}
 }
 
@@ -486,23 +498,25 @@ func (r *runner) onEvent(_ *SIOConn, pkt []byte, at time.Time) {
 		seq, ok1 := numberAfter(pkt, seqKey)
 		us, ok2 := numberAfter(pkt, tsKey)
 		if !ok1 || !ok2 {
-			r.errs.Add("bad_payload")
+			r.fail("bad_payload")
 			return
 		}
 		now := at.Sub(r.epoch)
-		r.latency.Record(now - time.Duration(us)*time.Microsecond)
+		lat := now - time.Duration(us)*time.Microsecond
+		r.latency.Record(lat)
+		r.timeline.deliver(at, lat)
 		r.ledger.Deliver(int(seq))
 		r.delivered.Add(1)
 		r.lastRecv.Store(int64(now / time.Microsecond))
 	case r.cfg.Churn > 0 && bytes.HasPrefix(pkt, r.slotStart):
 		_, args, err := ParseEvent(pkt)
 		if err != nil || len(args) == 0 {
-			r.errs.Add("bad_slot_update")
+			r.fail("bad_slot_update")
 			return
 		}
 		var u protocol.SlotUpdate
 		if err := json.Unmarshal(args[0], &u); err != nil {
-			r.errs.Add("bad_slot_update")
+			r.fail("bad_slot_update")
 			return
 		}
 		k := updateKey{spazio: u.Data.IDSpazio, date: u.Data.Date, slot: u.SlotID, status: u.Status}
@@ -582,6 +596,7 @@ func (r *runner) broadcast(tctx, ctx context.Context, staff *client.REST, start 
 		body := r.broadcastBody(make([]byte, 0, r.cfg.Payload+160), seq, int64(at.Sub(r.epoch)/time.Microsecond), sp)
 		r.ledger.Expect(seq, int(r.members[seq%len(r.spaces)].Load()))
 		r.sent.Add(1)
+		r.timeline.count(countSent, time.Now())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -591,7 +606,7 @@ func (r *runner) broadcast(tctx, ctx context.Context, staff *client.REST, start 
 			defer cancel()
 			if _, err := staff.AdminEmitRaw(rctx, body); err != nil {
 				r.ledger.Fail(seq)
-				r.errs.Add(errorKind("broadcast", err))
+				r.fail(errorKind("broadcast", err))
 				return
 			}
 			r.adminH.Record(time.Since(t0))
@@ -643,7 +658,7 @@ func (r *runner) churn(tctx, ctx context.Context, rest *client.REST, start time.
 		}
 	}
 	if len(users) == 0 {
-		r.errs.Add("churn_no_users")
+		r.fail("churn_no_users")
 		return
 	}
 	total := messagesIn(r.cfg.Churn, r.cfg.Duration)
@@ -683,11 +698,12 @@ func (r *runner) churnOne(ctx context.Context, rest *client.REST, sp Space, room
 			r.holdsLimited.Add(1)
 			return
 		}
-		r.errs.Add(errorKind("hold", err))
+		r.fail(errorKind("hold", err))
 		return
 	}
 	r.holdH.Record(time.Since(t0))
 	r.holdsOK.Add(1)
+	r.timeline.count(countHold, time.Now())
 	r.updatesExpected.Add(uint64(r.members[roomIdx].Load()))
 
 	select {
@@ -700,7 +716,7 @@ func (r *runner) churnOne(ctx context.Context, rest *client.REST, sp Space, room
 	rctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if _, err := rest.Release(rctx, slot, req); err != nil {
-		r.errs.Add(errorKind("release", err))
+		r.fail(errorKind("release", err))
 		return
 	}
 	r.releaseH.Record(time.Since(t1))
