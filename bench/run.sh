@@ -67,7 +67,10 @@ W4_CATALOG=${W4_CATALOG:-catalog-40.json}
 START_TIMEOUT=${START_TIMEOUT:-15}        # seconds for a server to answer /healthz
 RESULTS=${RESULTS:-results/$(date -u +%Y%m%dT%H%M%SZ)}
 SECRET=bench-secret
-declare -A PORT=([node]=${PORT_NODE:-39301} [before]=${PORT_BEFORE:-39302} [after]=${PORT_AFTER:-39303})
+# Below the kernel's ephemeral range (32768-60999 here): a port in it can be
+# taken as the source port of one of the thousands of generator connections,
+# and a server then fails to bind it.
+declare -A PORT=([node]=${PORT_NODE:-29301} [before]=${PORT_BEFORE:-29302} [after]=${PORT_AFTER:-29303})
 
 log() { echo "[bench] $*" >&2; }
 has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
