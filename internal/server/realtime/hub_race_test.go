@@ -1,0 +1,223 @@
+package realtime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/coworkctl/coworkctl/internal/auth"
+	"github.com/coworkctl/coworkctl/internal/server/metrics"
+)
+
+// raceHub serves a hub on a test server; tokens last ttl.
+func raceHub(t *testing.T) (*Hub, string, func(user int64, ttl time.Duration) string) {
+	t.Helper()
+	secret := []byte("race-secret")
+	v, err := auth.NewVerifier(auth.Config{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := New(Config{MaxConnections: 10000, CORSOrigins: []string{"*"}}, v, metrics.New(prometheus.NewRegistry()), log)
+	srv := httptest.NewServer(h.Handler())
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = h.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	mint := func(user int64, ttl time.Duration) string {
+		tok, err := auth.Issue(auth.IssueOptions{Secret: secret, UserID: user, TTL: ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	return h, "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket.io/?EIO=4&transport=websocket", mint
+}
+
+// rawClient is a websocket client: reads go through what the handshake
+// buffered (the server may send its open packet with the upgrade answer).
+type rawClient struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *rawClient) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// connectRaw opens a websocket session and sends the CONNECT; it returns
+// once the server answered it (or the connection failed).
+func connectRaw(url, token string) (net.Conn, error) {
+	conn, br, _, err := ws.Dial(context.Background(), url)
+	if err != nil {
+		return nil, err
+	}
+	c := &rawClient{Conn: conn, r: conn}
+	if br != nil {
+		c.r = io.MultiReader(br, conn)
+	}
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := wsutil.ReadServerText(c); err != nil { // open
+		conn.Close()
+		return nil, err
+	}
+	if err := wsutil.WriteClientText(conn, []byte(`40{"token":"`+token+`"}`)); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if _, err := wsutil.ReadServerText(c); err != nil { // CONNECT or CONNECT_ERROR
+		conn.Close()
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// TestNoSessionOutlivesShutdownOrExpiry: sockets connecting while the hub
+// shuts down, and sockets whose tokens expire while they disconnect, all
+// leave presence with their expiry timer stopped or fired. Run with -race:
+// the expiry timer is set before the session is visible to anyone else.
+func TestNoSessionOutlivesShutdownOrExpiry(t *testing.T) {
+	t.Run("expiry racing disconnects", func(t *testing.T) {
+		h, url, mint := raceHub(t)
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Go(func() {
+				// Tokens expire within a second of connecting; half the
+				// clients close around that moment.
+				tok := mint(int64(i+1), time.Second+time.Duration(i%10)*10*time.Millisecond)
+				conn, err := connectRaw(url, tok)
+				if err != nil {
+					t.Errorf("connect %d: %v", i, err)
+					return
+				}
+				if i%2 == 0 {
+					time.Sleep(950*time.Millisecond + time.Duration(i%7)*20*time.Millisecond)
+					conn.Close()
+					return
+				}
+				_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+				for {
+					if _, err := wsutil.ReadServerText(conn); err != nil {
+						break
+					}
+				}
+				conn.Close()
+			})
+		}
+		wg.Wait()
+		waitEmpty(t, h)
+	})
+	t.Run("a visible session has its timer", func(t *testing.T) {
+		h, url, mint := raceHub(t)
+		stop := make(chan struct{})
+		observed := make(chan int)
+		go func() {
+			seen, reported := 0, map[string]bool{}
+			for {
+				select {
+				case <-stop:
+					observed <- seen
+					return
+				default:
+				}
+				for _, s := range h.presence.all() {
+					s.mu.Lock()
+					missing := s.expiry == nil
+					s.mu.Unlock()
+					seen++
+					if missing && !reported[s.id] {
+						reported[s.id] = true
+						t.Errorf("session %s is present without its expiry timer", s.id)
+					}
+				}
+			}
+		}()
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				tok := mint(int64(i+1), time.Hour)
+				for range 40 {
+					if conn, err := connectRaw(url, tok); err == nil {
+						conn.Close()
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(stop)
+		if n := <-observed; n == 0 {
+			t.Error("the observer saw no session: the test proves nothing")
+		}
+		waitEmpty(t, h)
+	})
+	t.Run("connects racing shutdown", func(t *testing.T) {
+		h, url, mint := raceHub(t)
+		var (
+			wg        sync.WaitGroup
+			stop      atomic.Bool
+			connected atomic.Int64
+		)
+		for i := range 16 {
+			wg.Go(func() {
+				tok := mint(int64(i+1), time.Hour)
+				for !stop.Load() {
+					conn, err := connectRaw(url, tok)
+					if err != nil {
+						continue
+					}
+					connected.Add(1)
+					go func() {
+						_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+						for {
+							if _, err := wsutil.ReadServerText(conn); err != nil {
+								break
+							}
+						}
+						conn.Close()
+					}()
+				}
+			})
+		}
+		for connected.Load() < 50 {
+			time.Sleep(time.Millisecond)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		h.Shutdown(ctx)
+		cancel()
+		time.Sleep(50 * time.Millisecond) // connects that were in flight land
+		stop.Store(true)
+		wg.Wait()
+		waitEmpty(t, h)
+	})
+}
+
+func waitEmpty(t *testing.T, h *Hub) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, _, _ := h.presence.counts()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			var ids []string
+			for _, s := range h.presence.all() {
+				ids = append(ids, fmt.Sprintf("%s(user %d)", s.id, s.claims.UserID))
+			}
+			t.Fatalf("%d sessions still present: %v", n, ids)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
