@@ -26,6 +26,8 @@ func NewCmdEmit(f *Factory) *cobra.Command {
 
   emit event NAME            broadcast an event to a space, user, room or everyone (staff endpoint)
   emit hold|book|release     act on one slot as a user through the REST API
+  emit cancel                cancel the hold or booking on one slot (staff)
+  emit history               print who changed a spazio's slots on a date (staff)
   emit socket EVENT          send any client event over Socket.IO, print the ack and what comes back
   emit load                  open many clients and measure delivery latency, loss and throughput
 
@@ -42,6 +44,8 @@ Exit codes: 0 success; 1 the server refused or could not be reached; 2 usage;
 		NewCmdEmitSlot(f, slotHold, nil),
 		NewCmdEmitSlot(f, slotBook, nil),
 		NewCmdEmitSlot(f, slotRelease, nil),
+		NewCmdEmitCancel(f, nil),
+		NewCmdEmitHistory(f, nil),
 		NewCmdEmitSocket(f, nil),
 		NewCmdEmitLoad(f, nil),
 	)

@@ -10,7 +10,7 @@
 // a version for its grid (one spazio on one date), and GET /api/slots
 // returns it too. The server keeps it in the database and adds one for
 // every committed change of one of the grid's slots (hold, book, release,
-// expiry), in the change's own transaction: versions of one grid only
+// expiry, staff cancel), in the change's own transaction: versions of one grid only
 // grow, are consecutive, survive restarts and are shared by every node on
 // one PostgreSQL. A snapshot's version is read atomically with its rows:
 // the snapshot contains exactly the changes up to it.
@@ -49,6 +49,7 @@ const (
 	EventSlotUpdate          = "slot_update"
 	EventSlotsFreed          = "slots_freed"
 	EventHoldExpired         = "hold_expired"
+	EventSlotCancelled       = "slot_cancelled"
 	EventSpaceError          = "space_error"
 	EventSessionExpired      = "session_expired"
 	EventServerShutdown      = "server_shutdown"
@@ -98,6 +99,27 @@ const (
 	// CodeDateTooFar: the date is more than --max-days-ahead days ahead.
 	CodeDateTooFar = "DATE_TOO_FAR"
 )
+
+// Staff cancel (SPEC §7): REST error codes and texts.
+const (
+	// CodeNothingToCancel: the slot is neither held nor booked (404).
+	CodeNothingToCancel = "NOTHING_TO_CANCEL"
+	// CodeSlotChanged: the request named a prenotazione and the slot now
+	// has another one (409); nothing was changed.
+	CodeSlotChanged = "SLOT_CHANGED"
+	// CodeBadReason: the reason is missing, too long or not one line (400).
+	CodeBadReason = "BAD_REASON"
+
+	MsgNothingToCancel = "Nessuna prenotazione da annullare su questo slot"
+	MsgSlotChanged     = "La prenotazione su questo slot è cambiata: ricarica e riprova"
+	MsgSlotCancelled   = "Prenotazione annullata: slot liberato"
+)
+
+// BadReasonMessage is the text of CodeBadReason for reasons of at most n
+// characters.
+func BadReasonMessage(n int) string {
+	return fmt.Sprintf("Motivo obbligatorio: da 1 a %d caratteri, su una sola riga", n)
+}
 
 // HoldLimitMessage is the text of CodeHoldLimit for a cap of n holds.
 func HoldLimitMessage(n int) string {
@@ -280,6 +302,17 @@ type HoldExpired struct {
 	Timestamp string   `json:"timestamp"`
 }
 
+// SlotCancelled tells a user (all their tabs) that staff cancelled their
+// hold or booking. Data is the slot as it is now (available) and names the
+// cancelled prenotazione; Reason is staff's, shown to the user as is.
+type SlotCancelled struct {
+	Type      string   `json:"type"`
+	SlotID    int      `json:"slotId"`
+	Data      SlotData `json:"data"`
+	Reason    string   `json:"reason"`
+	Timestamp string   `json:"timestamp"`
+}
+
 // SpaceError answers an invalid join_space/leave_space.
 type SpaceError struct {
 	Type      string `json:"type"`
@@ -383,6 +416,98 @@ type SlotActionData struct {
 	PrenotazioneID int64   `json:"prenotazione_id"`
 	ExpiresAt      *string `json:"expires_at,omitempty"`
 	Status         string  `json:"status"`
+}
+
+// SlotCancelRequest is the body of POST /api/admin/slots/{n}/cancel. Ids
+// may be numbers or numeric strings. Reason is required (trimmed, one
+// line, at most 200 characters). PrenotazioneID is optional: the
+// reservation the caller means to cancel (from a grid or history it read);
+// when the slot's active reservation is another one the server answers 409
+// SLOT_CHANGED and changes nothing. Without it, whatever holds the slot is
+// cancelled.
+type SlotCancelRequest struct {
+	IDSpazio       any    `json:"idSpazio"`
+	SedeID         any    `json:"sedeId"`
+	Date           string `json:"date"`
+	Reason         string `json:"reason"`
+	PrenotazioneID any    `json:"prenotazioneId,omitempty"`
+}
+
+// SlotCancelResponse answers a successful staff cancel.
+type SlotCancelResponse struct {
+	Success bool           `json:"success"`
+	Message string         `json:"message"`
+	Data    SlotCancelData `json:"data"`
+}
+
+// SlotCancelData is what a staff cancel did.
+type SlotCancelData struct {
+	SlotID         int    `json:"slotId"`
+	PrenotazioneID int64  `json:"prenotazione_id"`
+	Status         string `json:"status"`         // the slot's status now: available
+	PreviousStatus string `json:"previousStatus"` // occupied or booked
+	// IDUtente is the holder whose reservation was cancelled (staff only).
+	IDUtente int64  `json:"id_utente"`
+	Reason   string `json:"reason"`
+	// Version is the grid version of the cancel, as in its slot_update.
+	Version int64 `json:"version"`
+}
+
+// Audit actions: what an AuditEntry did to its slot.
+const (
+	AuditHold    = "hold"    // available → occupied
+	AuditBook    = "book"    // occupied → booked
+	AuditRelease = "release" // occupied → available
+	AuditExpire  = "expire"  // occupied → available, nobody acted
+	AuditCancel  = "cancel"  // occupied or booked → available, by staff
+)
+
+// RoleSystem is the ruolo of audit entries nobody acted for: expiries.
+const RoleSystem = "system"
+
+// AuditEntry is one change of one slot in GET
+// /api/admin/slots/{idSpazio}/{date}/history.
+type AuditEntry struct {
+	ID       int64  `json:"id"`
+	At       string `json:"at"` // when it was committed, like Timestamp
+	Action   string `json:"action"`
+	SlotID   int    `json:"slotId"`
+	IDSpazio int64  `json:"id_spazio"`
+	IDSede   int64  `json:"id_sede"`
+	Date     string `json:"date"`
+	// From and To are the slot's status before and after (available,
+	// occupied, booked).
+	From           string `json:"from"`
+	To             string `json:"to"`
+	PrenotazioneID int64  `json:"prenotazione_id"`
+	// HolderID is whose reservation it is.
+	HolderID int64 `json:"holderId"`
+	// UserID and Role are who acted: the holder for hold, book and
+	// release; staff for cancel; for expire the holder with RoleSystem.
+	UserID int64  `json:"userId"`
+	Role   string `json:"ruolo"`
+	Reason string `json:"reason,omitempty"`
+	// Version is the grid version the change committed; a slot_update of
+	// the change carried the same.
+	Version int64 `json:"version"`
+}
+
+// HistoryResponse is the body of GET /api/admin/slots/{idSpazio}/{date}/history.
+type HistoryResponse struct {
+	Success bool        `json:"success"`
+	Data    HistoryList `json:"data"`
+}
+
+// HistoryList is the data member of HistoryResponse: entries newest
+// (highest version) first, at most Limit.
+type HistoryList struct {
+	IDSpazio int64        `json:"idSpazio"`
+	IDSede   int64        `json:"idSede"`
+	Date     string       `json:"date"`
+	Slot     int          `json:"slot,omitempty"` // the ?slot= filter, 0 for all
+	Limit    int          `json:"limit"`
+	Count    int          `json:"count"`
+	Entries  []AuditEntry `json:"entries"`
 }
 
 // ErrorResponse is every failing REST body.

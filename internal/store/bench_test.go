@@ -48,7 +48,7 @@ func benchHoldFree(b *testing.B, be backend) {
 	ctx := context.Background()
 	var n int64
 	for b.Loop() {
-		if _, err := s.Hold(ctx, benchKey(n), 10, t0, t0.Add(ttl), 0); err != nil {
+		if _, err := s.Hold(ctx, benchKey(n), as(10), t0, t0.Add(ttl), 0); err != nil {
 			b.Fatal(err)
 		}
 		n++
@@ -63,7 +63,7 @@ func benchHoldFreeParallel(b *testing.B, be backend) {
 	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := s.Hold(ctx, benchKey(next.Add(1)), 10, t0, t0.Add(ttl), 0); err != nil {
+			if _, err := s.Hold(ctx, benchKey(next.Add(1)), as(10), t0, t0.Add(ttl), 0); err != nil {
 				b.Error(err)
 				return
 			}
@@ -80,7 +80,7 @@ func benchHoldContended(b *testing.B, be backend) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			k := benchKey(next.Add(1) / 50) // ~50 attempts per slot
-			if _, err := s.Hold(ctx, k, 10, t0, t0.Add(ttl), 0); err != nil && !errors.Is(err, slots.ErrSlotTaken) {
+			if _, err := s.Hold(ctx, k, as(10), t0, t0.Add(ttl), 0); err != nil && !errors.Is(err, slots.ErrSlotTaken) {
 				b.Error(err)
 				return
 			}

@@ -47,6 +47,10 @@ func runConformance(t *testing.T, b backend) {
 		{"VersionExpiries", testVersionExpiries},
 		{"VersionConcurrentChanges", testVersionConcurrentChanges},
 		{"VersionSnapshotMatchesRows", testVersionSnapshotMatchesRows},
+		{"AuditEveryAction", testAuditEveryAction},
+		{"Cancel", testCancel},
+		{"CancelRaces", testCancelRaces},
+		{"MigrationKeepsReservations", testMigrationKeepsReservations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,7 +80,7 @@ func key(spazio int64, slot int) slots.SlotKey {
 
 func mustHold(t *testing.T, s *Store, k slots.SlotKey, user int64, now time.Time) slots.Reservation {
 	t.Helper()
-	res, err := s.Hold(context.Background(), k, user, now, now.Add(ttl), 0)
+	res, err := s.Hold(context.Background(), k, as(user), now, now.Add(ttl), 0)
 	if err != nil {
 		t.Fatalf("Hold(%+v, user %d): %v", k, user, err)
 	}
@@ -197,30 +201,30 @@ func testHoldBookRelease(t *testing.T, b backend) {
 		t.Fatalf("Hold = %+v", held)
 	}
 
-	_, err := s.Hold(ctx, k, 11, t0, t0.Add(ttl), 0)
+	_, err := s.Hold(ctx, k, as(11), t0, t0.Add(ttl), 0)
 	wantErr(t, "hold by another user", err, slots.ErrSlotTaken)
-	_, err = s.Hold(ctx, k, 10, t0, t0.Add(ttl), 0)
+	_, err = s.Hold(ctx, k, as(10), t0, t0.Add(ttl), 0)
 	wantErr(t, "hold again by the holder", err, slots.ErrSlotTaken)
-	_, err = s.Book(ctx, k, 11, t0)
+	_, err = s.Book(ctx, k, as(11), t0)
 	wantErr(t, "book by another user", err, slots.ErrNotHeld)
-	_, err = s.Release(ctx, k, 11, t0)
+	_, err = s.Release(ctx, k, as(11), t0)
 	wantErr(t, "release by another user", err, slots.ErrNotHeld)
-	_, err = s.Book(ctx, key(2, 4), 10, t0)
+	_, err = s.Book(ctx, key(2, 4), as(10), t0)
 	wantErr(t, "book of a free slot", err, slots.ErrNotHeld)
 
 	later := t0.Add(time.Minute)
-	booked, err := s.Book(ctx, k, 10, later)
+	booked, err := s.Book(ctx, k, as(10), later)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if booked.ID != held.ID || booked.State != slots.StateBooked || !booked.ExpiresAt.IsZero() || !booked.UpdatedAt.Equal(later) {
 		t.Fatalf("Book = %+v", booked)
 	}
-	_, err = s.Hold(ctx, k, 11, later, later.Add(ttl), 0)
+	_, err = s.Hold(ctx, k, as(11), later, later.Add(ttl), 0)
 	wantErr(t, "hold of a booked slot", err, slots.ErrSlotTaken)
-	_, err = s.Book(ctx, k, 10, later)
+	_, err = s.Book(ctx, k, as(10), later)
 	wantErr(t, "book twice", err, slots.ErrNotHeld)
-	_, err = s.Release(ctx, k, 10, later)
+	_, err = s.Release(ctx, k, as(10), later)
 	wantErr(t, "release of a booking", err, slots.ErrNotHeld)
 
 	// The same slot number of another spazio or date is another slot.
@@ -229,7 +233,7 @@ func testHoldBookRelease(t *testing.T, b backend) {
 	nextDay.Date = "2030-03-05"
 	mustHold(t, s, nextDay, 11, t0)
 
-	released, err := s.Release(ctx, other.Key, 11, later)
+	released, err := s.Release(ctx, other.Key, as(11), later)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +264,7 @@ func testHoldBookRelease(t *testing.T, b backend) {
 
 func testHoldUnknownSpazio(t *testing.T, b backend) {
 	s := newSeeded(t, b)
-	_, err := s.Hold(context.Background(), key(99, 1), 10, t0, t0.Add(ttl), 0)
+	_, err := s.Hold(context.Background(), key(99, 1), as(10), t0, t0.Add(ttl), 0)
 	wantErr(t, "hold of spazio 99", err, slots.ErrSpazioNotFound)
 }
 
@@ -281,7 +285,7 @@ func testHoldLimit(t *testing.T, b backend) {
 	s := newSeeded(t, b)
 	const limit = 2
 	hold := func(k slots.SlotKey, user int64, now time.Time) error {
-		_, err := s.Hold(ctx, k, user, now, now.Add(ttl), limit)
+		_, err := s.Hold(ctx, k, as(user), now, now.Add(ttl), limit)
 		return err
 	}
 	mustHoldLimited := func(k slots.SlotKey, user int64, now time.Time) {
@@ -314,17 +318,17 @@ func testHoldLimit(t *testing.T, b backend) {
 	mustHoldLimited(key(1, 3), 11, t0) // another user has a cap of their own
 
 	// maxHolds 0 is no cap; a cap counts the holds made before it applied.
-	if _, err := s.Hold(ctx, key(1, 4), 10, t0, t0.Add(ttl), 0); err != nil {
+	if _, err := s.Hold(ctx, key(1, 4), as(10), t0, t0.Add(ttl), 0); err != nil {
 		t.Fatalf("Hold without a cap: %v", err)
 	}
 	wantHoldLimit(t, "hold with three held", hold(key(1, 5), 10, t0), limit)
 
 	// A booking is no hold, but two holds remain; a release frees a place.
-	if _, err := s.Book(ctx, key(1, 1), 10, t0); err != nil {
+	if _, err := s.Book(ctx, key(1, 1), as(10), t0); err != nil {
 		t.Fatal(err)
 	}
 	wantHoldLimit(t, "hold after booking one of three", hold(key(1, 5), 10, t0), limit)
-	if _, err := s.Release(ctx, key(1, 4), 10, t0); err != nil {
+	if _, err := s.Release(ctx, key(1, 4), as(10), t0); err != nil {
 		t.Fatal(err)
 	}
 	mustHoldLimited(key(1, 5), 10, t0)
@@ -357,14 +361,14 @@ func testLapsedHold(t *testing.T, b backend) {
 	if err != nil || len(active) != 0 {
 		t.Fatalf("ActiveReservations at expiry = %+v, %v; want none", active, err)
 	}
-	_, err = s.Book(ctx, k, 10, lapse)
+	_, err = s.Book(ctx, k, as(10), lapse)
 	wantErr(t, "book at expiry", err, slots.ErrNotHeld)
-	_, err = s.Release(ctx, k, 10, lapse)
+	_, err = s.Release(ctx, k, as(10), lapse)
 	wantErr(t, "release at expiry", err, slots.ErrNotHeld)
 
 	// Not yet swept: the next hold expires it and says so, exactly once.
 	now := lapse.Add(time.Minute)
-	res, err := s.Hold(ctx, k, 11, now, now.Add(ttl), 0)
+	res, err := s.Hold(ctx, k, as(11), now, now.Add(ttl), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +389,7 @@ func testLapsedHold(t *testing.T, b backend) {
 	if due, err := s.ExpireDue(ctx, now); err != nil || len(due) != 1 {
 		t.Fatalf("ExpireDue = %+v, %v; want one", due, err)
 	}
-	res, err = s.Hold(ctx, k2, 11, now, now.Add(ttl), 0)
+	res, err = s.Hold(ctx, k2, as(11), now, now.Add(ttl), 0)
 	if err != nil || res.Expired != nil {
 		t.Fatalf("Hold after sweep = %+v, %v; want no Expired", res, err)
 	}
@@ -408,7 +412,7 @@ func testExpireDueExactlyOnce(t *testing.T, b backend) {
 		}
 	}
 	booked := mustHold(t, s, key(1, 9), 99, t0)
-	if _, err := s.Book(ctx, booked.Key, 99, t0); err != nil {
+	if _, err := s.Book(ctx, booked.Key, as(99), t0); err != nil {
 		t.Fatal(err)
 	}
 
@@ -488,7 +492,7 @@ func testNextExpiryAndCount(t *testing.T, b backend) {
 	if n, err := s.CountActiveHolds(ctx, t0); err != nil || n != 3 {
 		t.Fatalf("CountActiveHolds = %d, %v; want 3", n, err)
 	}
-	if _, err := s.Book(ctx, c.Key, 10, t0); err != nil {
+	if _, err := s.Book(ctx, c.Key, as(10), t0); err != nil {
 		t.Fatal(err)
 	}
 	if at, ok := next(); !ok || !at.Equal(a.ExpiresAt) {
@@ -521,7 +525,7 @@ func testRestart(t *testing.T, b backend) {
 	}
 	hold := mustHold(t, s, key(1, 1), 10, t0)
 	booking := mustHold(t, s, key(1, 2), 11, t0)
-	if booking, err = s.Book(ctx, booking.Key, 11, t0); err != nil {
+	if booking, err = s.Book(ctx, booking.Key, as(11), t0); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -590,7 +594,7 @@ func testCanceledContext(t *testing.T, b backend) {
 	s := newSeeded(t, b)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := s.Hold(ctx, key(1, 1), 10, t0, t0.Add(ttl), 0)
+	_, err := s.Hold(ctx, key(1, 1), as(10), t0, t0.Add(ttl), 0)
 	wantErr(t, "Hold with a canceled context", err, context.Canceled)
 	_, err = activeReservations(ctx, s, 1, "2030-03-04", t0)
 	wantErr(t, "ActiveReservations with a canceled context", err, context.Canceled)
@@ -617,3 +621,6 @@ func testCloseTwice(t *testing.T, b backend) {
 		t.Fatal("Ping after Close succeeded")
 	}
 }
+
+// as is a user acting with the cliente role.
+func as(user int64) slots.Actor { return slots.Actor{UserID: user, Role: "cliente"} }

@@ -126,7 +126,7 @@ func raceHolds(stores []*Store, k slots.SlotKey) raceResult {
 		s := stores[i%len(stores)]
 		wg.Go(func() {
 			<-start
-			_, err := s.Hold(context.Background(), k, user, t0, t0.Add(ttl), 0)
+			_, err := s.Hold(context.Background(), k, as(user), t0, t0.Add(ttl), 0)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -246,7 +246,7 @@ func raceLimitedHolds(t *testing.T, stores []*Store, round int) limitResult {
 	ctx := context.Background()
 	res := limitResult{user: int64(5000 + round)}
 	for i := range limitCap - 1 {
-		if _, err := stores[0].Hold(ctx, limitKey(round, i), res.user, t0, t0.Add(ttl), limitCap); err != nil {
+		if _, err := stores[0].Hold(ctx, limitKey(round, i), as(res.user), t0, t0.Add(ttl), limitCap); err != nil {
 			t.Fatalf("round %d: hold %d below the cap: %v", round, i, err)
 		}
 	}
@@ -260,7 +260,7 @@ func raceLimitedHolds(t *testing.T, stores []*Store, round int) limitResult {
 		s := stores[i%len(stores)]
 		wg.Go(func() {
 			<-start
-			_, err := s.Hold(ctx, k, res.user, t0, t0.Add(ttl), limitCap)
+			_, err := s.Hold(ctx, k, as(res.user), t0, t0.Add(ttl), limitCap)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

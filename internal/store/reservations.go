@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/slots"
 )
 
@@ -129,7 +130,9 @@ func scanSnapshot(rows *sql.Rows) (slots.Snapshot, error) {
 // until commit, so concurrent changes of one grid (on any node) get
 // consecutive versions in commit order, and taking that lock last means a
 // transaction holding it waits for nothing else, so it cannot close a
-// deadlock. On SQLite the transaction already holds the write lock.
+// deadlock. Only the change's audit entries are written after it, and they
+// wait for nothing (see writeAudit). On SQLite the transaction already
+// holds the write lock.
 func (s *Store) bumpVersion(ctx context.Context, tx *sql.Tx, spazioID int64, date string, n int) (int64, error) {
 	var v int64
 	if err := tx.QueryRowContext(ctx, s.q(`
@@ -141,15 +144,17 @@ func (s *Store) bumpVersion(ctx context.Context, tx *sql.Tx, spazioID int64, dat
 	return v, nil
 }
 
-// Hold creates an occupied reservation for userID expiring at expiresAt.
+// Hold creates an occupied reservation for by.UserID expiring at expiresAt.
 // In the same transaction (BEGIN IMMEDIATE on SQLite) it first expires a
-// lapsed hold on the slot, returned as HoldResult.Expired. The unique index
+// lapsed hold on the slot, returned as HoldResult.Expired, and writes the
+// audit entries of both changes. The unique index
 // on active reservations decides between concurrent holds: the losers get
 // slots.ErrSlotTaken. A spazio that does not exist gives
 // slots.ErrSpazioNotFound. With maxHolds > 0, a user who already has
 // maxHolds unexpired holds gets a *slots.LimitError wrapping
 // slots.ErrHoldLimit (see checkHoldLimit for why that is race-free).
-func (s *Store) Hold(ctx context.Context, key slots.SlotKey, userID int64, now, expiresAt time.Time, maxHolds int) (slots.HoldResult, error) {
+func (s *Store) Hold(ctx context.Context, key slots.SlotKey, by slots.Actor, now, expiresAt time.Time, maxHolds int) (slots.HoldResult, error) {
+	userID := by.UserID
 	nowMs := toMillis(now)
 	var res slots.HoldResult
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -188,10 +193,13 @@ func (s *Store) Hold(ctx context.Context, key slots.SlotKey, userID int64, now, 
 			return err
 		}
 		res.Reservation.Version = v
+		audit := make([]slots.AuditEntry, 0, 2)
 		if res.Expired != nil {
 			res.Expired.Version = v - 1
+			audit = append(audit, expiryEntry(*res.Expired))
 		}
-		return nil
+		audit = append(audit, entry(slots.AuditHold, res.Reservation, protocol.StatusAvailable, by, ""))
+		return s.writeAudit(ctx, tx, audit)
 	})
 	switch {
 	case err == nil:
@@ -243,28 +251,28 @@ func (s *Store) checkHoldLimit(ctx context.Context, tx *sql.Tx, userID, nowMs in
 	return nil
 }
 
-// Book turns userID's unexpired hold on key into a booking, or returns
+// Book turns by.UserID's unexpired hold on key into a booking, or returns
 // slots.ErrNotHeld.
-func (s *Store) Book(ctx context.Context, key slots.SlotKey, userID int64, now time.Time) (slots.Reservation, error) {
-	r, err := s.endHold(ctx, key, userID, now, slots.StateBooked)
+func (s *Store) Book(ctx context.Context, key slots.SlotKey, by slots.Actor, now time.Time) (slots.Reservation, error) {
+	r, err := s.endHold(ctx, key, by, now, slots.AuditBook, slots.StateBooked)
 	if err != nil {
 		return slots.Reservation{}, fmt.Errorf("book %s: %w", keyString(key), err)
 	}
 	return r, nil
 }
 
-// Release ends userID's unexpired hold on key, or returns slots.ErrNotHeld.
-func (s *Store) Release(ctx context.Context, key slots.SlotKey, userID int64, now time.Time) (slots.Reservation, error) {
-	r, err := s.endHold(ctx, key, userID, now, slots.StateReleased)
+// Release ends by.UserID's unexpired hold on key, or returns slots.ErrNotHeld.
+func (s *Store) Release(ctx context.Context, key slots.SlotKey, by slots.Actor, now time.Time) (slots.Reservation, error) {
+	r, err := s.endHold(ctx, key, by, now, slots.AuditRelease, slots.StateReleased)
 	if err != nil {
 		return slots.Reservation{}, fmt.Errorf("release %s: %w", keyString(key), err)
 	}
 	return r, nil
 }
 
-// endHold moves userID's unexpired hold on key to state and bumps the
-// grid's version, in one transaction.
-func (s *Store) endHold(ctx context.Context, key slots.SlotKey, userID int64, now time.Time, state string) (slots.Reservation, error) {
+// endHold moves by.UserID's unexpired hold on key to state, bumps the
+// grid's version and writes the audit entry of action, in one transaction.
+func (s *Store) endHold(ctx context.Context, key slots.SlotKey, by slots.Actor, now time.Time, action, state string) (slots.Reservation, error) {
 	nowMs := toMillis(now)
 	var r slots.Reservation
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -274,15 +282,17 @@ func (s *Store) endHold(ctx context.Context, key slots.SlotKey, userID int64, no
 			WHERE spazio_id = ? AND date = ? AND slot = ? AND user_id = ?
 			  AND state = 'occupied' AND expires_at > ?
 			RETURNING `+reservationCols),
-			state, nowMs, key.SpazioID, key.Date, key.Slot, userID, nowMs))
+			state, nowMs, key.SpazioID, key.Date, key.Slot, by.UserID, nowMs))
 		if errors.Is(err, sql.ErrNoRows) {
 			return slots.ErrNotHeld
 		}
 		if err != nil {
 			return err
 		}
-		r.Version, err = s.bumpVersion(ctx, tx, key.SpazioID, key.Date, 1)
-		return err
+		if r.Version, err = s.bumpVersion(ctx, tx, key.SpazioID, key.Date, 1); err != nil {
+			return err
+		}
+		return s.writeAudit(ctx, tx, []slots.AuditEntry{entry(action, r, protocol.StatusOccupied, by, "")})
 	})
 	if err != nil {
 		return slots.Reservation{}, err
@@ -295,8 +305,9 @@ func (s *Store) endHold(ctx context.Context, key slots.SlotKey, userID int64, no
 // ExpiresAt then ID. Concurrent callers, on this node or others, each get a
 // disjoint share. The returned rows keep their ExpiresAt, the moment they
 // lapsed. Each expiry is one change of its grid: the transaction bumps
-// every grid it touched by its number of expiries, and the rows of one
-// grid get consecutive versions in the order returned.
+// every grid it touched by its number of expiries, the rows of one grid
+// get consecutive versions in the order returned, and each gets an audit
+// entry (the holder, with role slots.RoleSystem).
 func (s *Store) ExpireDue(ctx context.Context, now time.Time) ([]slots.Reservation, error) {
 	nowMs := toMillis(now)
 	var rs []slots.Reservation
@@ -316,12 +327,71 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) ([]slots.Reservati
 		slices.SortFunc(rs, func(a, b slots.Reservation) int {
 			return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.ID, b.ID))
 		})
-		return s.versionExpiries(ctx, tx, rs)
+		if err := s.versionExpiries(ctx, tx, rs); err != nil {
+			return err
+		}
+		audit := make([]slots.AuditEntry, len(rs))
+		for i, r := range rs {
+			audit[i] = expiryEntry(r)
+		}
+		return s.writeAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("expire due holds: %w", err)
 	}
 	return rs, nil
+}
+
+// Cancel ends the active reservation on key (a booking, or a hold
+// unexpired at now) for staff by: it turns cancelled, the grid's version
+// is bumped and the audit entry, with reason, written, in one transaction.
+// slots.ErrNothingToCancel when the slot has no active reservation; with
+// expected non-zero, slots.ErrSlotChanged when it has another one.
+//
+// The reservation is read before it is changed, for its previous state
+// and to compare it with expected. On SQLite the transaction holds the
+// write lock throughout. On PostgreSQL the read locks the row (FOR
+// UPDATE): a concurrent book or release that commits first is seen, as
+// READ COMMITTED re-reads a row it waited for and re-checks the WHERE, so
+// Cancel reports the booking it now is or that nothing is left to cancel.
+func (s *Store) Cancel(ctx context.Context, key slots.SlotKey, by slots.Actor, reason string, expected int64, now time.Time) (slots.CancelResult, error) {
+	nowMs := toMillis(now)
+	lock := ""
+	if s.dialect == postgresDialect {
+		lock = " FOR UPDATE"
+	}
+	var res slots.CancelResult
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := scanReservation(tx.QueryRowContext(ctx, s.q(`
+			SELECT `+reservationCols+` FROM reservations
+			WHERE spazio_id = ? AND date = ? AND slot = ?
+			  AND (state = 'booked' OR (state = 'occupied' AND expires_at > ?))`+lock),
+			key.SpazioID, key.Date, key.Slot, nowMs))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return slots.ErrNothingToCancel
+		case err != nil:
+			return err
+		case expected != 0 && cur.ID != expected:
+			return fmt.Errorf("%w: prenotazione %d is there, not %d", slots.ErrSlotChanged, cur.ID, expected)
+		}
+		r, err := scanReservation(tx.QueryRowContext(ctx, s.q(`
+			UPDATE reservations SET state = 'cancelled', expires_at = NULL, updated_at = ?
+			WHERE id = ?
+			RETURNING `+reservationCols), nowMs, cur.ID))
+		if err != nil {
+			return err
+		}
+		if r.Version, err = s.bumpVersion(ctx, tx, key.SpazioID, key.Date, 1); err != nil {
+			return err
+		}
+		res = slots.CancelResult{Reservation: r, From: cur.State}
+		return s.writeAudit(ctx, tx, []slots.AuditEntry{entry(slots.AuditCancel, r, slotStatus(cur.State), by, reason)})
+	})
+	if err != nil {
+		return slots.CancelResult{}, fmt.Errorf("cancel %s: %w", keyString(key), err)
+	}
+	return res, nil
 }
 
 // grid names one spazio's slot grid on one date.

@@ -49,22 +49,22 @@ func testVersionEveryChange(t *testing.T, b backend) {
 	want("hold", mustHold(t, s, k(1), 10, t0).Version, 1)
 	want("second hold", mustHold(t, s, k(2), 11, t0).Version, 2)
 
-	_, err := s.Hold(ctx, k(1), 12, t0, t0.Add(ttl), 0)
+	_, err := s.Hold(ctx, k(1), as(12), t0, t0.Add(ttl), 0)
 	wantErr(t, "hold of a held slot", err, slots.ErrSlotTaken)
-	_, err = s.Hold(ctx, k(3), 10, t0, t0.Add(ttl), 1)
+	_, err = s.Hold(ctx, k(3), as(10), t0, t0.Add(ttl), 1)
 	wantHoldLimit(t, "hold past the cap", err, 1)
-	_, err = s.Book(ctx, k(1), 12, t0)
+	_, err = s.Book(ctx, k(1), as(12), t0)
 	wantErr(t, "book by another user", err, slots.ErrNotHeld)
-	_, err = s.Release(ctx, k(3), 10, t0)
+	_, err = s.Release(ctx, k(3), as(10), t0)
 	wantErr(t, "release of a free slot", err, slots.ErrNotHeld)
 	want("refused actions", gridVersion(t, s, k(1)), 2)
 
-	booked, err := s.Book(ctx, k(2), 11, t0)
+	booked, err := s.Book(ctx, k(2), as(11), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want("book", booked.Version, 3)
-	released, err := s.Release(ctx, k(1), 10, t0)
+	released, err := s.Release(ctx, k(1), as(10), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func testVersionEveryChange(t *testing.T, b backend) {
 	lapsed := mustHold(t, s, k(3), 10, t0)
 	want("hold to lapse", lapsed.Version, 5)
 	later := t0.Add(ttl + time.Minute)
-	res, err := s.Hold(ctx, k(3), 11, later, later.Add(ttl), 0)
+	res, err := s.Hold(ctx, k(3), as(11), later, later.Add(ttl), 0)
 	if err != nil || res.Expired == nil {
 		t.Fatalf("hold after lapse = %+v, %v; want it to expire the lapsed hold", res, err)
 	}
@@ -175,7 +175,7 @@ func churnGrid(t *testing.T, stores []*Store, rounds int, during func()) []chang
 			<-start
 			for i := range rounds + 1 {
 				s := stores[(slot+i)%len(stores)]
-				res, err := s.Hold(ctx, k, user, t0, t0.Add(ttl), 0)
+				res, err := s.Hold(ctx, k, as(user), t0, t0.Add(ttl), 0)
 				if err != nil {
 					record(change{}, err)
 					return
@@ -183,9 +183,9 @@ func churnGrid(t *testing.T, stores []*Store, rounds int, during func()) []chang
 				record(change{slot: slot, version: res.Reservation.Version, active: unversioned(res.Reservation)}, nil)
 				var r slots.Reservation
 				if i == rounds {
-					r, err = s.Book(ctx, k, user, t0)
+					r, err = s.Book(ctx, k, as(user), t0)
 				} else {
-					r, err = s.Release(ctx, k, user, t0)
+					r, err = s.Release(ctx, k, as(user), t0)
 				}
 				if err != nil {
 					record(change{}, err)
@@ -256,6 +256,25 @@ func testVersionConcurrentChanges(t *testing.T, b backend) {
 	}
 	if v := gridVersion(t, nodes[1], key(6, 1)); v != int64(len(got)) {
 		t.Fatalf("snapshot after the churn reads version %d, want %d", v, len(got))
+	}
+	// The audit trail has exactly one entry per change, with its version,
+	// slot and the reservation it left active (or ended).
+	trail, err := nodes[0].History(context.Background(), 6, key(6, 1).Date, 0, len(changes)+10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trail) != len(changes) {
+		t.Fatalf("%d audit entries for %d changes", len(trail), len(changes))
+	}
+	byVersion := map[int64]change{}
+	for _, c := range changes {
+		byVersion[c.version] = c
+	}
+	for i, e := range trail {
+		c := byVersion[e.Version]
+		if e.Version != int64(len(trail)-i) || e.Key.Slot != c.slot || (c.active.ID != 0 && e.ReservationID != c.active.ID) {
+			t.Fatalf("audit entry %d = %+v, want version %d of change %+v", i, e, len(trail)-i, c)
+		}
 	}
 	t.Logf("%s: %d concurrent changes of one grid through %d stores got versions 1…%d", b.name, len(got), len(nodes), len(got))
 }

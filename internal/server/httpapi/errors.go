@@ -17,6 +17,8 @@ const (
 	actionHold    action = "hold"
 	actionBook    action = "book"
 	actionRelease action = "release"
+	actionCancel  action = "cancel"
+	actionHistory action = "history"
 )
 
 // problem is one row of the error table.
@@ -35,6 +37,12 @@ func errorTable(a action, err error) problem {
 		return problem{http.StatusTooManyRequests, protocol.CodeHoldLimit, protocol.HoldLimitMessage(limit.Limit)}
 	case errors.Is(err, slots.ErrDateTooFar) && limit != nil:
 		return problem{http.StatusBadRequest, protocol.CodeDateTooFar, protocol.DateTooFarMessage(limit.Limit)}
+	case errors.Is(err, slots.ErrNothingToCancel):
+		return problem{http.StatusNotFound, protocol.CodeNothingToCancel, protocol.MsgNothingToCancel}
+	case errors.Is(err, slots.ErrSlotChanged):
+		return problem{http.StatusConflict, protocol.CodeSlotChanged, protocol.MsgSlotChanged}
+	case errors.Is(err, slots.ErrBadReason):
+		return problem{http.StatusBadRequest, protocol.CodeBadReason, protocol.BadReasonMessage(slots.MaxReasonLen)}
 	case errors.Is(err, slots.ErrSlotTaken):
 		return problem{http.StatusConflict, "SLOT_TAKEN", protocol.MsgSlotUnavailable}
 	case errors.Is(err, slots.ErrNotHeld) && a == actionBook:

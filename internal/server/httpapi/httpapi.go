@@ -1,6 +1,6 @@
-// Package httpapi serves coworkctl's REST API (SPEC §3): public slot
-// grids and catalog, hold/book/release for users, stats and admin emit for
-// staff, health, readiness and metrics.
+// Package httpapi serves coworkctl's REST API (SPEC §3, §7): public slot
+// grids and catalog, hold/book/release for users, stats, admin emit, slot
+// cancel and slot history for staff, health, readiness and metrics.
 package httpapi
 
 import (
@@ -56,6 +56,8 @@ func Routes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /api/slots/{id}/release", a.wrap("release", a.requireUser(a.slotAction(actionRelease))))
 	mux.Handle("GET /api/stats", a.wrap("stats", a.requireStaff(a.stats)))
 	mux.Handle("POST /api/admin/emit", a.wrap("admin_emit", a.requireStaff(a.adminEmit)))
+	mux.Handle("POST /api/admin/slots/{id}/cancel", a.wrap("admin_cancel", a.requireStaff(a.cancelSlot)))
+	mux.Handle("GET /api/admin/slots/{idSpazio}/{date}/history", a.wrap("admin_history", a.requireStaff(a.history)))
 	mux.Handle("OPTIONS /api/", a.wrap("preflight", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	mux.Handle("/api/", a.wrap("not_found", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "Risorsa non trovata")
@@ -214,48 +216,60 @@ func (a *api) slots(w http.ResponseWriter, r *http.Request) {
 	}})
 }
 
+// badRequest is a 400 answer found while reading a request.
+type badRequest struct{ code, msg string }
+
+// slotTarget reads the slot a hold, book, release or cancel acts on: the
+// path's {id} and the body's ids and date (sedeId is optional), into body.
+// On failure it returns the 400 to answer.
+func slotTarget(r *http.Request, body any, ids func() (idSpazio, sedeID any, date string)) (slots.Action, *badRequest) {
+	n, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil || n <= 0 {
+		return slots.Action{}, &badRequest{"BAD_INPUT", "id slot non valido: deve essere un intero positivo"}
+	}
+	if err := decodeBody(r, body); err != nil {
+		return slots.Action{}, &badRequest{"BAD_INPUT", "Corpo della richiesta non valido: " + err.Error()}
+	}
+	idSpazio, idSede, date := ids()
+	spazioID, err := protocol.ParseID(idSpazio)
+	if err != nil {
+		return slots.Action{}, &badRequest{"BAD_INPUT", "idSpazio non valido: " + err.Error()}
+	}
+	var sedeID int64
+	if idSede != nil {
+		if sedeID, err = protocol.ParseID(idSede); err != nil {
+			return slots.Action{}, &badRequest{"BAD_INPUT", "sedeId non valido: " + err.Error()}
+		}
+	}
+	if _, err := slots.ParseDate(date); err != nil {
+		return slots.Action{}, &badRequest{"BAD_DATE", protocol.MsgBadDate}
+	}
+	return slots.Action{SpazioID: spazioID, SedeID: sedeID, Date: date, Slot: n}, nil
+}
+
+// actor is who the claims say acts, for the audit trail.
+func actor(c *auth.Claims) slots.Actor { return slots.Actor{UserID: c.UserID, Role: c.Role} }
+
 func (a *api) slotAction(act action) func(http.ResponseWriter, *http.Request, *auth.Claims) {
 	return func(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
-		n, err := strconv.Atoi(r.PathValue("id"))
-		if err != nil || n <= 0 {
-			a.countAction(act, "invalid")
-			writeError(w, http.StatusBadRequest, "BAD_INPUT", "id slot non valido: deve essere un intero positivo")
-			return
-		}
 		var body protocol.SlotActionRequest
-		if err := decodeBody(r, &body); err != nil {
+		in, bad := slotTarget(r, &body, func() (any, any, string) { return body.IDSpazio, body.SedeID, body.Date })
+		if bad != nil {
 			a.countAction(act, "invalid")
-			writeError(w, http.StatusBadRequest, "BAD_INPUT", "Corpo della richiesta non valido: "+err.Error())
+			writeError(w, http.StatusBadRequest, bad.code, bad.msg)
 			return
 		}
-		spazioID, err := protocol.ParseID(body.IDSpazio)
-		if err != nil {
-			a.countAction(act, "invalid")
-			writeError(w, http.StatusBadRequest, "BAD_INPUT", "idSpazio non valido: "+err.Error())
-			return
-		}
-		var sedeID int64
-		if body.SedeID != nil {
-			if sedeID, err = protocol.ParseID(body.SedeID); err != nil {
-				a.countAction(act, "invalid")
-				writeError(w, http.StatusBadRequest, "BAD_INPUT", "sedeId non valido: "+err.Error())
-				return
-			}
-		}
-		if _, err := slots.ParseDate(body.Date); err != nil {
-			a.countAction(act, "invalid")
-			writeError(w, http.StatusBadRequest, "BAD_DATE", protocol.MsgBadDate)
-			return
-		}
-		in := slots.Action{SpazioID: spazioID, SedeID: sedeID, Date: body.Date, Slot: n}
-		var res slots.Reservation
+		var (
+			res slots.Reservation
+			err error
+		)
 		switch act {
 		case actionHold:
-			res, err = a.Slots.Hold(r.Context(), in, c.UserID)
+			res, err = a.Slots.Hold(r.Context(), in, actor(c))
 		case actionBook:
-			res, err = a.Slots.Book(r.Context(), in, c.UserID)
+			res, err = a.Slots.Book(r.Context(), in, actor(c))
 		case actionRelease:
-			res, err = a.Slots.Release(r.Context(), in, c.UserID)
+			res, err = a.Slots.Release(r.Context(), in, actor(c))
 		}
 		if err != nil {
 			a.countAction(act, resultOf(err))
@@ -263,7 +277,7 @@ func (a *api) slotAction(act action) func(http.ResponseWriter, *http.Request, *a
 			return
 		}
 		a.countAction(act, "ok")
-		data := &protocol.SlotActionData{SlotID: n, PrenotazioneID: res.ID}
+		data := &protocol.SlotActionData{SlotID: in.Slot, PrenotazioneID: res.ID}
 		var msg string
 		switch act {
 		case actionHold:
@@ -278,6 +292,90 @@ func (a *api) slotAction(act action) func(http.ResponseWriter, *http.Request, *a
 	}
 }
 
+// cancelSlot is POST /api/admin/slots/{id}/cancel (staff): it frees a held
+// or booked slot, see slots.Service.Cancel.
+func (a *api) cancelSlot(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
+	var body protocol.SlotCancelRequest
+	in, bad := slotTarget(r, &body, func() (any, any, string) { return body.IDSpazio, body.SedeID, body.Date })
+	if bad != nil {
+		a.countAction(actionCancel, "invalid")
+		writeError(w, http.StatusBadRequest, bad.code, bad.msg)
+		return
+	}
+	var expected int64
+	if body.PrenotazioneID != nil {
+		var err error
+		if expected, err = protocol.ParseID(body.PrenotazioneID); err != nil {
+			a.countAction(actionCancel, "invalid")
+			writeError(w, http.StatusBadRequest, "BAD_INPUT", "prenotazioneId non valido: "+err.Error())
+			return
+		}
+	}
+	res, err := a.Slots.Cancel(r.Context(), in, actor(c), body.Reason, expected)
+	if err != nil {
+		a.countAction(actionCancel, resultOf(err))
+		a.domainError(w, actionCancel, err)
+		return
+	}
+	a.countAction(actionCancel, "ok")
+	reason, _ := slots.CleanReason(body.Reason) // what Cancel recorded
+	writeJSON(w, http.StatusOK, protocol.SlotCancelResponse{Success: true, Message: protocol.MsgSlotCancelled, Data: protocol.SlotCancelData{
+		SlotID: in.Slot, PrenotazioneID: res.Reservation.ID, Status: protocol.StatusAvailable,
+		PreviousStatus: res.From, IDUtente: res.Reservation.UserID, Reason: reason, Version: res.Reservation.Version,
+	}})
+}
+
+// history is GET /api/admin/slots/{idSpazio}/{date}/history (staff), with
+// optional ?slot=N and ?limit=N (default slots.DefaultHistoryLimit; more
+// than slots.MaxHistoryLimit gets that many).
+func (a *api) history(w http.ResponseWriter, r *http.Request, _ *auth.Claims) {
+	spazioID, err := protocol.ParseID(r.PathValue("idSpazio"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_INPUT", "idSpazio non valido: "+err.Error())
+		return
+	}
+	q := slots.HistoryQuery{SpazioID: spazioID, Date: r.PathValue("date")}
+	if _, err := slots.ParseDate(q.Date); err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_DATE", protocol.MsgBadDate)
+		return
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"slot", &q.Slot}, {"limit", &q.Limit}} {
+		if !r.URL.Query().Has(p.name) {
+			continue
+		}
+		n, err := strconv.Atoi(r.URL.Query().Get(p.name))
+		if err != nil || n <= 0 {
+			writeError(w, http.StatusBadRequest, "BAD_INPUT", p.name+" non valido: deve essere un intero positivo")
+			return
+		}
+		*p.dst = n
+	}
+	h, err := a.Slots.History(r.Context(), q)
+	if err != nil {
+		a.domainError(w, actionHistory, err)
+		return
+	}
+	out := protocol.HistoryList{IDSpazio: h.Spazio.ID, IDSede: h.Sede.ID, Date: h.Date, Slot: h.Slot, Limit: h.Limit,
+		Count: len(h.Entries), Entries: make([]protocol.AuditEntry, 0, len(h.Entries))}
+	for _, e := range h.Entries {
+		out.Entries = append(out.Entries, ToWireAuditEntry(e))
+	}
+	writeJSON(w, http.StatusOK, protocol.HistoryResponse{Success: true, Data: out})
+}
+
+// ToWireAuditEntry converts a domain audit entry to its wire form.
+func ToWireAuditEntry(e slots.AuditEntry) protocol.AuditEntry {
+	return protocol.AuditEntry{
+		ID: e.ID, At: protocol.Timestamp(e.At), Action: e.Action, SlotID: e.Key.Slot,
+		IDSpazio: e.Key.SpazioID, IDSede: e.Key.SedeID, Date: e.Key.Date, From: e.From, To: e.To,
+		PrenotazioneID: e.ReservationID, HolderID: e.HolderID, UserID: e.Actor.UserID, Role: e.Actor.Role,
+		Reason: e.Reason, Version: e.Version,
+	}
+}
+
 func resultOf(err error) string {
 	switch {
 	case errors.Is(err, slots.ErrSlotTaken):
@@ -286,6 +384,10 @@ func resultOf(err error) string {
 		return "not_held"
 	case errors.Is(err, slots.ErrHoldLimit):
 		return "limited"
+	case errors.Is(err, slots.ErrNothingToCancel):
+		return "nothing"
+	case errors.Is(err, slots.ErrSlotChanged):
+		return "changed"
 	case slots.IsClientError(err):
 		return "invalid"
 	}

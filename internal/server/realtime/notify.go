@@ -37,6 +37,26 @@ func (h *Hub) SlotChanged(_ context.Context, c slots.Change) {
 	h.log.Debug("slot changed", "room", protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), "slot", c.Key.Slot, "status", c.Status)
 }
 
+// SlotCancelled announces a staff cancel: slot_update (with the cancel's
+// grid version) to the spazio's room, which names no holder, then
+// slot_cancelled with staff's reason to the holder's personal room, so
+// every tab of theirs, on any node, learns why the slot went.
+func (h *Hub) SlotCancelled(_ context.Context, c slots.Change, reason string) {
+	c.Status, c.ExpiresAt = protocol.StatusAvailable, time.Time{}
+	now := protocol.Timestamp(time.Now())
+	data := slotData(c)
+	room := protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID)
+	h.Broadcast(room, protocol.EventSlotUpdate, protocol.SlotUpdate{
+		Type: protocol.EventSlotUpdate, SlotID: c.Key.Slot, Status: c.Status, Data: data, Version: c.Version, Timestamp: now,
+	})
+	if c.UserID != 0 {
+		h.Broadcast(protocol.UserRoom(c.UserID), protocol.EventSlotCancelled, protocol.SlotCancelled{
+			Type: protocol.EventSlotCancelled, SlotID: c.Key.Slot, Data: data, Reason: reason, Timestamp: now,
+		})
+	}
+	h.log.Debug("slot cancelled", "room", room, "slot", c.Key.Slot, "holder", c.UserID)
+}
+
 // HoldsExpired announces expiries: slot_update (with the expiry's grid
 // version) to each room, hold_expired
 // to each holder's personal room, then one slots_freed to everyone.
@@ -83,7 +103,7 @@ func (h *Hub) Broadcast(room, event string, payload any) {
 
 func metricEvent(e string) string {
 	switch e {
-	case protocol.EventSlotUpdate, protocol.EventSlotsFreed, protocol.EventHoldExpired, protocol.EventSlotsStatusUpdate:
+	case protocol.EventSlotUpdate, protocol.EventSlotsFreed, protocol.EventHoldExpired, protocol.EventSlotCancelled, protocol.EventSlotsStatusUpdate:
 		return e
 	}
 	return "custom"

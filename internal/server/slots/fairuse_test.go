@@ -50,7 +50,7 @@ func TestHoldMaxDaysAhead(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, rec, _ := newServiceWith(t, &fakeClock{now: tt.now}, slots.Config{Location: tt.loc, MaxDaysAhead: tt.max})
-			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: tt.date, Slot: 9}, 7)
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: tt.date, Slot: 9}, asUser(7))
 			if tt.ok {
 				if err != nil {
 					t.Fatalf("hold on %s: %v", tt.date, err)
@@ -70,7 +70,7 @@ func TestHoldMaxHoldsPerUser(t *testing.T) {
 	clock := &fakeClock{now: start}
 	svc, rec, _ := newServiceWith(t, clock, slots.Config{HoldTTL: 15 * time.Minute, Location: time.UTC, MaxHoldsPerUser: 2})
 	hold := func(slot int, user int64) error {
-		_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: slot}, user)
+		_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: slot}, asUser(user))
 		return err
 	}
 	for _, slot := range []int{1, 2} {
@@ -87,7 +87,7 @@ func TestHoldMaxHoldsPerUser(t *testing.T) {
 		t.Fatalf("another user is limited by user 10's holds: %v", err)
 	}
 	// Booking a hold makes room for another.
-	if _, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 1}, 10); err != nil {
+	if _, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 1}, asUser(10)); err != nil {
 		t.Fatal(err)
 	}
 	if err := hold(4, 10); err != nil {
@@ -105,7 +105,7 @@ func TestHoldWithoutFairUseLimits(t *testing.T) {
 	ctx := context.Background()
 	svc, _, _ := newServiceWith(t, &fakeClock{now: start}, slots.Config{Location: time.UTC})
 	for slot := 1; slot <= 9; slot++ {
-		if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: "5000-01-01", Slot: slot}, 10); err != nil {
+		if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: "5000-01-01", Slot: slot}, asUser(10)); err != nil {
 			t.Fatalf("zero Config limits: hold %d: %v", slot, err)
 		}
 	}

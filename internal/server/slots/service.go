@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
 )
@@ -39,6 +42,9 @@ type Notifier interface {
 	// HoldsExpired announces holds freed by expiry: the slots' new state to
 	// their rooms, hold_expired to each holder, slots_freed to everyone.
 	HoldsExpired(ctx context.Context, freed []Change)
+	// SlotCancelled announces a staff cancel: the slot's new state to the
+	// spazio's room like SlotChanged, and the reason to the holder (c.UserID).
+	SlotCancelled(ctx context.Context, c Change, reason string)
 }
 
 // Viewer is who asks: personal data is shown to the owner and to staff.
@@ -120,8 +126,9 @@ func (s *Service) Now() time.Time { return s.clock.Now() }
 
 type nopNotifier struct{}
 
-func (nopNotifier) SlotChanged(context.Context, Change)    {}
-func (nopNotifier) HoldsExpired(context.Context, []Change) {}
+func (nopNotifier) SlotChanged(context.Context, Change)           {}
+func (nopNotifier) HoldsExpired(context.Context, []Change)        {}
+func (nopNotifier) SlotCancelled(context.Context, Change, string) {}
 
 // location returns the sede's zone (cached) or the default.
 func (s *Service) location(sede Sede) *time.Location {
@@ -299,7 +306,7 @@ func (s *Service) resolve(ctx context.Context, a Action) (SlotKey, time.Time, er
 // (SPEC §7): a date more than MaxDaysAhead days ahead is refused with
 // ErrDateTooFar, and a user at MaxHoldsPerUser active holds with
 // ErrHoldLimit, both inside a *LimitError.
-func (s *Service) Hold(ctx context.Context, a Action, userID int64) (Reservation, error) {
+func (s *Service) Hold(ctx context.Context, a Action, by Actor) (Reservation, error) {
 	key, start, err := s.resolve(ctx, a)
 	if err != nil {
 		return Reservation{}, err
@@ -311,7 +318,7 @@ func (s *Service) Hold(ctx context.Context, a Action, userID int64) (Reservation
 	if limit := s.cfg.MaxDaysAhead; limit > 0 && daysAhead(start, now) > int64(limit) {
 		return Reservation{}, fmt.Errorf("hold %s slot %d: %w", a.Date, a.Slot, &LimitError{Err: ErrDateTooFar, Limit: limit})
 	}
-	res, err := s.store.Hold(ctx, key, userID, now, now.Add(s.cfg.HoldTTL), s.cfg.MaxHoldsPerUser)
+	res, err := s.store.Hold(ctx, key, by, now, now.Add(s.cfg.HoldTTL), s.cfg.MaxHoldsPerUser)
 	if err != nil {
 		return Reservation{}, fmt.Errorf("hold spazio %d %s slot %d: %w", key.SpazioID, key.Date, key.Slot, err)
 	}
@@ -336,12 +343,12 @@ func daysAhead(start, now time.Time) int64 {
 }
 
 // Book confirms the user's own unexpired hold.
-func (s *Service) Book(ctx context.Context, a Action, userID int64) (Reservation, error) {
+func (s *Service) Book(ctx context.Context, a Action, by Actor) (Reservation, error) {
 	key, start, err := s.resolve(ctx, a)
 	if err != nil {
 		return Reservation{}, err
 	}
-	r, err := s.store.Book(ctx, key, userID, s.clock.Now())
+	r, err := s.store.Book(ctx, key, by, s.clock.Now())
 	if err != nil {
 		return Reservation{}, fmt.Errorf("book spazio %d %s slot %d: %w", key.SpazioID, key.Date, key.Slot, err)
 	}
@@ -350,17 +357,136 @@ func (s *Service) Book(ctx context.Context, a Action, userID int64) (Reservation
 }
 
 // Release ends the user's own unexpired hold.
-func (s *Service) Release(ctx context.Context, a Action, userID int64) (Reservation, error) {
+func (s *Service) Release(ctx context.Context, a Action, by Actor) (Reservation, error) {
 	key, start, err := s.resolve(ctx, a)
 	if err != nil {
 		return Reservation{}, err
 	}
-	r, err := s.store.Release(ctx, key, userID, s.clock.Now())
+	r, err := s.store.Release(ctx, key, by, s.clock.Now())
 	if err != nil {
 		return Reservation{}, fmt.Errorf("release spazio %d %s slot %d: %w", key.SpazioID, key.Date, key.Slot, err)
 	}
 	s.notifier.SlotChanged(ctx, s.change(r, protocol.StatusAvailable, start))
 	return r, nil
+}
+
+// MaxReasonLen bounds a staff cancel's reason, in characters: it is shown
+// to the holder and kept in the audit trail for good.
+const MaxReasonLen = 200
+
+// CleanReason trims a staff cancel's reason and checks it: ErrBadReason
+// when it is empty, longer than MaxReasonLen characters or holds control
+// characters (line breaks included: it is one line in logs and UIs).
+func CleanReason(reason string) (string, error) {
+	reason = strings.TrimSpace(reason)
+	switch n := utf8.RuneCountInString(reason); {
+	case n == 0:
+		return "", fmt.Errorf("%w: empty", ErrBadReason)
+	case n > MaxReasonLen:
+		return "", fmt.Errorf("%w: %d characters, at most %d", ErrBadReason, n, MaxReasonLen)
+	case strings.ContainsFunc(reason, unicode.IsControl):
+		return "", fmt.Errorf("%w: control characters", ErrBadReason)
+	}
+	return reason, nil
+}
+
+// Cancel frees a held or booked slot on staff's behalf (SPEC §7): the
+// reservation turns cancelled, the slot's grid gets a version and the
+// audit trail an entry with by and reason, all in one transaction; then
+// the room hears slot_update and the holder slot_cancelled. Callers check
+// that by is staff. A hold that lapsed is no longer there to cancel
+// (ErrNothingToCancel), like a free slot.
+//
+// expected, when not zero, is the prenotazione the caller means: if the
+// slot's active reservation is another (released and held again since the
+// caller looked) Cancel refuses with ErrSlotChanged and changes nothing.
+//
+// Past slots may be cancelled: staff correct records after the fact (a
+// no-show, a double charge), and nobody can hold a past slot anyway.
+func (s *Service) Cancel(ctx context.Context, a Action, by Actor, reason string, expected int64) (CancelResult, error) {
+	reason, err := CleanReason(reason)
+	if err != nil {
+		return CancelResult{}, err
+	}
+	if expected < 0 {
+		return CancelResult{}, fmt.Errorf("%w: prenotazione %d", ErrBadInput, expected)
+	}
+	key, start, err := s.resolve(ctx, a)
+	if err != nil {
+		return CancelResult{}, err
+	}
+	res, err := s.store.Cancel(ctx, key, by, reason, expected, s.clock.Now())
+	if err != nil {
+		return CancelResult{}, fmt.Errorf("cancel spazio %d %s slot %d: %w", key.SpazioID, key.Date, key.Slot, err)
+	}
+	s.notifier.SlotCancelled(ctx, s.change(res.Reservation, protocol.StatusAvailable, start), reason)
+	s.Kick() // a cancelled hold may be the one the sweeper sleeps for
+	s.log.Info("slot cancelled by staff", "spazio", key.SpazioID, "date", key.Date, "slot", key.Slot,
+		"prenotazione", res.Reservation.ID, "holder", res.Reservation.UserID, "was", res.From, "staff", by.UserID, "role", by.Role)
+	return res, nil
+}
+
+// History limits: a query without a limit gets DefaultHistoryLimit
+// entries, and none gets more than MaxHistoryLimit.
+const (
+	DefaultHistoryLimit = 100
+	MaxHistoryLimit     = 1000
+)
+
+// HistoryQuery selects audit entries of one grid: the spazio (in SedeID
+// when that is not 0) on Date, one Slot when it is not 0, at most Limit
+// (0 means DefaultHistoryLimit, more than MaxHistoryLimit means that).
+type HistoryQuery struct {
+	SpazioID int64
+	SedeID   int64
+	Date     string
+	Slot     int
+	Limit    int
+}
+
+// History is one grid's audit trail as a HistoryQuery selected it.
+type History struct {
+	Spazio Spazio
+	Sede   Sede
+	Date   string
+	Slot   int // 0: every slot
+	Limit  int // the limit applied
+	// Entries are newest first: by version, which orders one grid's
+	// changes exactly (times may tie).
+	Entries []AuditEntry
+}
+
+// History lists a grid's audit entries, newest first.
+func (s *Service) History(ctx context.Context, q HistoryQuery) (History, error) {
+	sp, sede, err := s.ResolveSpace(ctx, q.SpazioID, q.SedeID)
+	if err != nil {
+		return History{}, err
+	}
+	if _, err := ParseDate(q.Date); err != nil {
+		return History{}, err
+	}
+	if q.Slot != 0 {
+		n, err := sede.SlotCount()
+		if err != nil {
+			return History{}, err
+		}
+		if q.Slot < 0 || q.Slot > n {
+			return History{}, fmt.Errorf("slot %d of %d: %w", q.Slot, n, ErrSlotOutOfRange)
+		}
+	}
+	switch {
+	case q.Limit < 0:
+		return History{}, fmt.Errorf("%w: limit %d", ErrBadInput, q.Limit)
+	case q.Limit == 0:
+		q.Limit = DefaultHistoryLimit
+	case q.Limit > MaxHistoryLimit:
+		q.Limit = MaxHistoryLimit
+	}
+	entries, err := s.store.History(ctx, sp.ID, q.Date, q.Slot, q.Limit)
+	if err != nil {
+		return History{}, fmt.Errorf("history of spazio %d on %s: %w", sp.ID, q.Date, err)
+	}
+	return History{Spazio: sp, Sede: sede, Date: q.Date, Slot: q.Slot, Limit: q.Limit, Entries: entries}, nil
 }
 
 func (s *Service) change(r Reservation, status string, start time.Time) Change {
@@ -466,7 +592,8 @@ func (s *Service) sweepAndPlan(ctx context.Context) (time.Duration, error) {
 
 // IsClientError reports whether err is the caller's fault (a 4xx).
 func IsClientError(err error) bool {
-	for _, e := range []error{ErrSlotTaken, ErrNotHeld, ErrSpazioNotFound, ErrSpazioNotInSede, ErrSlotOutOfRange, ErrSlotPast, ErrBadDate, ErrBadInput, ErrHoldLimit, ErrDateTooFar} {
+	for _, e := range []error{ErrSlotTaken, ErrNotHeld, ErrSpazioNotFound, ErrSpazioNotInSede, ErrSlotOutOfRange, ErrSlotPast,
+		ErrBadDate, ErrBadInput, ErrHoldLimit, ErrDateTooFar, ErrNothingToCancel, ErrSlotChanged, ErrBadReason} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -31,8 +31,18 @@ type recorder struct {
 	mu      sync.Mutex
 	changes []slots.Change
 	expired [][]slots.Change
-	signal  chan struct{}
+	// cancelled are the staff cancels announced, in order.
+	cancelled []cancelNote
+	signal    chan struct{}
 }
+
+type cancelNote struct {
+	change slots.Change
+	reason string
+}
+
+// asUser is a user acting with the cliente role.
+func asUser(id int64) slots.Actor { return slots.Actor{UserID: id, Role: "cliente"} }
 
 func newRecorder() *recorder { return &recorder{signal: make(chan struct{}, 100)} }
 
@@ -47,6 +57,18 @@ func (r *recorder) HoldsExpired(_ context.Context, c []slots.Change) {
 	r.expired = append(r.expired, c)
 	r.mu.Unlock()
 	r.signal <- struct{}{}
+}
+
+func (r *recorder) SlotCancelled(_ context.Context, c slots.Change, reason string) {
+	r.mu.Lock()
+	r.cancelled = append(r.cancelled, cancelNote{c, reason})
+	r.mu.Unlock()
+}
+
+func (r *recorder) cancels() []cancelNote {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]cancelNote(nil), r.cancelled...)
 }
 
 func (r *recorder) snapshot() ([]slots.Change, [][]slots.Change) {
@@ -87,13 +109,13 @@ func TestGridStatusesAndPrivacy(t *testing.T) {
 	clock := &fakeClock{now: start}
 	svc, _, _ := newService(t, clock, 2*time.Hour)
 
-	if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 3}, 10); err != nil {
+	if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 3}, asUser(10)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 5}, 11); err != nil {
+	if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 5}, asUser(11)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 5}, 11); err != nil {
+	if _, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 5}, asUser(11)); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(time.Hour) // 09:30: slot 1 (09:00) is past
@@ -147,7 +169,7 @@ func TestLapsedHoldReadsFreeBeforeSweep(t *testing.T) {
 	clock := &fakeClock{now: start}
 	svc, rec, _ := newService(t, clock, 15*time.Minute)
 	a := slots.Action{SpazioID: 2, SedeID: 1, Date: day, Slot: 4}
-	if _, err := svc.Hold(ctx, a, 1); err != nil {
+	if _, err := svc.Hold(ctx, a, asUser(1)); err != nil {
 		t.Fatal(err)
 	}
 	g, _ := svc.Grid(ctx, 2, 1, day, slots.Viewer{})
@@ -161,7 +183,7 @@ func TestLapsedHoldReadsFreeBeforeSweep(t *testing.T) {
 	}
 	// Another user takes it before the sweeper ran: the lapsed hold is
 	// announced as expired exactly once, by the hold itself.
-	if _, err := svc.Hold(ctx, a, 2); err != nil {
+	if _, err := svc.Hold(ctx, a, asUser(2)); err != nil {
 		t.Fatalf("hold of a lapsed slot: %v", err)
 	}
 	if n, err := svc.SweepOnce(ctx); err != nil || n != 0 {
@@ -182,7 +204,7 @@ func TestActionErrors(t *testing.T) {
 	ctx := context.Background()
 	clock := &fakeClock{now: start.Add(2 * time.Hour)} // 10:30
 	svc, _, _ := newService(t, clock, 15*time.Minute)
-	if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 1); err != nil {
+	if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, asUser(1)); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -191,43 +213,43 @@ func TestActionErrors(t *testing.T) {
 		want error
 	}{
 		{"taken", func() error {
-			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 2)
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, asUser(2))
 			return err
 		}, slots.ErrSlotTaken},
 		{"past", func() error {
-			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 2}, 2)
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 2}, asUser(2))
 			return err
 		}, slots.ErrSlotPast},
 		{"slot 0", func() error {
-			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 0}, 2)
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 0}, asUser(2))
 			return err
 		}, slots.ErrSlotOutOfRange},
 		{"slot 10", func() error {
-			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 10}, 2)
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 10}, asUser(2))
 			return err
 		}, slots.ErrSlotOutOfRange},
 		{"bad date", func() error {
-			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: "2026-02-30", Slot: 7}, 2)
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: "2026-02-30", Slot: 7}, asUser(2))
 			return err
 		}, slots.ErrBadDate},
 		{"unknown spazio", func() error {
-			_, err := svc.Hold(ctx, slots.Action{SpazioID: 99, SedeID: 1, Date: day, Slot: 7}, 2)
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 99, SedeID: 1, Date: day, Slot: 7}, asUser(2))
 			return err
 		}, slots.ErrSpazioNotFound},
 		{"wrong sede", func() error {
-			_, err := svc.Hold(ctx, slots.Action{SpazioID: 5, SedeID: 1, Date: day, Slot: 7}, 2)
+			_, err := svc.Hold(ctx, slots.Action{SpazioID: 5, SedeID: 1, Date: day, Slot: 7}, asUser(2))
 			return err
 		}, slots.ErrSpazioNotInSede},
 		{"book others' hold", func() error {
-			_, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 2)
+			_, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, asUser(2))
 			return err
 		}, slots.ErrNotHeld},
 		{"release others' hold", func() error {
-			_, err := svc.Release(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, 2)
+			_, err := svc.Release(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 6}, asUser(2))
 			return err
 		}, slots.ErrNotHeld},
 		{"book free slot", func() error {
-			_, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 8}, 1)
+			_, err := svc.Book(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: 8}, asUser(1))
 			return err
 		}, slots.ErrNotHeld},
 	}
@@ -249,17 +271,17 @@ func TestNotificationsFollowActions(t *testing.T) {
 	clock := &fakeClock{now: start}
 	svc, rec, _ := newService(t, clock, 15*time.Minute)
 	a := slots.Action{SpazioID: 3, SedeID: 1, Date: day, Slot: 2}
-	r, err := svc.Hold(ctx, a, 7)
+	r, err := svc.Hold(ctx, a, asUser(7))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Release(ctx, a, 7); err != nil {
+	if _, err := svc.Release(ctx, a, asUser(7)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Hold(ctx, a, 8); err != nil {
+	if _, err := svc.Hold(ctx, a, asUser(8)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Book(ctx, a, 8); err != nil {
+	if _, err := svc.Book(ctx, a, asUser(8)); err != nil {
 		t.Fatal(err)
 	}
 	changes, _ := rec.snapshot()
@@ -288,7 +310,7 @@ func TestSweepExpiresExactlyOnceAtExpiry(t *testing.T) {
 	clock := &fakeClock{now: start}
 	svc, rec, _ := newService(t, clock, 15*time.Minute)
 	for slot := 1; slot <= 3; slot++ {
-		if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: slot}, int64(slot)); err != nil {
+		if _, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: day, Slot: slot}, asUser(int64(slot))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -334,7 +356,7 @@ func TestRunSweeperWakesForNextExpiry(t *testing.T) {
 	go func() { done <- svc.RunSweeper(ctx) }()
 
 	tomorrow := time.Now().UTC().Add(24 * time.Hour).Format(protocol.DateLayout)
-	r, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: tomorrow, Slot: 1}, 5)
+	r, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: tomorrow, Slot: 1}, asUser(5))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/coworkctl/coworkctl/internal/protocol"
 )
 
 // Domain errors. Adapters map them once to HTTP statuses and socket replies.
@@ -31,6 +33,16 @@ var (
 	// ErrDateTooFar: the date lies further ahead than holds may be made
 	// (fair use, --max-days-ahead). Returned inside a *LimitError.
 	ErrDateTooFar = errors.New("date too far ahead")
+	// ErrNothingToCancel: a staff cancel found no active (held or booked)
+	// reservation on the slot.
+	ErrNothingToCancel = errors.New("nothing to cancel on the slot")
+	// ErrSlotChanged: a staff cancel named the reservation it meant, and
+	// the slot's active reservation is another one (released and taken
+	// again since the caller looked).
+	ErrSlotChanged = errors.New("the slot's reservation changed")
+	// ErrBadReason: a staff cancel's reason is empty, too long or holds
+	// control characters.
+	ErrBadReason = errors.New("bad cancel reason")
 )
 
 // LimitError is a fair-use refusal: Err is ErrHoldLimit or ErrDateTooFar
@@ -52,7 +64,60 @@ const (
 	StateBooked   = "booked"
 	StateReleased = "released"
 	StateExpired  = "expired"
+	// StateCancelled is a hold or booking ended by staff (Cancel).
+	StateCancelled = "cancelled"
 )
+
+// Actor is who changes a slot: the user id and role of the token behind
+// the request, which the audit trail records.
+type Actor struct {
+	UserID int64
+	Role   string
+}
+
+// RoleSystem is the audit role of changes nobody asked for: expiries. Their
+// entries name the holder whose hold lapsed as the user.
+const RoleSystem = protocol.RoleSystem
+
+// Audit actions: what an AuditEntry did to its slot. They are the wire's
+// names, as slot statuses are.
+const (
+	AuditHold    = protocol.AuditHold    // available → occupied
+	AuditBook    = protocol.AuditBook    // occupied → booked
+	AuditRelease = protocol.AuditRelease // occupied → available
+	AuditExpire  = protocol.AuditExpire  // occupied → available: the sweeper, or a hold taking over a lapsed one
+	AuditCancel  = protocol.AuditCancel  // occupied or booked → available, by staff
+)
+
+// AuditEntry is one committed change of one slot, written in the change's
+// own transaction, so the trail has exactly the changes that happened.
+type AuditEntry struct {
+	ID     int64
+	At     time.Time // the service clock's time of the change
+	Action string    // AuditHold, AuditBook, …
+	Key    SlotKey
+	// From and To are the slot's status before and after, as clients see
+	// it: protocol.StatusAvailable, StatusOccupied or StatusBooked.
+	From, To string
+	// ReservationID and HolderID name the reservation changed and its user.
+	ReservationID int64
+	HolderID      int64
+	// Actor is who acted: the holder for hold, book and release, staff for
+	// cancel, the holder with RoleSystem for expire.
+	Actor Actor
+	// Reason is staff's reason for a cancel, empty otherwise.
+	Reason string
+	// Version is the grid version the change committed. It is unique per
+	// grid, so it orders a grid's trail exactly, unlike At.
+	Version int64
+}
+
+// CancelResult is what a staff cancel did: the reservation it ended (now
+// StateCancelled, with the change's Version) and the state it had.
+type CancelResult struct {
+	Reservation Reservation
+	From        string // StateOccupied or StateBooked
+}
 
 // SlotKey names one slot: a spazio, a local date and a 1-based slot number.
 type SlotKey struct {
@@ -73,7 +138,7 @@ type Reservation struct {
 	UpdatedAt time.Time
 	// Version is the version of the slot's grid (its spazio and date) that
 	// the change returning this reservation committed: set by Hold, Book,
-	// Release and ExpireDue, zero in a Snapshot. It is no column of the
+	// Release, Cancel and ExpireDue, zero in a Snapshot. It is no column of the
 	// row but the grid's counter, see Snapshot.
 	Version int64
 }
@@ -108,7 +173,9 @@ type HoldResult struct {
 // Snapshot) in the same transaction, so versions survive restarts, are
 // shared by every node on one database, and the changes of one grid get
 // consecutive versions in commit order: the returned reservations carry
-// the version their change committed.
+// the version their change committed. The same transaction writes the
+// change's AuditEntry (expiries included), so a grid's audit trail has
+// one entry per version committed since the trail exists.
 type Store interface {
 	// UpsertCatalog inserts or updates sedi and their spazi.
 	UpsertCatalog(ctx context.Context, sedi []Sede) error
@@ -123,17 +190,23 @@ type Store interface {
 	// <= now are left out: they read as free even before the sweeper runs,
 	// which keeps restarts safe.
 	Snapshot(ctx context.Context, spazioID int64, date string, now time.Time) (Snapshot, error)
-	// Hold creates an occupied reservation for userID expiring at expiresAt.
-	// ErrSlotTaken when the slot has an active reservation. When maxHolds
-	// is positive and userID already has maxHolds holds unexpired at now, it
-	// returns a *LimitError wrapping ErrHoldLimit instead. The count and the
-	// insert are one transaction serialised per user, so concurrent holds by
-	// one user (on any node) never take it past maxHolds.
-	Hold(ctx context.Context, key SlotKey, userID int64, now, expiresAt time.Time, maxHolds int) (HoldResult, error)
-	// Book turns userID's unexpired hold on key into a booking; ErrNotHeld otherwise.
-	Book(ctx context.Context, key SlotKey, userID int64, now time.Time) (Reservation, error)
-	// Release ends userID's unexpired hold on key; ErrNotHeld otherwise.
-	Release(ctx context.Context, key SlotKey, userID int64, now time.Time) (Reservation, error)
+	// Hold creates an occupied reservation for by.UserID expiring at
+	// expiresAt. ErrSlotTaken when the slot has an active reservation. When
+	// maxHolds is positive and the user already has maxHolds holds
+	// unexpired at now, it returns a *LimitError wrapping ErrHoldLimit
+	// instead. The count and the insert are one transaction serialised per
+	// user, so concurrent holds by one user (on any node) never take it
+	// past maxHolds.
+	Hold(ctx context.Context, key SlotKey, by Actor, now, expiresAt time.Time, maxHolds int) (HoldResult, error)
+	// Book turns by.UserID's unexpired hold on key into a booking; ErrNotHeld otherwise.
+	Book(ctx context.Context, key SlotKey, by Actor, now time.Time) (Reservation, error)
+	// Release ends by.UserID's unexpired hold on key; ErrNotHeld otherwise.
+	Release(ctx context.Context, key SlotKey, by Actor, now time.Time) (Reservation, error)
+	// Cancel ends the slot's active reservation, a hold unexpired at now or
+	// a booking, whoever holds it: it turns StateCancelled, recorded with
+	// by and reason. ErrNothingToCancel when there is none; with expected
+	// non-zero, ErrSlotChanged when the active reservation is not that one.
+	Cancel(ctx context.Context, key SlotKey, by Actor, reason string, expected int64, now time.Time) (CancelResult, error)
 	// ExpireDue marks every occupied reservation with ExpiresAt <= now as
 	// expired in one statement and returns exactly the rows it changed, so
 	// that several nodes sweeping at once expire each hold exactly once.
@@ -144,6 +217,10 @@ type Store interface {
 	NextExpiry(ctx context.Context) (t time.Time, ok bool, err error)
 	// CountActiveHolds counts occupied, unexpired reservations.
 	CountActiveHolds(ctx context.Context, now time.Time) (int, error)
+	// History lists the audit entries of one grid (spazio and date), of
+	// one slot when slot > 0, newest (highest version) first, at most
+	// limit of them.
+	History(ctx context.Context, spazioID int64, date string, slot, limit int) ([]AuditEntry, error)
 
 	// Ping checks the database connection (readiness).
 	Ping(ctx context.Context) error
