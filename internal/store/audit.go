@@ -66,7 +66,16 @@ func (s *Store) writeAudit(ctx context.Context, tx *sql.Tx, entries []slots.Audi
 			args = append(args, toMillis(e.At), e.Action, e.Key.SpazioID, e.Key.SedeID, e.Key.Date, e.Key.Slot,
 				e.From, e.To, e.ReservationID, e.HolderID, e.Actor.UserID, e.Actor.Role, e.Reason, e.Version)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+		query := b.String()
+		var err error
+		if n == 1 {
+			// The one-entry insert of every hold, book and release is a
+			// fixed text: prepared once.
+			_, err = s.txExec(ctx, tx, query, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, s.q(query), args...)
+		}
+		if err != nil {
 			return fmt.Errorf("write audit: %w", err)
 		}
 		entries = entries[n:]

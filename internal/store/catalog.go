@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/server/slots"
@@ -59,10 +60,51 @@ func (s *Store) UpsertCatalog(ctx context.Context, sedi []slots.Sede) error {
 		}
 		return nil
 	})
+	s.catalog.clear()
 	if err != nil {
 		return fmt.Errorf("upsert catalog: %w", err)
 	}
 	return nil
+}
+
+// spazioTTL bounds how long a node answers Spazio from memory. The catalog
+// changes when a node starts with a new one: this node forgets its cache
+// then, and sees another node's change within spazioTTL.
+const spazioTTL = 30 * time.Second
+
+// spazioCache holds what Spazio read, by spazio id. Every join, hold and
+// grid read looks a spazio up, and the catalog almost never changes.
+type spazioCache struct {
+	mu sync.RWMutex
+	m  map[int64]cachedSpazio
+}
+
+type cachedSpazio struct {
+	spazio slots.Spazio
+	sede   slots.Sede
+	at     time.Time
+}
+
+func (c *spazioCache) get(id int64, now time.Time) (cachedSpazio, bool) {
+	c.mu.RLock()
+	e, ok := c.m[id]
+	c.mu.RUnlock()
+	return e, ok && now.Sub(e.at) < spazioTTL
+}
+
+func (c *spazioCache) put(id int64, e cachedSpazio) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[int64]cachedSpazio)
+	}
+	c.m[id] = e
+	c.mu.Unlock()
+}
+
+func (c *spazioCache) clear() {
+	c.mu.Lock()
+	c.m = nil
+	c.mu.Unlock()
 }
 
 // Catalog lists every sede ordered by id, each with its spazi ordered by id.
@@ -108,15 +150,19 @@ func (s *Store) Catalog(ctx context.Context) ([]slots.Sede, error) {
 // Spazio returns one spazio and its sede (without the sede's other spazi),
 // or slots.ErrSpazioNotFound.
 func (s *Store) Spazio(ctx context.Context, spazioID int64) (slots.Spazio, slots.Sede, error) {
+	now := time.Now()
+	if e, ok := s.catalog.get(spazioID, now); ok {
+		return e.spazio, e.sede, nil
+	}
 	var (
 		sp   slots.Spazio
 		sede slots.Sede
 	)
-	err := s.r.QueryRowContext(ctx, s.q(`
+	err := s.readRow(ctx, `
 		SELECT p.id, p.sede_id, p.nome, p.tipologia, p.capacita,
 		       s.id, s.nome, s.citta, s.timezone, s.apertura, s.chiusura
 		FROM spazi p JOIN sedi s ON s.id = p.sede_id
-		WHERE p.id = ?`), spazioID).
+		WHERE p.id = ?`, spazioID).
 		Scan(&sp.ID, &sp.SedeID, &sp.Nome, &sp.Tipologia, &sp.Capacita,
 			&sede.ID, &sede.Nome, &sede.Citta, &sede.Timezone, &sede.Apertura, &sede.Chiusura)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -125,5 +171,6 @@ func (s *Store) Spazio(ctx context.Context, spazioID int64) (slots.Spazio, slots
 	if err != nil {
 		return slots.Spazio{}, slots.Sede{}, fmt.Errorf("spazio %d: %w", spazioID, err)
 	}
+	s.catalog.put(spazioID, cachedSpazio{spazio: sp, sede: sede, at: now})
 	return sp, sede, nil
 }

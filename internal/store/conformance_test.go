@@ -134,6 +134,10 @@ func testCatalog(t *testing.T, b backend) {
 		t.Fatalf("Catalog:\n got %+v\nwant %+v", got, want)
 	}
 
+	// Spazio is cached: this lookup must not hide the upsert below.
+	if sp, sede, err := s.Spazio(ctx, 4); err != nil || sp.SedeID != 1 || sede.ID != 1 {
+		t.Fatalf("Spazio(4) before the move = %+v, %+v, %v", sp, sede, err)
+	}
 	// Upsert again: rename, move spazio 4 to sede 2, add spazio 9.
 	sede1, sede2 := want[0], want[1]
 	sede1.Nome = "Cowork Milano Centrale"

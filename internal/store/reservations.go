@@ -83,7 +83,7 @@ const snapshotQuery = `
 // (ordered by slot, leaving out holds with ExpiresAt <= now) of one spazio
 // and date in one statement: see snapshotQuery.
 func (s *Store) Snapshot(ctx context.Context, spazioID int64, date string, now time.Time) (slots.Snapshot, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(snapshotQuery), spazioID, date, spazioID, date, toMillis(now))
+	rows, err := s.readRows(ctx, snapshotQuery, spazioID, date, spazioID, date, toMillis(now))
 	if err != nil {
 		return slots.Snapshot{}, fmt.Errorf("snapshot of spazio %d on %s: %w", spazioID, date, err)
 	}
@@ -135,10 +135,10 @@ func scanSnapshot(rows *sql.Rows) (slots.Snapshot, error) {
 // holds the write lock.
 func (s *Store) bumpVersion(ctx context.Context, tx *sql.Tx, spazioID int64, date string, n int) (int64, error) {
 	var v int64
-	if err := tx.QueryRowContext(ctx, s.q(`
+	if err := s.txRow(ctx, tx, `
 		INSERT INTO grid_versions (spazio_id, date, version) VALUES (?, ?, ?)
 		ON CONFLICT (spazio_id, date) DO UPDATE SET version = grid_versions.version + excluded.version
-		RETURNING version`), spazioID, date, n).Scan(&v); err != nil {
+		RETURNING version`, spazioID, date, n).Scan(&v); err != nil {
 		return 0, fmt.Errorf("bump version of spazio %d on %s: %w", spazioID, date, err)
 	}
 	return v, nil
@@ -163,10 +163,10 @@ func (s *Store) Hold(ctx context.Context, key slots.SlotKey, by slots.Actor, now
 				return err
 			}
 		}
-		expired, err := scanReservation(tx.QueryRowContext(ctx, s.q(`
+		expired, err := scanReservation(s.txRow(ctx, tx, `
 			UPDATE reservations SET state = 'expired', updated_at = ?
 			WHERE spazio_id = ? AND date = ? AND slot = ? AND state = 'occupied' AND expires_at <= ?
-			RETURNING `+reservationCols),
+			RETURNING `+reservationCols,
 			nowMs, key.SpazioID, key.Date, key.Slot, nowMs))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -175,10 +175,10 @@ func (s *Store) Hold(ctx context.Context, key slots.SlotKey, by slots.Actor, now
 		default:
 			res.Expired = &expired
 		}
-		res.Reservation, err = scanReservation(tx.QueryRowContext(ctx, s.q(`
+		res.Reservation, err = scanReservation(s.txRow(ctx, tx, `
 			INSERT INTO reservations (spazio_id, sede_id, date, slot, user_id, state, expires_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, 'occupied', ?, ?, ?)
-			RETURNING `+reservationCols),
+			RETURNING `+reservationCols,
 			key.SpazioID, key.SedeID, key.Date, key.Slot, userID, toMillis(expiresAt), nowMs, nowMs))
 		if err != nil {
 			return err
@@ -240,9 +240,9 @@ func (s *Store) checkHoldLimit(ctx context.Context, tx *sql.Tx, userID, nowMs in
 		}
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, s.q(`
+	if err := s.txRow(ctx, tx, `
 		SELECT COUNT(*) FROM reservations
-		WHERE user_id = ? AND state = 'occupied' AND expires_at > ?`), userID, nowMs).Scan(&n); err != nil {
+		WHERE user_id = ? AND state = 'occupied' AND expires_at > ?`, userID, nowMs).Scan(&n); err != nil {
 		return fmt.Errorf("count holds of user %d: %w", userID, err)
 	}
 	if n >= maxHolds {
@@ -277,11 +277,11 @@ func (s *Store) endHold(ctx context.Context, key slots.SlotKey, by slots.Actor, 
 	var r slots.Reservation
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		r, err = scanReservation(tx.QueryRowContext(ctx, s.q(`
+		r, err = scanReservation(s.txRow(ctx, tx, `
 			UPDATE reservations SET state = ?, expires_at = NULL, updated_at = ?
 			WHERE spazio_id = ? AND date = ? AND slot = ? AND user_id = ?
 			  AND state = 'occupied' AND expires_at > ?
-			RETURNING `+reservationCols),
+			RETURNING `+reservationCols,
 			state, nowMs, key.SpazioID, key.Date, key.Slot, by.UserID, nowMs))
 		if errors.Is(err, sql.ErrNoRows) {
 			return slots.ErrNotHeld
@@ -314,10 +314,10 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) ([]slots.Reservati
 	// In a transaction so that a failure while reading the rows rolls the
 	// expiry back: a hold must not turn expired without being announced.
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.q(`
+		rows, err := s.txRows(ctx, tx, `
 			UPDATE reservations SET state = 'expired', updated_at = ?
 			WHERE state = 'occupied' AND expires_at <= ?
-			RETURNING `+reservationCols), nowMs, nowMs)
+			RETURNING `+reservationCols, nowMs, nowMs)
 		if err != nil {
 			return err
 		}
@@ -362,10 +362,10 @@ func (s *Store) Cancel(ctx context.Context, key slots.SlotKey, by slots.Actor, r
 	}
 	var res slots.CancelResult
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		cur, err := scanReservation(tx.QueryRowContext(ctx, s.q(`
+		cur, err := scanReservation(s.txRow(ctx, tx, `
 			SELECT `+reservationCols+` FROM reservations
 			WHERE spazio_id = ? AND date = ? AND slot = ?
-			  AND (state = 'booked' OR (state = 'occupied' AND expires_at > ?))`+lock),
+			  AND (state = 'booked' OR (state = 'occupied' AND expires_at > ?))`+lock,
 			key.SpazioID, key.Date, key.Slot, nowMs))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -375,10 +375,10 @@ func (s *Store) Cancel(ctx context.Context, key slots.SlotKey, by slots.Actor, r
 		case expected != 0 && cur.ID != expected:
 			return fmt.Errorf("%w: prenotazione %d is there, not %d", slots.ErrSlotChanged, cur.ID, expected)
 		}
-		r, err := scanReservation(tx.QueryRowContext(ctx, s.q(`
+		r, err := scanReservation(s.txRow(ctx, tx, `
 			UPDATE reservations SET state = 'cancelled', expires_at = NULL, updated_at = ?
 			WHERE id = ?
-			RETURNING `+reservationCols), nowMs, cur.ID))
+			RETURNING `+reservationCols, nowMs, cur.ID))
 		if err != nil {
 			return err
 		}
@@ -433,7 +433,7 @@ func (s *Store) versionExpiries(ctx context.Context, tx *sql.Tx, rs []slots.Rese
 // lapsed or not, so that a sweeper started late fires at once.
 func (s *Store) NextExpiry(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
-	if err := s.r.QueryRowContext(ctx,
+	if err := s.readRow(ctx,
 		`SELECT MIN(expires_at) FROM reservations WHERE state = 'occupied'`).Scan(&next); err != nil {
 		return time.Time{}, false, fmt.Errorf("next expiry: %w", err)
 	}
@@ -446,8 +446,8 @@ func (s *Store) NextExpiry(ctx context.Context) (time.Time, bool, error) {
 // CountActiveHolds counts occupied reservations with ExpiresAt > now.
 func (s *Store) CountActiveHolds(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, s.q(
-		`SELECT COUNT(*) FROM reservations WHERE state = 'occupied' AND expires_at > ?`), toMillis(now)).Scan(&n); err != nil {
+	if err := s.readRow(ctx,
+		`SELECT COUNT(*) FROM reservations WHERE state = 'occupied' AND expires_at > ?`, toMillis(now)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count active holds: %w", err)
 	}
 	return n, nil

@@ -59,6 +59,11 @@ type Store struct {
 	r *sql.DB
 	// name describes the database without secrets, for logs and errors.
 	name string
+	// reads and writes cache the fixed statements prepared on r and w;
+	// nil on PostgreSQL (see prepared.go).
+	reads, writes *prepared
+	// catalog caches Spazio lookups (see catalog.go).
+	catalog spazioCache
 	// skipHoldLock leaves out the per-user lock of checkHoldLimit. Only
 	// tests set it, to show that the concurrent hold-limit test notices.
 	skipHoldLock bool
@@ -150,7 +155,7 @@ func openSQLite(ctx context.Context, t target) (*Store, error) {
 	readers := max(runtime.GOMAXPROCS(0), 2)
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
-	return &Store{dialect: sqliteDialect, w: w, r: r, name: "sqlite:" + t.sqlitePath}, nil
+	return &Store{dialect: sqliteDialect, w: w, r: r, reads: newPrepared(r), writes: newPrepared(w), name: "sqlite:" + t.sqlitePath}, nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*Store, error) {
@@ -197,6 +202,11 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		for _, p := range []*prepared{s.reads, s.writes} {
+			if p != nil {
+				errs = append(errs, p.close())
+			}
+		}
 		if s.r != s.w {
 			errs = append(errs, s.r.Close())
 		}
