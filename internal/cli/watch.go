@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -33,7 +36,8 @@ type WatchOptions struct {
 	JSON bool
 	// Count exits after that many server events; zero means never.
 	Count int
-	// Timeout exits after that long; zero means never.
+	// Timeout exits after that long, counted from the start (connecting
+	// included); zero means never.
 	Timeout time.Duration
 	// ConnectTimeout bounds the initial connection (catalog + socket).
 	ConnectTimeout time.Duration
@@ -41,8 +45,9 @@ type WatchOptions struct {
 	Transports string
 	// NoReconnect makes the first disconnect final.
 	NoReconnect bool
-	// LogFile receives stderr (library noise) while the dashboard runs;
-	// "" discards it.
+	// LogFile receives the connection's history (reconnects, refused
+	// tokens, renewals) and, while the dashboard runs, stderr (library
+	// noise); "" discards both.
 	LogFile string
 }
 
@@ -66,7 +71,11 @@ every room (the server answers with fresh snapshots).
 When stdout is not a terminal, or with --json, it prints one JSON object per
 line instead: {"event","room","data","time"} for server events and
 {"event":"connection","data":{"state":...}} for connection changes.
---count counts server events only.`,
+--count counts server events only.
+
+A token minted with --jwt-secret is renewed at 80% of its life (--token-ttl)
+without dropping the session; a --token is announced 5 and 1 minutes before
+it expires.`,
 		Example: `  coworkctl watch --server http://localhost:3000 --token $TOKEN
   coworkctl watch --jwt-secret s3cret --role admin --sede 2 --date 2026-12-01
   coworkctl watch --space 1@1 --space 3@1 --json --count 10 | jq .event
@@ -90,7 +99,7 @@ line instead: {"event","room","data","time"} for server events and
 	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", 10*time.Second, "give up if the first connection takes longer")
 	fl.StringVar(&o.Transports, "transports", client.TransportWebSocket, "websocket, both (polling upgraded to websocket) or polling")
 	fl.BoolVar(&o.NoReconnect, "no-reconnect", false, "exit on the first disconnect instead of reconnecting")
-	fl.StringVar(&o.LogFile, "log-file", "", "write diagnostics here while the dashboard runs (default: discard)")
+	fl.StringVar(&o.LogFile, "log-file", "", "append diagnostics here: reconnects, refused tokens, renewals (default: discard)")
 	return cmd
 }
 
@@ -126,7 +135,7 @@ func (o *WatchOptions) validate() error {
 	return nil
 }
 
-func runWatch(ctx context.Context, o *WatchOptions) error {
+func runWatch(ctx context.Context, o *WatchOptions) (err error) {
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -138,11 +147,30 @@ func runWatch(ctx context.Context, o *WatchOptions) error {
 	if err != nil {
 		return err
 	}
+	logger, closeLog, err := openWatchLog(o.LogFile)
+	if err != nil {
+		return fmt.Errorf("--log-file: %w", err)
+	}
+	defer closeLog()
+	logger.Info("watch started", "server", server, "transports", o.Transports, "spaces", strings.Join(o.Spaces, " "), "sede", o.Sede)
+	defer func() {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("watch stopped", "err", err)
+		} else {
+			logger.Info("watch stopped")
+		}
+	}()
 
-	cctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	// --timeout bounds the whole run, the first connection included.
+	start := time.Now()
+	setup, setupFlag := o.ConnectTimeout, "--connect-timeout"
+	if o.Timeout > 0 && o.Timeout < setup {
+		setup, setupFlag = o.Timeout, "--timeout"
+	}
+	cctx, cancel := context.WithTimeout(ctx, setup)
 	defer cancel()
-	rest := client.NewREST(server, token, client.WithTimeout(o.ConnectTimeout))
-	spaces, err := o.chooseSpaces(cctx, rest, server)
+	rest := client.NewREST(server, token, client.WithTimeout(setup))
+	spaces, err := o.chooseSpaces(cctx, rest, server, setup)
 	if err != nil {
 		return err
 	}
@@ -152,40 +180,91 @@ func runWatch(ctx context.Context, o *WatchOptions) error {
 	}
 
 	sock, err := client.Dial(cctx, client.SocketOptions{
-		Server: server, Token: token, Transports: o.Transports, Reconnect: !o.NoReconnect,
+		Server: server, Token: token, Transports: o.Transports, Reconnect: !o.NoReconnect, Logger: logger,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return describeConnectError(server, o.ConnectTimeout, err)
+		if exp := expiredTokenError(tokenExpiry(token), time.Now()); exp != nil && isRejected(err) {
+			return fmt.Errorf("server rejected the token: %w", exp)
+		}
+		return describeConnectError(server, setup, err)
 	}
 	defer sock.Close()
 	for _, s := range spaces {
 		if _, err := sock.JoinSpace(cctx, s.SpazioID, s.SedeID, date); err != nil {
+			if ctx.Err() == nil && cctx.Err() != nil {
+				return fmt.Errorf("watch %d@%d: no answer to join_space within %s (%s)", s.SpazioID, s.SedeID, setup, setupFlag)
+			}
 			return fmt.Errorf("watch %d@%d: %w", s.SpazioID, s.SedeID, err)
 		}
 	}
 	cancel()
 
-	if o.JSON || o.F.IsTerminal == nil || !o.F.IsTerminal() {
-		return runWatchJSON(ctx, o, sock)
+	// What is left of --timeout after connecting.
+	left := time.Duration(0)
+	if o.Timeout > 0 {
+		left = max(o.Timeout-time.Since(start), time.Millisecond)
 	}
-	return runWatchTUI(ctx, o, sock, rest, server, spaces, date)
+	// A minted token is renewed before it expires (REST stats and the
+	// socket alike); a given one is watched for its expiry.
+	restNow := &atomic.Pointer[client.REST]{}
+	restNow.Store(rest)
+	exp := tokenExpiry(token)
+	if o.Conn.Token == "" {
+		exp = time.Time{}
+		renewer := tokenRenewer{
+			mint: func() (string, error) { return o.Conn.MintFor(o.Conn.UserID, o.Conn.Role) },
+			apply: func(tok string) {
+				restNow.Store(rest.WithToken(tok))
+				sock.Renew(tok)
+			},
+			log: logger,
+		}
+		rctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go renewer.run(rctx, token)
+	}
+
+	if o.JSON || o.F.IsTerminal == nil || !o.F.IsTerminal() {
+		return runWatchJSON(ctx, o, sock, left, exp, logger)
+	}
+	stats := func(ctx context.Context) (*protocol.Stats, error) { return restNow.Load().Stats(ctx) }
+	return runWatchTUI(ctx, o, sock, stats, server, spaces, date, left, exp)
+}
+
+// openWatchLog returns the logger of --log-file (appending), or one that
+// discards when path is "".
+func openWatchLog(path string) (*slog.Logger, func(), error) {
+	if path == "" {
+		return slog.New(slog.DiscardHandler), func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return slog.New(slog.NewTextHandler(f, nil)), func() { _ = f.Close() }, nil
+}
+
+// isRejected reports whether err is the server refusing the token.
+func isRejected(err error) bool {
+	var ce *client.ConnectError
+	return errors.As(err, &ce)
 }
 
 // chooseSpaces resolves --space/--sede against the catalog. With --space
 // the catalog only adds names, so a server without GET /api/sedi still
 // works; an unreachable server fails here, fast and in one line.
-func (o *WatchOptions) chooseSpaces(ctx context.Context, rest *client.REST, server string) ([]tui.Space, error) {
+func (o *WatchOptions) chooseSpaces(ctx context.Context, rest *client.REST, server string, timeout time.Duration) ([]tui.Space, error) {
 	sedi, err := rest.Sedi(ctx)
 	if err != nil {
 		var ae *client.APIError
 		if !errors.As(err, &ae) {
-			if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-				return nil, fmt.Errorf("cannot reach %s: no answer within %s", server, o.ConnectTimeout)
+			if re := cannotReach(server, timeout, err); re != nil {
+				return nil, re
 			}
-			return nil, fmt.Errorf("cannot reach %s: %s", server, netReason(err))
+			return nil, fmt.Errorf("list spaces: %w", err)
 		}
 		if len(o.Spaces) == 0 {
 			return nil, fmt.Errorf("list spaces (pass --space SPAZIO@SEDE to skip the catalog): %w", err)
@@ -320,13 +399,17 @@ func describeConnectError(server string, timeout time.Duration, err error) error
 	}
 	var op *net.OpError
 	if errors.As(err, &op) {
-		return fmt.Errorf("cannot reach %s: %s", server, netReason(err))
+		if re := cannotReach(server, timeout, err); re != nil {
+			return re
+		}
 	}
 	return fmt.Errorf("connect to %s: %w", server, err)
 }
 
-// runWatchTUI runs the dashboard until q, Ctrl-C, --count or --timeout.
-func runWatchTUI(ctx context.Context, o *WatchOptions, sock *client.Socket, rest *client.REST, server string, spaces []tui.Space, date string) error {
+// runWatchTUI runs the dashboard until q, Ctrl-C, --count or --timeout
+// (timeout is what is left of it; zero: none). tokenExp is when a
+// --token expires, zero when watch renews its token.
+func runWatchTUI(ctx context.Context, o *WatchOptions, sock *client.Socket, stats tui.StatsFunc, server string, spaces []tui.Space, date string, timeout time.Duration, tokenExp time.Time) error {
 	client.SilenceLibraryLogs()
 	restore, err := redirectStderr(o.LogFile)
 	if err != nil {
@@ -336,9 +419,8 @@ func runWatchTUI(ctx context.Context, o *WatchOptions, sock *client.Socket, rest
 	renderer := tui.NewRenderer(o.F.Out, tui.ColorWanted(o.F.Getenv))
 	model := tui.New(tui.Config{
 		Server: server, Spaces: spaces, Date: date, Conn: sock,
-		Stats:    func(ctx context.Context) (*protocol.Stats, error) { return rest.Stats(ctx) },
-		Renderer: renderer, Count: o.Count, Timeout: o.Timeout,
-		Location: zoneOf(spaces),
+		Stats: stats, Renderer: renderer, Count: o.Count, Timeout: timeout,
+		Location: zoneOf(spaces), TokenExpires: tokenExp,
 	})
 	p := tea.NewProgram(model, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithInput(o.F.In), tea.WithOutput(o.F.Out))
 	if _, err := p.Run(); err != nil {

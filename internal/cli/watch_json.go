@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/client"
@@ -50,17 +52,36 @@ func watchLineOf(ev client.Event) (WatchLine, error) {
 	return l, nil
 }
 
-// runWatchJSON prints events as NDJSON until --count, --timeout, the
-// context's end or the socket giving up.
-func runWatchJSON(ctx context.Context, o *WatchOptions, sock *client.Socket) error {
+// runWatchJSON prints events as NDJSON until --count, --timeout (left
+// is what remains of it; zero: none), the context's end or the socket
+// giving up. tokenExp is when a --token expires: watch warns on stderr
+// ahead of it and names it when the server then refuses the token.
+func runWatchJSON(ctx context.Context, o *WatchOptions, sock *client.Socket, left time.Duration, tokenExp time.Time, log *slog.Logger) error {
 	var timeout <-chan time.Time
-	if o.Timeout > 0 {
-		t := time.NewTimer(o.Timeout)
+	if left > 0 {
+		t := time.NewTimer(left)
 		defer t.Stop()
 		timeout = t.C
 	}
-	return streamJSON(ctx, o.F.Out, sock.Events(), o.Count, o.Timeout, timeout)
+	if !tokenExp.IsZero() {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go warnTokenExpiry(wctx, o.F.ErrOut, tokenExp, log)
+	}
+	err := streamJSON(ctx, o.F.Out, sock.Events(), o.Count, o.Timeout, timeout)
+	var lost *connLostError
+	if errors.As(err, &lost) {
+		if exp := expiredTokenError(tokenExp, time.Now()); exp != nil {
+			return fmt.Errorf("connection lost: %w", exp)
+		}
+	}
+	return err
 }
+
+// connLostError: the socket gave up; reason is its last word.
+type connLostError struct{ reason string }
+
+func (e *connLostError) Error() string { return "connection lost: " + e.reason }
 
 // streamJSON is runWatchJSON without the socket, for tests.
 func streamJSON(ctx context.Context, out io.Writer, events <-chan client.Event, count int, timeoutD time.Duration, timeout <-chan time.Time) error {
@@ -91,7 +112,7 @@ func streamJSON(ctx context.Context, out io.Writer, events <-chan client.Event, 
 				if last != nil && last.Reason != "" {
 					reason = last.Reason
 				}
-				return fmt.Errorf("connection lost: %s", reason)
+				return &connLostError{reason: reason}
 			}
 			line, err := watchLineOf(ev)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -53,11 +54,11 @@ func (e *ConnectError) Error() string {
 type SocketOptions struct {
 	// Server is the base URL, e.g. http://localhost:3000.
 	Server string
-	// Token is sent as auth.token; empty sends none.
+	// Token is sent as auth.token; empty sends none. Renew replaces it.
 	Token string
 	// Transports is TransportWebSocket (zero value), TransportBoth or
-	// TransportPolling. Polling alone is slow to write with this library
-	// (NOTES pitfall 1): use it to test the server's polling path only.
+	// TransportPolling. Polling uses our own transport (socket_polling.go):
+	// the library's made every write wait for the server's next ping.
 	Transports string
 	// Reconnect keeps reconnecting after a lost session. False: the first
 	// disconnect is final. Either way a failing initial connection is
@@ -83,6 +84,9 @@ type SocketOptions struct {
 	Now func() time.Time
 	// Rand returns jitter in [0,1); nil means math/rand/v2.
 	Rand func() float64
+	// Logger receives every connection-state change (reconnects, refused
+	// tokens, renewals); nil discards them.
+	Logger *slog.Logger
 }
 
 func (o *SocketOptions) defaults() {
@@ -113,6 +117,9 @@ func (o *SocketOptions) defaults() {
 	if o.Rand == nil {
 		o.Rand = rand.Float64
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 }
 
 // roomJoin remembers a join so it can be repeated after a reconnect.
@@ -139,9 +146,13 @@ type Socket struct {
 	mu        sync.Mutex
 	cur       *libConn
 	transport string
+	token     string
 	rooms     map[string]roomJoin
 	order     []string
 	lastErr   error
+
+	// renew asks the supervisor to replace the live session (Renew).
+	renew chan struct{}
 
 	// initial carries the outcome of the first connection to Dial.
 	initial chan error
@@ -189,7 +200,9 @@ func Dial(ctx context.Context, opts SocketOptions) (*Socket, error) {
 		stop:    make(chan struct{}),
 		cancel:  cancel,
 		done:    make(chan struct{}),
+		token:   opts.Token,
 		rooms:   map[string]roomJoin{},
+		renew:   make(chan struct{}, 1),
 		initial: make(chan error, 1),
 	}
 	go s.q.pump(s.events, s.stop)
@@ -246,6 +259,32 @@ func (s *Socket) Close() {
 		<-s.done
 		close(s.stop)
 	})
+}
+
+// Renew makes token the one every later connection sends and replaces
+// the live session by one authenticated with it: the new session joins
+// the rooms before the old one closes, so no event is missed and the
+// state stays connected. The outcome arrives on Events as StateRenewed or
+// StateRenewFailed. Without a live session the token just waits for the
+// next reconnect.
+func (s *Socket) Renew(token string) {
+	s.mu.Lock()
+	s.token = token
+	live := s.cur != nil
+	s.mu.Unlock()
+	if !live {
+		return
+	}
+	select {
+	case s.renew <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Socket) currentToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
 }
 
 // Emit sends event without waiting for an ack.
@@ -441,20 +480,54 @@ func (s *Socket) rejoin(ctx context.Context, c *libConn) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// state publishes a connection-state change.
+// state publishes a connection-state change and logs it.
 func (s *Socket) state(cs ConnState) {
 	if cs.Delay > 0 {
 		cs.DelayMS = cs.Delay.Milliseconds()
 	}
 	s.q.push(Event{Name: EventConnection, At: s.opts.Now(), State: &cs})
+	s.logState(cs)
 }
 
-// attemptResult is how one attempt ended: a live conn and the channel
-// that carries the reason its session ends, or an error.
+// logState writes cs to the Logger, warnings for whatever went wrong.
+func (s *Socket) logState(cs ConnState) {
+	level := slog.LevelInfo
+	switch cs.State {
+	case StateConnectError, StateDisconnected, StateRenewFailed, StateOffline:
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{slog.String("server", s.server), slog.String("state", string(cs.State))}
+	add := func(key, v string) {
+		if v != "" {
+			attrs = append(attrs, slog.String(key, v))
+		}
+	}
+	add("transport", cs.Transport)
+	add("socket_id", cs.SocketID)
+	add("reason", cs.Reason)
+	add("message", cs.Message)
+	add("code", cs.Code)
+	if cs.Attempt > 0 {
+		attrs = append(attrs, slog.Int("attempt", cs.Attempt))
+	}
+	if cs.Delay > 0 {
+		attrs = append(attrs, slog.Duration("delay", cs.Delay))
+	}
+	if cs.Rooms > 0 {
+		attrs = append(attrs, slog.Int("rooms", cs.Rooms))
+	}
+	s.opts.Logger.LogAttrs(context.Background(), level, "socket "+string(cs.State), attrs...)
+}
+
+// attemptResult is how one attempt ended: a live conn, the channel that
+// carries the reason its session ends and what the server said on
+// connect, or an error.
 type attemptResult struct {
-	conn   *libConn
-	closed <-chan string
-	err    error
+	conn      *libConn
+	closed    <-chan string
+	socketID  string
+	transport string
+	err       error
 }
 
 // run is the supervisor: one attempt at a time, backoff between them,
@@ -481,7 +554,7 @@ func (s *Socket) run(ctx context.Context) {
 		}
 		attempt++
 		s.state(ConnState{State: StateConnecting, Attempt: attempt, Transport: transportLabel(transports)})
-		res := s.attempt(ctx, transports)
+		res := s.attempt(ctx, transports, false)
 		if ctx.Err() != nil {
 			if res.conn != nil {
 				res.conn.close()
@@ -509,10 +582,8 @@ func (s *Socket) run(ctx context.Context) {
 				s.finish(established, fmt.Errorf("cannot reach %s: %w", s.server, res.err), "unreachable")
 				return
 			case !s.opts.Reconnect && established:
-				// Before the first session Dial's context decides: the
-				// library can miss a fast engine "open" (a race between its
-				// synchronous websocket dial and its listener), which looks
-				// like a timeout and deserves another attempt.
+				// Before the first session Dial's context decides: a
+				// timeout deserves another attempt.
 				s.finish(established, res.err, "connect failed")
 				return
 			}
@@ -528,9 +599,8 @@ func (s *Socket) run(ctx context.Context) {
 		}
 
 		// Live session.
-		c := res.conn
 		if established {
-			if n, err := s.rejoin(ctx, c); n > 0 || err != nil {
+			if n, err := s.rejoin(ctx, res.conn); n > 0 || err != nil {
 				cs := ConnState{State: StateRejoined, Rooms: n}
 				if err != nil {
 					cs.Message = err.Error()
@@ -542,16 +612,20 @@ func (s *Socket) run(ctx context.Context) {
 			s.initial <- nil
 		}
 		attempt, wsFailures = 0, 0
-		reason := s.waitClosed(ctx, res)
+		// A Renew made before this session opened is served by it.
+		select {
+		case <-s.renew:
+		default:
+		}
+		reason := s.serve(ctx, &res, transports)
 		s.mu.Lock()
 		s.cur, s.transport = nil, ""
 		s.mu.Unlock()
+		res.conn.close()
 		if ctx.Err() != nil {
-			c.close()
 			s.finish(established, ErrClosed, "closed")
 			return
 		}
-		c.close()
 		s.state(ConnState{State: StateDisconnected, Reason: reason})
 		if !s.opts.Reconnect {
 			s.finish(established, fmt.Errorf("disconnected: %s", reason), "disconnected: "+reason)
@@ -569,9 +643,71 @@ func (s *Socket) finish(established bool, err error, reason string) {
 	}
 }
 
-// attempt makes one connection attempt; on success the returned conn is
-// live and installed as s.cur.
-func (s *Socket) attempt(ctx context.Context, transports string) attemptResult {
+// serve waits until the live session of res ends (its reason) or ctx is
+// done. A Renew meanwhile replaces the session, and res, by a new one.
+func (s *Socket) serve(ctx context.Context, res *attemptResult, transports string) string {
+	for {
+		select {
+		case r := <-res.closed:
+			return r
+		case <-ctx.Done():
+			return "closed"
+		case <-s.renew:
+			if next, ok := s.renewSession(ctx, res.conn, transports); ok {
+				*res = next
+			}
+		}
+	}
+}
+
+// renewTries bounds the attempts of one renewal that fail without a
+// refusal from the server.
+const renewTries = 3
+
+// renewSession opens a session with the current token next to old, joins
+// the rooms on it, makes it current and only then closes old (make before
+// break: during the overlap an event may arrive twice, never not at all).
+// If the new session fails, old carries on.
+func (s *Socket) renewSession(ctx context.Context, old *libConn, transports string) (attemptResult, bool) {
+	res := s.attempt(ctx, transports, true)
+	for try := 1; try < renewTries && res.err != nil && ctx.Err() == nil && !errors.As(res.err, new(*ConnectError)); try++ {
+		res = s.attempt(ctx, transports, true) // a network hiccup, not a refusal
+	}
+	if res.err != nil {
+		cs := ConnState{State: StateRenewFailed, Message: res.err.Error()}
+		var ce *ConnectError
+		if errors.As(res.err, &ce) {
+			cs.Code, cs.Message = ce.Code, ce.Message
+		}
+		s.state(cs)
+		return attemptResult{}, false
+	}
+	n, err := s.rejoin(ctx, res.conn)
+	if err != nil && n == 0 && len(s.Rooms()) > 0 {
+		res.conn.close()
+		s.state(ConnState{State: StateRenewFailed, Message: err.Error()})
+		return attemptResult{}, false
+	}
+	tr := res.conn.transport() // it may have upgraded meanwhile
+	if tr == "" {
+		tr = res.transport
+	}
+	s.mu.Lock()
+	s.cur, s.transport = res.conn, tr
+	s.mu.Unlock()
+	old.close()
+	cs := ConnState{State: StateRenewed, Transport: tr, SocketID: res.socketID, Rooms: n}
+	if err != nil {
+		cs.Message = err.Error()
+	}
+	s.state(cs)
+	return res, true
+}
+
+// attempt makes one connection attempt with the current token; on success
+// the returned conn is live and, unless it renews a live session (quiet),
+// installed as s.cur with StateConnected published.
+func (s *Socket) attempt(ctx context.Context, transports string, quiet bool) attemptResult {
 	// Pitfall 3: with websocket only, the library misses the dial error
 	// and waits for its timeout; a plain TCP dial tells "refused" at once
 	// and also bounds a black-holed address.
@@ -582,16 +718,22 @@ func (s *Socket) attempt(ctx context.Context, transports string) attemptResult {
 	}
 	_ = nc.Close()
 
-	outcome := make(chan error, 1)
+	// outcome carries the first answer: an error, or the connect's
+	// socket id and transport.
+	type answer struct {
+		err                 error
+		socketID, transport string
+	}
+	outcome := make(chan answer, 1)
 	closed := make(chan string, 1)
 	var c *libConn
-	report := func(err error) {
+	report := func(a answer) {
 		select {
-		case outcome <- err:
+		case outcome <- a:
 		default:
 		}
 	}
-	c = newLibConn(s.server, s.opts.Token, transports, s.opts.ConnectTimeout, s.opts.AckTimeout, libHandlers{
+	c = newLibConn(s.server, s.currentToken(), transports, s.opts.ConnectTimeout, s.opts.AckTimeout, libHandlers{
 		event: func(name string, args []json.RawMessage) {
 			ev := Event{Name: name, At: s.opts.Now(), Raw: json.RawMessage("null")}
 			if len(args) > 0 {
@@ -603,28 +745,35 @@ func (s *Socket) attempt(ctx context.Context, transports string) attemptResult {
 			}
 			s.q.push(ev)
 		},
-		connect: func(id, transport string, recovered bool) {
-			// Install before publishing so a reader reacting to
-			// "connected" can emit at once.
-			s.mu.Lock()
-			s.cur, s.transport = c, transport
-			s.mu.Unlock()
-			s.state(ConnState{State: StateConnected, Transport: transport, SocketID: id, Recovered: recovered})
-			report(nil)
+		connect: func(id, tr string, recovered bool) {
+			if !quiet {
+				// Install before publishing so a reader reacting to
+				// "connected" can emit at once.
+				s.mu.Lock()
+				s.cur, s.transport = c, tr
+				s.mu.Unlock()
+				s.state(ConnState{State: StateConnected, Transport: tr, SocketID: id, Recovered: recovered})
+			}
+			report(answer{socketID: id, transport: tr})
 		},
-		connectError: func(err error) { report(err) },
+		connectError: func(err error) { report(answer{err: err}) },
 		disconnect: func(reason string) {
-			report(fmt.Errorf("disconnected before connecting: %s", reason))
+			report(answer{err: fmt.Errorf("disconnected before connecting: %s", reason)})
 			select {
 			case closed <- reason:
 			default:
 			}
 		},
-		upgrade: func(transport string) {
+		upgrade: func(tr string) {
 			s.mu.Lock()
-			s.transport = transport
+			current := s.cur == c
+			if current {
+				s.transport = tr
+			}
 			s.mu.Unlock()
-			s.state(ConnState{State: StateUpgraded, Transport: transport})
+			if current {
+				s.state(ConnState{State: StateUpgraded, Transport: tr})
+			}
 		},
 	})
 	go c.open()
@@ -635,11 +784,11 @@ func (s *Socket) attempt(ctx context.Context, transports string) attemptResult {
 	defer t.Stop()
 	var fail error
 	select {
-	case err := <-outcome:
-		if err == nil {
-			return attemptResult{conn: c, closed: closed}
+	case a := <-outcome:
+		if a.err == nil {
+			return attemptResult{conn: c, closed: closed, socketID: a.socketID, transport: a.transport}
 		}
-		fail = err
+		fail = a.err
 	case <-t.C:
 		fail = fmt.Errorf("no answer within %s", s.opts.ConnectTimeout)
 	case <-ctx.Done():
@@ -652,16 +801,6 @@ func (s *Socket) attempt(ctx context.Context, transports string) attemptResult {
 	}
 	s.mu.Unlock()
 	return attemptResult{err: fail}
-}
-
-// waitClosed blocks until the live session of res ends or ctx is done.
-func (s *Socket) waitClosed(ctx context.Context, res attemptResult) string {
-	select {
-	case r := <-res.closed:
-		return r
-	case <-ctx.Done():
-		return "closed"
-	}
 }
 
 // unreachableError marks a failed TCP dial: nothing listens there (yet).

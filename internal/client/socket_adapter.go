@@ -1,9 +1,9 @@
 package client
 
-// This file is the only place that touches the zishang520 Socket.IO
-// client: its options, its func(...any) handlers and every type assertion
-// on their arguments. The rest of the package sees libConn callbacks with
-// plain Go types.
+// This file (with socket_polling.go, our polling transport) is the only
+// place that touches the zishang520 Socket.IO client: its options, its
+// func(...any) handlers and every type assertion on their arguments. The
+// rest of the package sees libConn callbacks with plain Go types.
 
 import (
 	"encoding/json"
@@ -70,14 +70,16 @@ type libConn struct {
 // newLibConn builds (but does not open) a session to server.
 func newLibConn(server, token, transports string, connectTimeout, ackTimeout time.Duration, h libHandlers) *libConn {
 	opts := sio.DefaultOptions()
+	// pollingCtor and websocketCtor replace the library's transports,
+	// whose writes can wait for the server's next ping (socket_polling.go).
 	switch transports {
 	case TransportPolling:
-		opts.SetTransports(types.NewSet(sio.Polling))
+		opts.SetTransports(types.NewSet(pollingCtor))
 	case TransportBoth:
-		opts.SetTransports(types.NewSet(sio.Polling, sio.WebSocket))
+		opts.SetTransports(types.NewSet(pollingCtor, websocketCtor))
 		opts.SetTryAllTransports(true)
 	default:
-		opts.SetTransports(types.NewSet(sio.WebSocket))
+		opts.SetTransports(types.NewSet(websocketCtor))
 	}
 	// The supervisor reconnects; the library's own loop would keep the
 	// transports it started with and hide attempts from us.

@@ -33,6 +33,13 @@ const (
 	// StateRejoined: after a reconnect every room was joined again; Rooms
 	// counts them (the server answers each with a fresh snapshot).
 	StateRejoined State = "rejoined"
+	// StateRenewed: the live session was replaced, without a gap, by one
+	// authenticated with the token given to Renew; Rooms counts the rooms
+	// it joined before the old session closed.
+	StateRenewed State = "renewed"
+	// StateRenewFailed: Renew could not open the new session (Message,
+	// Code); the old one carries on and later reconnects use the new token.
+	StateRenewFailed State = "renew_failed"
 	// StateOffline: the Socket gave up (closed, token rejected, or
 	// reconnection disabled) and Events is about to be closed.
 	StateOffline State = "offline"
@@ -55,11 +62,11 @@ type ConnState struct {
 	Message string `json:"message,omitempty"`
 	// Code is the server's rejection code (AUTH_REQUIRED, AUTH_INVALID).
 	Code string `json:"code,omitempty"`
-	// SocketID is the session id of a connected socket.
+	// SocketID is the session id of a connected (or renewed) socket.
 	SocketID string `json:"socket_id,omitempty"`
 	// Recovered is true when the server restored the previous session.
 	Recovered bool `json:"recovered,omitempty"`
-	// Rooms counts the rooms joined again (StateRejoined).
+	// Rooms counts the rooms joined again (StateRejoined, StateRenewed).
 	Rooms int `json:"rooms,omitempty"`
 }
 

@@ -143,6 +143,7 @@ type testServer struct {
 	noWS   bool
 	mu     sync.Mutex
 	joins  int
+	tokens []string // of accepted handshakes, in order
 	socket *sio.Socket
 }
 
@@ -156,6 +157,13 @@ func startTestServer(t *testing.T, addr string, noWS bool) *testServer {
 // the server append an offset argument to every event.
 func startTestServerOpts(t *testing.T, addr string, noWS, recovery bool) *testServer {
 	t.Helper()
+	return startTestServerPing(t, addr, noWS, recovery, 2*time.Second)
+}
+
+// startTestServerPing sets the engine's ping interval: a long one keeps a
+// polling GET open that long when the server has nothing to send.
+func startTestServerPing(t *testing.T, addr string, noWS, recovery bool, ping time.Duration) *testServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("listen %s: %v", addr, err)
@@ -165,13 +173,16 @@ func startTestServerOpts(t *testing.T, addr string, noWS, recovery bool) *testSe
 	if recovery {
 		scfg.Recovery = sio.Recovery{Window: 2 * time.Minute}
 	}
-	ts.io = sio.NewServer(eio.Config{PingInterval: 2 * time.Second, PingTimeout: 2 * time.Second, AllowOrigin: func(string) bool { return true }}, scfg)
+	ts.io = sio.NewServer(eio.Config{PingInterval: ping, PingTimeout: 2 * time.Second, AllowOrigin: func(string) bool { return true }}, scfg)
 	nsp := ts.io.Of("/")
 	nsp.Use(func(h *sio.Handshake) (any, error) {
-		switch tok, _ := h.Auth["token"].(string); tok {
-		case "":
+		switch tok, _ := h.Auth["token"].(string); {
+		case tok == "":
 			return nil, &sio.ConnectError{Message: protocol.MsgSocketAuthRequired, Data: map[string]any{"code": protocol.CodeAuthRequired}}
-		case testToken:
+		case strings.HasPrefix(tok, testToken):
+			ts.mu.Lock()
+			ts.tokens = append(ts.tokens, tok)
+			ts.mu.Unlock()
 			return tok, nil
 		default:
 			return nil, &sio.ConnectError{Message: protocol.MsgSocketAuthInvalid, Data: map[string]any{"code": protocol.CodeAuthInvalid}}
@@ -229,6 +240,17 @@ func (ts *testServer) stop() {
 	defer cancel()
 	_ = ts.io.Shutdown(ctx)
 	_ = ts.hs.Close()
+}
+
+func (ts *testServer) acceptedTokens() []string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return append([]string(nil), ts.tokens...)
+}
+
+// emitToRoom sends event to every socket in room.
+func (ts *testServer) emitToRoom(room, event string, data any) {
+	_ = ts.io.Of("/").To(room).Emit(event, data)
 }
 
 func (ts *testServer) joinCount() int {
@@ -473,5 +495,154 @@ func TestRecoveryOffsetsAreNotPayload(t *testing.T) {
 	ev := next(t, s, isEvent(protocol.EventJoinedSpace))
 	if len(ev.Args) != 0 || !strings.HasPrefix(string(ev.Raw), "{") || ev.Room != "spazio_2_sede_1" {
 		t.Errorf("joined_space with recovery: raw %s args %d room %q; want the object alone", ev.Raw, len(ev.Args), ev.Room)
+	}
+}
+
+// TestPollingWritesDoNotWaitForTheLongPoll: over polling, an emit must
+// go out while the long-poll GET is parked on the server. The library's
+// own transport ran GETs and POSTs on one queue, so every emit waited for
+// the server's next ping (25 s in production; the ack timed out first).
+func TestPollingWritesDoNotWaitForTheLongPoll(t *testing.T) {
+	ts := startTestServerPing(t, "127.0.0.1:0", false, false, 20*time.Second)
+	s, err := dialTest(t, ts.url(), testToken, func(o *SocketOptions) {
+		o.Transports = TransportPolling
+		o.AckTimeout = 2 * time.Second
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, s, isEvent(protocol.EventConnectionConfirmed))
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		start := time.Now()
+		ack, err := s.JoinSpace(ctx, int64(i+1), 1, "2026-11-14")
+		cancel()
+		if err != nil || !ack.Success {
+			t.Fatalf("join %d over polling: %+v, %v (after %v)", i+1, ack, err, time.Since(start).Round(time.Millisecond))
+		}
+		next(t, s, isEvent(protocol.EventSlotsStatusUpdate))
+	}
+	if got := s.Transport(); got != TransportPolling {
+		t.Errorf("transport = %q, want polling", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := s.Latency(ctx); err != nil {
+		t.Errorf("Latency over polling: %v", err)
+	}
+}
+
+// TestBothUpgradesFromOurPolling: with polling+websocket, a session that
+// starts on our polling transport pauses it for the upgrade to websocket
+// and keeps working. (The library starts on a random transport, and its
+// websocket probe sometimes never starts; then the session stays on
+// polling, which must work as well.)
+func TestBothUpgradesFromOurPolling(t *testing.T) {
+	ts := startTestServerPing(t, "127.0.0.1:0", false, false, 20*time.Second)
+	for range 4 {
+		s, err := dialTest(t, ts.url(), testToken, func(o *SocketOptions) { o.Transports = TransportBoth })
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := next(t, s, isState(StateConnected))
+		if ev.State.Transport == TransportPolling {
+			select {
+			case up := <-waitFor(s, isState(StateUpgraded)):
+				if up.State.Transport != TransportWebSocket {
+					t.Errorf("upgraded to %q", up.State.Transport)
+				}
+			case <-time.After(3 * time.Second):
+				t.Log("no upgrade within 3s; the session stays on polling")
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if _, err := s.JoinSpace(ctx, 1, 1, ""); err != nil {
+			t.Errorf("join after a %s start (now %s): %v", ev.State.Transport, s.Transport(), err)
+		}
+		cancel()
+		s.Close()
+	}
+}
+
+// waitFor delivers the first event accepted by match, reading in the
+// background until then or until the stream ends.
+func waitFor(s *Socket, match func(Event) bool) <-chan Event {
+	ch := make(chan Event, 1)
+	go func() {
+		for ev := range s.Events() {
+			if match(ev) {
+				ch <- ev
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+// TestRenewReplacesTheSessionWithoutAGap: Renew opens a session with the
+// new token, joins the rooms on it and only then closes the old one; the
+// state never leaves connected and room events keep coming. A refused
+// token leaves the old session running.
+func TestRenewReplacesTheSessionWithoutAGap(t *testing.T) {
+	ts := startTestServer(t, "127.0.0.1:0", false)
+	s, err := dialTest(t, ts.url(), testToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.JoinSpace(context.Background(), 2, 1, "2026-11-14"); err != nil {
+		t.Fatal(err)
+	}
+	next(t, s, isEvent(protocol.EventSlotsStatusUpdate))
+
+	s.Renew(testToken + "-2")
+	var renewed *ConnState
+	for renewed == nil {
+		ev := next(t, s, func(ev Event) bool { return ev.IsState() })
+		switch ev.State.State {
+		case StateRenewed:
+			renewed = ev.State
+		case StateConnected, StateDisconnected, StateReconnecting, StateOffline:
+			t.Fatalf("renewal went through %s", ev.State.State)
+		}
+	}
+	if renewed.Rooms != 1 || renewed.SocketID == "" {
+		t.Errorf("renewed = %+v, want 1 room and a socket id", renewed)
+	}
+	if got := ts.acceptedTokens(); len(got) != 2 || got[1] != testToken+"-2" {
+		t.Errorf("handshake tokens = %v", got)
+	}
+	ts.emitToRoom("spazio_2_sede_1", "probe_after_renew", map[string]any{"spazioId": 2, "sedeId": 1})
+	if ev := next(t, s, func(ev Event) bool { return ev.Name == "probe_after_renew" || ev.IsState() }); ev.IsState() {
+		t.Fatalf("got state %s instead of the room event", ev.State.State)
+	}
+
+	s.Renew("bad")
+	failed := next(t, s, func(ev Event) bool { return ev.IsState() })
+	if failed.State.State != StateRenewFailed || failed.State.Code != protocol.CodeAuthInvalid {
+		t.Fatalf("renew with a refused token: %+v", failed.State)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := s.Latency(ctx); err != nil || !s.Connected() {
+		t.Errorf("the old session did not carry on: %v", err)
+	}
+}
+
+// TestConnectAttemptsDoNotHang: hundreds of attempts on every transport
+// all connect. The library's transports lose a fast server's handshake
+// now and then (it opens the transport before the Manager listens, and
+// its websocket handshakes before it is writable); such an attempt hangs
+// until the server's next ping. See socket_polling.go.
+func TestConnectAttemptsDoNotHang(t *testing.T) {
+	ts := startTestServerPing(t, "127.0.0.1:0", false, false, 20*time.Second)
+	s := &Socket{opts: SocketOptions{ConnectTimeout: 5 * time.Second, AckTimeout: time.Second},
+		server: ts.url(), address: ts.addr, q: newEventQueue(10), token: testToken}
+	for i := range 300 {
+		tr := []string{TransportWebSocket, TransportPolling, TransportBoth}[i%3]
+		res := s.attempt(t.Context(), tr, true)
+		if res.err != nil {
+			t.Fatalf("attempt %d over %s: %v", i+1, tr, res.err)
+		}
+		res.conn.close()
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 )
@@ -101,6 +102,8 @@ func (l *EventLog) Update(msg tea.Msg) tea.Cmd {
 	switch m := msg.(type) {
 	case TypedEvent:
 		l.add(EntryOf(m, l.loc))
+	case LogEntry:
+		l.add(m)
 	case tea.KeyMsg:
 		return l.key(m)
 	}
@@ -118,15 +121,6 @@ func (l *EventLog) key(m tea.KeyMsg) tea.Cmd {
 		default:
 			l.input.Update(m)
 		}
-		l.filter = strings.TrimSpace(l.input.Value())
-		l.refresh()
-		return nil
-	}
-	// A fast typist (or a paste, or tmux send-keys) can deliver "/text" as
-	// one message: open the filter and keep the rest as its value.
-	if m.Type == tea.KeyRunes && len(m.Runes) > 1 && m.Runes[0] == '/' {
-		l.input.Focus()
-		l.input.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: m.Runes[1:]})
 		l.filter = strings.TrimSpace(l.input.Value())
 		l.refresh()
 		return nil
@@ -204,6 +198,13 @@ func (l *EventLog) refresh() {
 	}
 }
 
+// selfDescribing are the events whose summary names what happened; a
+// narrow log leaves their names out so that the summary fits.
+var selfDescribing = map[string]bool{
+	protocol.EventSlotUpdate: true, protocol.EventSlotsStatusUpdate: true, protocol.EventJoinedSpace: true,
+	protocol.EventSlotsFreed: true, protocol.EventHoldExpired: true, protocol.EventSessionExpired: true,
+}
+
 func (l EventLog) render(e LogEntry) string {
 	name := e.Name
 	if e.State {
@@ -212,16 +213,36 @@ func (l EventLog) render(e LogEntry) string {
 	room := shortRoom(e.Room)
 	var line string
 	if l.width < 60 {
-		line = l.st.LogTime.Render(e.At.In(l.loc).Format("15:04:05")) + " " + l.st.LogName.Render(name) + " "
+		line = l.st.LogTime.Render(e.At.In(l.loc).Format("15:04:05")) + " "
+		if !selfDescribing[e.Name] || e.Summary == "" {
+			line += l.st.LogName.Render(name) + " "
+		}
 		if room != "" {
 			line += l.st.LogRoom.Render(room) + " "
 		}
-		line += e.Summary
 	} else {
 		line = l.st.LogTime.Render(e.At.In(l.loc).Format("15:04:05")) + " " + l.st.LogName.Render(pad(name, 20)) + " " +
-			l.st.LogRoom.Render(pad(room, 5)) + " " + e.Summary
+			l.st.LogRoom.Render(pad(room, 5)) + " "
 	}
-	return fit(line, l.width)
+	return fit(line+ellipsize(e.Summary, l.width-lipgloss.Width(line)), l.width)
+}
+
+// ellipsize cuts plain text to w cells at a word boundary, marking the
+// cut with "…", so that a summary never ends in half a time or word.
+func ellipsize(s string, w int) string {
+	if lipgloss.Width(s) <= w {
+		return s
+	}
+	if w <= 1 {
+		return truncate("…", w)
+	}
+	cut := truncate(s, w-1)
+	if next := s[len(cut):]; !strings.HasPrefix(next, " ") {
+		if i := strings.LastIndexByte(cut, ' '); i > 0 {
+			cut = cut[:i]
+		}
+	}
+	return strings.TrimRight(cut, " ,;:") + "…"
 }
 
 // View renders the log and its status line (filter, pause, position).
@@ -286,7 +307,10 @@ func EntryOf(ev TypedEvent, loc *time.Location) LogEntry {
 			e.Summary += ", session recovered"
 		}
 	case *protocol.JoinedSpace:
-		e.Summary = "joined " + p.Room
+		e.Summary = "joined"
+		if e.Room == "" {
+			e.Summary += " " + p.Room
+		}
 		if p.Date != "" {
 			e.Summary += " for " + p.Date
 		}
@@ -295,7 +319,7 @@ func EntryOf(ev TypedEvent, loc *time.Location) LogEntry {
 		for _, s := range p.SlotsStatus {
 			counts[s.Status]++
 		}
-		e.Summary = fmt.Sprintf("snapshot %s: %d slots, %d held, %d booked", p.Date, len(p.SlotsStatus), counts[protocol.StatusOccupied], counts[protocol.StatusBooked])
+		e.Summary = fmt.Sprintf("snapshot: %d slots, %d held, %d booked (%s)", len(p.SlotsStatus), counts[protocol.StatusOccupied], counts[protocol.StatusBooked], p.Date)
 	case *protocol.SlotUpdate:
 		e.Summary = fmt.Sprintf("slot %d %s → %s", p.SlotID, p.Data.Orario, p.Status)
 		if exp := parseExpiry(p.Data.ExpiresAt); !exp.IsZero() && p.Status == protocol.StatusOccupied {
@@ -305,17 +329,37 @@ func EntryOf(ev TypedEvent, loc *time.Location) LogEntry {
 			e.Summary += " (" + p.Data.Date + ")"
 		}
 	case *protocol.SlotsFreed:
-		e.Summary = fmt.Sprintf("%d holds expired and freed", p.Count)
+		e.Summary = freedSummary(p)
 	case *protocol.HoldExpired:
 		e.Summary = fmt.Sprintf("your hold on slot %d %s expired", p.SlotID, p.Data.Orario)
 	case *protocol.SpaceError:
 		e.Summary = p.Code + ": " + p.Message
 	case *protocol.SessionExpired:
-		e.Summary = p.Code + ": " + p.Message
+		e.Summary = "the token expired: the server closes this session (" + p.Code + ")"
 	case json.RawMessage:
 		e.Summary = oneLine(string(p), 200)
 	}
 	return e
+}
+
+// freedSummary names the freed slots, a few of them.
+func freedSummary(p *protocol.SlotsFreed) string {
+	s := fmt.Sprintf("%d holds expired and freed", p.Count)
+	if p.Count == 1 {
+		s = "1 hold expired and freed"
+	}
+	var names []string
+	for i, f := range p.Slots {
+		if i == 3 {
+			names = append(names, "…")
+			break
+		}
+		names = append(names, fmt.Sprintf("%d@%d #%d", f.IDSpazio, f.IDSede, f.IDSlot))
+	}
+	if len(names) > 0 {
+		s += ": " + strings.Join(names, ", ")
+	}
+	return s
 }
 
 func stateSummary(cs *client.ConnState) string {
@@ -347,6 +391,21 @@ func stateSummary(cs *client.ConnState) string {
 			s += "; " + cs.Message
 		}
 		return s
+	case client.StateRenewed:
+		s := "fresh token, new session via " + cs.Transport
+		if cs.Rooms > 0 {
+			s += fmt.Sprintf(", %d rooms kept", cs.Rooms)
+		}
+		if cs.Message != "" {
+			s += "; " + cs.Message
+		}
+		return s
+	case client.StateRenewFailed:
+		s := "could not renew the session: " + cs.Message
+		if cs.Code != "" {
+			s += " (" + cs.Code + ")"
+		}
+		return s + "; the current one carries on"
 	case client.StateOffline:
 		return cs.Reason
 	}

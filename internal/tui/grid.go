@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 )
 
@@ -38,16 +39,52 @@ func (s Space) Label() string {
 	return fmt.Sprintf("spazio %d@%d", s.SpazioID, s.SedeID)
 }
 
+// cell is one slot of a row.
 type cell struct {
+	orario  string
 	status  string
 	expires time.Time
 	changed time.Time
 }
 
+// gridRow is one space. Cells are keyed by slot number (id_slot, 1-based
+// from opening), which is what slot_update and slots_freed name; orari
+// maps the row's "HH:MM" to its slot so rows of sedi with other opening
+// hours still line up by time of day.
 type gridRow struct {
 	space  Space
-	cells  map[string]*cell // by orario "HH:MM"
+	cells  map[int]*cell
+	orari  map[string]int
 	loaded bool
+	// staleSince is when the connection was lost while the row showed a
+	// snapshot; zero once a fresh snapshot arrived. Countdowns of a stale
+	// row stop at that instant.
+	staleSince time.Time
+}
+
+func (r *gridRow) reset() {
+	r.cells, r.orari, r.loaded, r.staleSince = nil, nil, false, time.Time{}
+}
+
+// put stores c as slot n.
+func (r *gridRow) put(n int, c *cell) {
+	if r.cells == nil {
+		r.cells, r.orari = map[int]*cell{}, map[string]int{}
+	}
+	r.cells[n] = c
+	if c.orario != "" {
+		r.orari[c.orario] = n
+	}
+}
+
+// at returns the cell shown under column orario.
+func (r *gridRow) at(orario string) (*cell, bool) {
+	n, ok := r.orari[orario]
+	if !ok {
+		return nil, false
+	}
+	c, ok := r.cells[n]
+	return c, ok
 }
 
 // Grid is the slot grid: rows are spaces, columns the day's hourly slots.
@@ -57,13 +94,29 @@ type Grid struct {
 	byRoom map[string]*gridRow
 	date   string
 	now    time.Time
+	loc    *time.Location
 	width  int
 	height int
 }
 
-// NewGrid returns an empty grid of spaces for date.
-func NewGrid(st *Styles, spaces []Space, date string, now time.Time) Grid {
-	g := Grid{st: st, date: date, now: now, byRoom: map[string]*gridRow{}}
+// Change says what one update did to the grid, so the root can keep
+// repeats out of the event log.
+type Change struct {
+	// Applied: the update concerned a shown row (right room and date).
+	Applied bool
+	// First: it was the row's first snapshot for the shown date.
+	First bool
+	// Cells counts cells whose status changed.
+	Cells int
+}
+
+// NewGrid returns an empty grid of spaces for date; loc (nil: Local) is
+// the zone of the times it prints.
+func NewGrid(st *Styles, spaces []Space, date string, now time.Time, loc *time.Location) Grid {
+	if loc == nil {
+		loc = time.Local
+	}
+	g := Grid{st: st, date: date, now: now, loc: loc, byRoom: map[string]*gridRow{}}
 	for _, sp := range spaces {
 		r := &gridRow{space: sp}
 		g.rows = append(g.rows, r)
@@ -82,7 +135,7 @@ func (g Grid) Date() string { return g.date }
 func (g *Grid) SetDate(date string) {
 	g.date = date
 	for _, r := range g.rows {
-		r.cells, r.loaded = nil, false
+		r.reset()
 	}
 }
 
@@ -96,8 +149,36 @@ func (g Grid) Loaded() bool {
 	return true
 }
 
-// Update applies snapshots, slot updates, freed holds and clock ticks.
-func (g *Grid) Update(msg any) {
+// RowLoaded reports whether the row of room shows a snapshot.
+func (g Grid) RowLoaded(room string) bool {
+	r := g.byRoom[room]
+	return r != nil && r.loaded
+}
+
+// StaleSince is when the oldest stale row lost its connection; zero when
+// every row is live.
+func (g Grid) StaleSince() time.Time {
+	var since time.Time
+	for _, r := range g.rows {
+		if !r.staleSince.IsZero() && (since.IsZero() || r.staleSince.Before(since)) {
+			since = r.staleSince
+		}
+	}
+	return since
+}
+
+// markStale freezes every loaded row at since until its next snapshot.
+func (g *Grid) markStale(since time.Time) {
+	for _, r := range g.rows {
+		if r.loaded && r.staleSince.IsZero() {
+			r.staleSince = since
+		}
+	}
+}
+
+// Update applies snapshots, slot updates, freed holds, connection losses
+// and clock ticks.
+func (g *Grid) Update(msg any) Change {
 	switch m := msg.(type) {
 	case TickMsg:
 		if time.Time(m).After(g.now) {
@@ -108,18 +189,38 @@ func (g *Grid) Update(msg any) {
 			g.now = m.At
 		}
 		switch p := m.Payload.(type) {
-		case *protocol.SlotsStatusUpdate:
-			g.applySnapshot(m.Room, p, m.At)
-		case *protocol.SlotUpdate:
-			g.applySlot(m.Room, p.Data, p.Status, m.At)
-		case *protocol.HoldExpired:
-			g.applySlot(m.Room, p.Data, protocol.StatusAvailable, m.At)
-		case *protocol.SlotsFreed:
-			for _, f := range p.Slots {
-				g.applyFreed(f, m.At)
+		case *client.ConnState:
+			switch p.State {
+			case client.StateDisconnected, client.StateReconnecting, client.StateOffline:
+				g.markStale(m.At)
 			}
+		case *protocol.SlotsStatusUpdate:
+			return g.applySnapshot(m.Room, p, m.At)
+		case *protocol.SlotUpdate:
+			n := p.SlotID
+			if n == 0 {
+				n = p.Data.IDSlot
+			}
+			return g.applySlot(m.Room, n, p.Data, p.Status, m.At)
+		case *protocol.HoldExpired:
+			n := p.SlotID
+			if n == 0 {
+				n = p.Data.IDSlot
+			}
+			return g.applySlot(m.Room, n, p.Data, protocol.StatusAvailable, m.At)
+		case *protocol.SlotsFreed:
+			var ch Change
+			for _, f := range p.Slots {
+				c := g.applyFreed(f, m.At)
+				ch.Applied = ch.Applied || c.Applied
+				ch.Cells += c.Cells
+			}
+			return ch
 		}
+	case EventsClosedMsg:
+		g.markStale(g.now)
 	}
+	return Change{}
 }
 
 func (g *Grid) row(room string, spazioID, sedeID int64) *gridRow {
@@ -129,65 +230,78 @@ func (g *Grid) row(room string, spazioID, sedeID int64) *gridRow {
 	return g.byRoom[room]
 }
 
-func (g *Grid) applySnapshot(room string, p *protocol.SlotsStatusUpdate, at time.Time) {
+func (g *Grid) applySnapshot(room string, p *protocol.SlotsStatusUpdate, at time.Time) Change {
 	r := g.row(room, p.SpazioID, p.SedeID)
 	if r == nil || (p.Date != "" && p.Date != g.date) {
-		return
+		return Change{}
 	}
+	ch := Change{Applied: true, First: !r.loaded}
 	old := r.cells
-	r.cells = make(map[string]*cell, len(p.SlotsStatus))
-	for _, s := range p.SlotsStatus {
-		c := &cell{status: s.Status, expires: parseExpiry(s.ExpiresAt)}
-		if prev, ok := old[s.Orario]; ok {
+	r.cells, r.orari = nil, nil
+	for i, s := range p.SlotsStatus {
+		n := s.IDSlot
+		if n == 0 {
+			n = i + 1
+		}
+		c := &cell{orario: s.Orario, status: s.Status, expires: parseExpiry(s.ExpiresAt)}
+		if prev, ok := old[n]; ok {
 			c.changed = prev.changed
 			if r.loaded && prev.status != s.Status {
 				c.changed = at
+				ch.Cells++
 			}
 		}
-		r.cells[s.Orario] = c
+		r.put(n, c)
 	}
-	r.loaded = true
+	r.loaded, r.staleSince = true, time.Time{}
+	return ch
 }
 
-func (g *Grid) applySlot(room string, d protocol.SlotData, status string, at time.Time) {
+func (g *Grid) applySlot(room string, n int, d protocol.SlotData, status string, at time.Time) Change {
 	r := g.row(room, d.IDSpazio, d.IDSede)
-	if r == nil || (d.Date != "" && d.Date != g.date) || d.Orario == "" {
-		return
+	if r == nil || (d.Date != "" && d.Date != g.date) {
+		return Change{}
+	}
+	if n == 0 {
+		n = r.orari[d.Orario]
+	}
+	if n <= 0 {
+		return Change{}
 	}
 	if status == "" {
 		status = d.Status
 	}
-	if r.cells == nil {
-		r.cells = map[string]*cell{}
-	}
-	c, ok := r.cells[d.Orario]
+	c, ok := r.cells[n]
 	if !ok {
-		c = &cell{}
-		r.cells[d.Orario] = c
+		if d.Orario == "" {
+			return Change{}
+		}
+		c = &cell{orario: d.Orario}
+		r.put(n, c)
+	}
+	ch := Change{Applied: true}
+	if c.status != status {
+		ch.Cells = 1
 	}
 	c.status, c.changed = status, at
 	c.expires = time.Time{}
 	if status == protocol.StatusOccupied {
 		c.expires = parseExpiry(d.ExpiresAt)
 	}
+	return ch
 }
 
-func (g *Grid) applyFreed(f protocol.FreedSlot, at time.Time) {
+func (g *Grid) applyFreed(f protocol.FreedSlot, at time.Time) Change {
 	r := g.row("", f.IDSpazio, f.IDSede)
 	if r == nil || (f.Date != "" && f.Date != g.date) {
-		return
+		return Change{}
 	}
-	orario := ""
-	if r.cells != nil {
-		// Slot numbers are 1-based hours from opening: the n-th column.
-		cols := r.orari()
-		if f.IDSlot >= 1 && f.IDSlot <= len(cols) {
-			orario = cols[f.IDSlot-1]
-		}
+	c, ok := r.cells[f.IDSlot]
+	if !ok || c.status != protocol.StatusOccupied {
+		return Change{Applied: true}
 	}
-	if c, ok := r.cells[orario]; ok && c.status == protocol.StatusOccupied {
-		c.status, c.expires, c.changed = protocol.StatusAvailable, time.Time{}, at
-	}
+	c.status, c.expires, c.changed = protocol.StatusAvailable, time.Time{}, at
+	return Change{Applied: true, Cells: 1}
 }
 
 func parseExpiry(s *string) time.Time {
@@ -201,22 +315,13 @@ func parseExpiry(s *string) time.Time {
 	return t
 }
 
-func (r *gridRow) orari() []string {
-	out := make([]string, 0, len(r.cells))
-	for o := range r.cells {
-		out = append(out, o)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // columns is the union of the rows' slot times, or the catalog's opening
 // hours while no snapshot has arrived.
 func (g Grid) columns() []string {
 	set := map[string]bool{}
 	for _, r := range g.rows {
-		if len(r.cells) > 0 {
-			for o := range r.cells {
+		if len(r.orari) > 0 {
+			for o := range r.orari {
 				set[o] = true
 			}
 			continue
@@ -249,7 +354,7 @@ func hours(open, closing string) []string {
 
 // shown is the status a cell displays: an available slot whose start has
 // passed (in the sede's zone) reads as past, like the server would say.
-func (g Grid) shown(r *gridRow, orario string, c *cell) string {
+func (g Grid) shown(r *gridRow, c *cell) string {
 	if c.status != protocol.StatusAvailable {
 		return c.status
 	}
@@ -257,11 +362,20 @@ func (g Grid) shown(r *gridRow, orario string, c *cell) string {
 	if loc == nil {
 		loc = time.Local
 	}
-	start, err := time.ParseInLocation("2006-01-02 15:04", g.date+" "+orario, loc)
+	start, err := time.ParseInLocation("2006-01-02 15:04", g.date+" "+c.orario, loc)
 	if err == nil && !g.now.Before(start) {
 		return protocol.StatusPast
 	}
 	return c.status
+}
+
+// clock is the time a row's countdowns run on: now, or the instant the
+// row went stale.
+func (g Grid) clock(r *gridRow) time.Time {
+	if !r.staleSince.IsZero() {
+		return r.staleSince
+	}
+	return g.now
 }
 
 // Occupancy counts taken (occupied or booked) and all slots of the day in
@@ -281,58 +395,77 @@ func (g Grid) Occupancy(room string) (taken, total int) {
 	return taken, total
 }
 
-// Status returns the status shown for one slot ("" when unknown).
-func (g Grid) Status(room, orario string) string {
+// cellAt finds the cell of room under column orario.
+func (g Grid) cellAt(room, orario string) (*gridRow, *cell) {
 	r := g.byRoom[room]
 	if r == nil {
-		return ""
+		return nil, nil
 	}
-	c, ok := r.cells[orario]
+	c, ok := r.at(orario)
 	if !ok {
+		return r, nil
+	}
+	return r, c
+}
+
+// Status returns the status shown for the slot at orario ("" when unknown).
+func (g Grid) Status(room, orario string) string {
+	r, c := g.cellAt(room, orario)
+	if c == nil {
 		return ""
 	}
-	return g.shown(r, orario, c)
+	return g.shown(r, c)
 }
 
-// Remaining is the hold countdown of one slot (zero when not held).
-func (g Grid) Remaining(room, orario string) time.Duration {
-	r := g.byRoom[room]
-	if r == nil {
-		return 0
-	}
-	c, ok := r.cells[orario]
-	if !ok || c.status != protocol.StatusOccupied || c.expires.IsZero() {
-		return 0
-	}
-	return max(c.expires.Sub(g.now), 0)
-}
-
-// Highlighted reports whether a slot changed within HighlightFor.
-func (g Grid) Highlighted(room, orario string) bool {
-	r := g.byRoom[room]
-	if r == nil {
-		return false
-	}
-	c, ok := r.cells[orario]
-	return ok && !c.changed.IsZero() && g.now.Sub(c.changed) < HighlightFor
-}
-
-// layout picks the cell width and name width that fit.
-func (g Grid) layout(ncols int) (nameW, cellW int) {
-	nameW = 6
-	for _, r := range g.rows {
-		nameW = max(nameW, lipgloss.Width(r.space.Label()))
-	}
-	nameW = min(nameW, 20)
-	const occW = 7 // " 10/15 "
-	for _, cw := range []int{5, 3, 1} {
-		if nameW+ncols*(cw+1)+occW <= g.width {
-			return nameW, cw
+// SlotStatus returns the stored status of slot n ("" when unknown).
+func (g Grid) SlotStatus(room string, n int) string {
+	if r := g.byRoom[room]; r != nil {
+		if c, ok := r.cells[n]; ok {
+			return c.status
 		}
 	}
-	cellW = 1
-	nameW = max(g.width-ncols*2-occW, 4)
-	return nameW, cellW
+	return ""
+}
+
+// Remaining is the hold countdown of the slot at orario (zero when not
+// held); it stands still while the row is stale.
+func (g Grid) Remaining(room, orario string) time.Duration {
+	r, c := g.cellAt(room, orario)
+	if c == nil || c.status != protocol.StatusOccupied || c.expires.IsZero() {
+		return 0
+	}
+	return max(c.expires.Sub(g.clock(r)), 0)
+}
+
+// Highlighted reports whether the slot at orario changed within HighlightFor.
+func (g Grid) Highlighted(room, orario string) bool {
+	_, c := g.cellAt(room, orario)
+	return c != nil && !c.changed.IsZero() && g.now.Sub(c.changed) < HighlightFor
+}
+
+// Grid geometry: a name column, a space, then per slot a one-cell marker
+// (" " or "*" for changed) and the cell, then the taken count.
+const (
+	occW     = 6 // " 10/15"
+	minName5 = 12
+	minName3 = 8
+)
+
+// layout picks the widest cells that fit, shortening long names before
+// narrowing the cells.
+func (g Grid) layout(ncols int) (nameW, cellW int) {
+	full := 6
+	for _, r := range g.rows {
+		full = max(full, lipgloss.Width(r.space.Label()))
+	}
+	full = min(full, 20)
+	for _, c := range []struct{ cw, minName int }{{5, minName5}, {3, minName3}} {
+		room := g.width - 1 - ncols*(c.cw+1) - occW
+		if room >= min(full, c.minName) {
+			return min(full, room), c.cw
+		}
+	}
+	return max(min(full, g.width-1-ncols*2-occW), 4), 1
 }
 
 // View renders the grid in width×height (rows that do not fit are
@@ -353,7 +486,7 @@ func (g Grid) View() string {
 		lines++
 	}
 
-	hdr := pad("space", nameW)
+	hdr := pad("space", nameW) + " "
 	for _, o := range cols {
 		label := o
 		switch cw {
@@ -364,7 +497,7 @@ func (g Grid) View() string {
 		}
 		hdr += " " + center(label, cw)
 	}
-	line(g.st.Dim.Render(hdr + "  taken"))
+	line(g.st.Dim.Render(hdr + " taken"))
 
 	// Header, total and legend take 3 lines.
 	room := g.height - 3
@@ -375,9 +508,9 @@ func (g Grid) View() string {
 		shownRows = shownRows[:room-1]
 	}
 	for _, r := range shownRows {
-		s := pad(truncate(r.space.Label(), nameW), nameW)
+		s := pad(shortLabel(r.space.Label(), nameW), nameW) + " "
 		for _, o := range cols {
-			c, ok := r.cells[o]
+			c, ok := r.at(o)
 			sep := " "
 			var text string
 			switch {
@@ -386,8 +519,7 @@ func (g Grid) View() string {
 			case !ok:
 				text = center("", cw)
 			default:
-				status := g.shown(r, o, c)
-				text = g.renderCell(status, c, cw)
+				text = g.renderCell(r, c, cw)
 				if !c.changed.IsZero() && g.now.Sub(c.changed) < HighlightFor {
 					sep = "*"
 					text = g.st.Changed.Render(text)
@@ -397,9 +529,9 @@ func (g Grid) View() string {
 		}
 		taken, total := g.Occupancy(r.space.Room())
 		if r.loaded || total > 0 {
-			s += "  " + fmt.Sprintf("%d/%d", taken, total)
+			s += " " + fmt.Sprintf("%d/%d", taken, total)
 		} else {
-			s += "  " + g.st.Dim.Render("…")
+			s += " " + g.st.Dim.Render("…")
 		}
 		line(s)
 	}
@@ -414,8 +546,38 @@ func (g Grid) View() string {
 	}
 	line(g.st.Bold.Render(fmt.Sprintf("total %d/%d taken (%d%%)", taken, total, pct)) +
 		g.st.Dim.Render(fmt.Sprintf(" · %d held · %d booked", held, booked)))
-	line(g.legend())
+	line(g.legend(cw))
 	return b.String()
+}
+
+// shortLabel fits a space's name in w cells, keeping a short last word
+// (the number that tells "Sala riunioni 2" from "Sala riunioni 3").
+func shortLabel(name string, w int) string {
+	if lipgloss.Width(name) <= w {
+		return name
+	}
+	if i := strings.LastIndexByte(name, ' '); i > 0 {
+		last := name[i+1:]
+		if n := lipgloss.Width(last); n <= 3 && w-n-2 >= 3 {
+			return truncate(name[:i], w-n-2) + "… " + last
+		}
+	}
+	return truncate(name, w-1) + "…"
+}
+
+// Title is the grid box's title: the date and, while stale, since when,
+// in as many words as fit in w cells.
+func (g Grid) Title(w int) string {
+	t := "Slots " + g.date
+	since := g.StaleSince()
+	if since.IsZero() {
+		return t
+	}
+	stale := t + " · STALE since " + since.In(g.loc).Format("15:04:05")
+	if long := stale + ", countdowns stopped"; lipgloss.Width(long)+3 <= w-2 {
+		return long
+	}
+	return stale
 }
 
 func (g Grid) counts() (held, booked int) {
@@ -432,20 +594,31 @@ func (g Grid) counts() (held, booked int) {
 	return held, booked
 }
 
-func (g Grid) legend() string {
-	return g.st.Available.Render("·") + " free  " +
-		g.st.Occupied.Render("mm:ss") + " held, time left  " +
+// legend explains the symbols as drawn at cell width cw.
+func (g Grid) legend(cw int) string {
+	held := g.st.Occupied.Render("14m59") + " held, time left"
+	switch cw {
+	case 3:
+		held = g.st.Occupied.Render("15m") + " held, min left"
+	case 1:
+		held = g.st.Occupied.Render("o") + " held"
+	}
+	return g.st.Available.Render("·") + " free  " + held + "  " +
 		g.st.Booked.Render("■") + " booked  " +
 		g.st.Past.Render("-") + " past  " +
 		"* changed"
 }
 
-func (g Grid) renderCell(status string, c *cell, cw int) string {
-	switch status {
+func (g Grid) renderCell(r *gridRow, c *cell, cw int) string {
+	switch g.shown(r, c) {
 	case protocol.StatusAvailable:
 		return g.st.Available.Render(center("·", cw))
 	case protocol.StatusOccupied:
-		return g.st.Occupied.Render(center(countdown(c.expires, g.now, cw), cw))
+		text := center(countdown(c.expires, g.clock(r), cw), cw)
+		if !r.staleSince.IsZero() {
+			return g.st.Stale.Render(text)
+		}
+		return g.st.Occupied.Render(text)
 	case protocol.StatusBooked:
 		return g.st.Booked.Render(center("■", cw))
 	case protocol.StatusPast:
@@ -455,25 +628,39 @@ func (g Grid) renderCell(status string, c *cell, cw int) string {
 	}
 }
 
-// countdown formats the time left of a hold for a cell of width cw.
+// countdown formats the time left of a hold for a cell of width cw, in
+// units ("14m59", "9m05s", "42s", "1h40m") so that it never reads as
+// the time of day of the column above it.
 func countdown(expires, now time.Time, cw int) string {
 	if expires.IsZero() {
 		return "held"[:min(4, cw)]
 	}
 	left := max(expires.Sub(now), 0)
-	secs := int((left + time.Second - 1) / time.Second) // round up: 0:00 only when expired
+	secs := int((left + time.Second - 1) / time.Second) // round up: 0s only when expired
 	switch {
 	case cw >= 5:
-		if secs >= 100*60 {
-			return fmt.Sprintf("%dh%02d", secs/3600, secs%3600/60)
+		switch {
+		case secs < 60:
+			return fmt.Sprintf("%ds", secs)
+		case secs < 10*60:
+			return fmt.Sprintf("%dm%02ds", secs/60, secs%60)
+		case secs < 100*60:
+			return fmt.Sprintf("%dm%02d", secs/60, secs%60)
+		case secs < 10*3600:
+			return fmt.Sprintf("%dh%02dm", secs/3600, secs%3600/60)
+		default:
+			return fmt.Sprintf("%dh", secs/3600)
 		}
-		return fmt.Sprintf("%d:%02d", secs/60, secs%60)
 	case cw >= 3:
 		mins := (secs + 59) / 60
-		if mins >= 100 {
+		switch {
+		case secs < 60:
+			return fmt.Sprintf("%ds", secs)
+		case mins < 100:
+			return fmt.Sprintf("%dm", mins)
+		default:
 			return fmt.Sprintf("%dh", mins/60)
 		}
-		return fmt.Sprintf("%dm", mins)
 	default:
 		return "o"
 	}

@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -19,8 +18,8 @@ import (
 // implements it, tests leave it nil and send events themselves.
 type Conn interface {
 	Events() <-chan client.Event
+	// JoinSpace (again) makes the server send the room's snapshot of date.
 	JoinSpace(ctx context.Context, spazioID, sedeID int64, date string) (protocol.Ack, error)
-	Resync(ctx context.Context) (int, error)
 	Latency(ctx context.Context) (time.Duration, error)
 }
 
@@ -51,6 +50,10 @@ type Config struct {
 	Timeout time.Duration
 	// LatencyEvery and StatsEvery are in ticks (seconds); zero: 5 and 3.
 	LatencyEvery, StatsEvery int
+	// TokenExpires is when a token watch cannot renew (--token) expires:
+	// the dashboard warns ahead and says so once it has. Zero: no warnings
+	// (unknown, or watch renews the token itself).
+	TokenExpires time.Time
 }
 
 // Model is the root model: it lays out and routes to Grid, Stats and
@@ -69,10 +72,16 @@ type Model struct {
 	now           time.Time
 	ticks         int
 	events        int
+	token         tokenWatch
 
-	resyncing, resyncPending bool
-	statsBusy, rttBusy       bool
-	quitting                 bool
+	// reload is the queue of rooms whose snapshot to ask for again, one
+	// request at a time; reloading is set while one runs.
+	reload       map[string]bool
+	reloadManual bool
+	reloading    bool
+
+	statsBusy, rttBusy bool
+	quitting           bool
 }
 
 // New builds the dashboard.
@@ -104,10 +113,13 @@ func New(cfg Config) Model {
 	for i, s := range cfg.Spaces {
 		rooms[i] = s.Room()
 	}
-	m := Model{cfg: cfg, st: &st, keys: keys, help: h, now: now}
-	m.grid = NewGrid(m.st, cfg.Spaces, cfg.Date, now)
-	m.stats = NewStats(m.st, rooms, now)
+	m := Model{cfg: cfg, st: &st, keys: keys, help: h, now: now, reload: map[string]bool{},
+		token: tokenWatch{exp: cfg.TokenExpires, loc: cfg.Location}}
+	m.grid = NewGrid(m.st, cfg.Spaces, cfg.Date, now, cfg.Location)
+	m.stats = NewStats(m.st, rooms, now, cfg.Location)
+	m.stats.SetTokenExpiry(cfg.TokenExpires)
 	m.log = NewEventLog(m.st, keys, cfg.Location)
+	m.checkToken()
 	return m
 }
 
@@ -156,6 +168,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case TypedEvent:
 		return m, m.event(msg)
 	case EventsClosedMsg:
+		m.grid.Update(msg)
 		m.stats.Update(msg)
 		return m, nil
 	case TickMsg:
@@ -169,18 +182,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.stats.Update(msg)
 		return m, nil
 	case JoinedMsg:
-		var cmd tea.Cmd
-		if msg.Date == "" { // a resync
-			m.resyncing = false
-			if m.resyncPending {
-				m.resyncPending = false
-				cmd = m.resync()
-			}
-		}
-		if msg.Err != nil {
-			m.log.Update(TypedEvent{Event: client.Event{Name: "error", At: m.now}, Payload: nil, DecodeErr: msg.Err})
-		}
-		return m, cmd
+		return m, m.joined(msg)
 	case TimeoutMsg:
 		m.quitting = true
 		return m, tea.Quit
@@ -192,13 +194,40 @@ func (m *Model) event(ev TypedEvent) tea.Cmd {
 	if ev.At.After(m.now) {
 		m.now = ev.At
 	}
-	m.grid.Update(ev)
+	// A join of a room already shown is a reload (slots_freed, r, a
+	// reconnect, a token renewal): its snapshot is logged only if it
+	// changed something.
+	quiet, explain := false, false
+	if _, ok := ev.Payload.(*protocol.JoinedSpace); ok {
+		quiet = m.grid.RowLoaded(ev.Room)
+	}
+	ch := m.grid.Update(ev)
 	m.stats.Update(ev)
-	m.log.Update(ev)
+	switch p := ev.Payload.(type) {
+	case *protocol.SlotsStatusUpdate:
+		if ch.Applied && !ch.First {
+			quiet = ch.Cells == 0
+			if !quiet {
+				e := EntryOf(ev, m.cfg.Location)
+				e.Summary += fmt.Sprintf(", %d changed", ch.Cells)
+				m.log.Update(e)
+				quiet = true // logged
+			}
+		}
+	case *client.ConnState:
+		explain = p.Code == protocol.CodeAuthInvalid
+	}
+	if !quiet {
+		m.log.Update(ev)
+	}
+	if explain {
+		m.explainRefusal()
+	}
 	var cmd tea.Cmd
-	if _, ok := ev.Payload.(*protocol.SlotsFreed); ok {
-		// The freed list patched the grid; a resync makes sure of the rest.
-		cmd = m.resync()
+	if p, ok := ev.Payload.(*protocol.SlotsFreed); ok {
+		// The freed list patched the grid; reloading those rooms makes
+		// sure of the rest.
+		cmd = m.reloadRooms(freedRooms(p, m.grid.Date()), false)
 	}
 	if !ev.IsState() {
 		m.events++
@@ -217,6 +246,7 @@ func (m *Model) tick(t TickMsg) tea.Cmd {
 	}
 	m.grid.Update(t)
 	m.stats.Update(t)
+	m.checkToken()
 	cmds := []tea.Cmd{tick()}
 	if m.ticks%m.cfg.LatencyEvery == 0 {
 		cmds = append(cmds, m.latencyCmd())
@@ -231,6 +261,9 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	if k.Type == tea.KeyCtrlC {
 		m.quitting = true
 		return tea.Quit
+	}
+	if k.Type == tea.KeyRunes && (len(k.Runes) > 1 || k.Paste) {
+		return m.keys1by1(k)
 	}
 	if m.log.Filtering() {
 		return m.log.Update(k)
@@ -258,6 +291,46 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		return m.resync()
 	}
 	return m.log.Update(k)
+}
+
+// keys1by1 handles runes that arrived in one message (key repeat, a
+// paste, a slow link: the terminal reads them together) as one key each.
+// A paste never quits: a stray q in pasted text is ignored.
+func (m *Model) keys1by1(k tea.KeyMsg) tea.Cmd {
+	var cmds []tea.Cmd
+	for _, r := range k.Runes {
+		one := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: k.Alt}
+		if r == ' ' {
+			one.Type = tea.KeySpace
+		}
+		if k.Paste && !m.log.Filtering() && key.Matches(one, m.keys.Quit) {
+			continue
+		}
+		cmds = append(cmds, m.key(one))
+		if m.quitting {
+			break
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// checkToken logs the notice due for a token watch cannot renew.
+func (m *Model) checkToken() {
+	if e, ok := m.token.notice(m.now); ok {
+		m.log.Update(e)
+	}
+}
+
+// explainRefusal says in plain words why an expired token is refused.
+func (m *Model) explainRefusal() {
+	if e, ok := m.token.refused(m.now); ok {
+		m.log.Update(e)
+	}
+}
+
+// note logs one line of the dashboard's own (not a server event).
+func (m *Model) note(name, summary string) {
+	m.log.Update(LogEntry{At: m.now, Name: name, Summary: summary, State: true})
 }
 
 func (m Model) shiftDate(days int) string {
@@ -290,25 +363,6 @@ func (m *Model) setDate(date string) tea.Cmd {
 	}
 }
 
-// resync asks for fresh snapshots, one request at a time.
-func (m *Model) resync() tea.Cmd {
-	if m.cfg.Conn == nil {
-		return nil
-	}
-	if m.resyncing {
-		m.resyncPending = true
-		return nil
-	}
-	m.resyncing = true
-	conn := m.cfg.Conn
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, err := conn.Resync(ctx)
-		return JoinedMsg{Err: err}
-	}
-}
-
 func (m *Model) latencyCmd() tea.Cmd {
 	if m.cfg.Conn == nil || m.rttBusy || m.stats.State().State != client.StateConnected {
 		return nil
@@ -333,9 +387,6 @@ func (m *Model) statsCmd() tea.Cmd {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s, err := fetch(ctx)
-		if client.IsStatus(err, http.StatusForbidden) || client.IsStatus(err, http.StatusUnauthorized) {
-			return StatsMsg{Forbidden: true}
-		}
 		return StatsMsg{Stats: s, Err: err, At: time.Now()}
 	}
 }
@@ -413,7 +464,7 @@ func (m Model) View() string {
 	gridH := m.gridHeight()
 	bottomH := m.height - 2 - gridH
 	parts := []string{m.header()}
-	parts = append(parts, box(m.st, "Slots "+m.grid.Date(), m.grid.View(), m.width, gridH))
+	parts = append(parts, box(m.st, m.grid.Title(m.width), m.grid.View(), m.width, gridH))
 	switch {
 	case m.showHelp:
 		parts = append(parts, box(m.st, "Keys", m.help.FullHelpView(m.keys.FullHelp()), m.width, bottomH))

@@ -206,9 +206,10 @@ func TestGridSnapshotThenUpdates(t *testing.T) {
 	}
 }
 
-func TestHoldExpiryAndFreedResync(t *testing.T) {
+func TestHoldExpiryAndFreedReload(t *testing.T) {
 	conn := &fakeConn{}
 	m := newTestModel(conn)
+	m = step(m, snapshot(1, day, at(0), fullDay(nil)...))
 	m = step(m, snapshot(2, day, at(0), fullDay(map[int]map[string]any{
 		5: slot(5, protocol.StatusOccupied, "2026-11-26T10:01:00.000Z"),
 	})...))
@@ -219,6 +220,7 @@ func TestHoldExpiryAndFreedResync(t *testing.T) {
 	if got := m.Grid().Status(room2, "13:00"); got != protocol.StatusOccupied {
 		t.Errorf("expired hold shows %q before the server frees it, want occupied", got)
 	}
+	logged := len(m.Log().Entries())
 	freed := ev(protocol.EventSlotsFreed, at(91*time.Second), map[string]any{"type": protocol.EventSlotsFreed, "count": 1,
 		"slots": []any{map[string]any{"id_spazio": 2, "id_sede": 1, "date": day, "id_slot": 5}}})
 	m, cmd := stepCmd(m, freed)
@@ -226,22 +228,42 @@ func TestHoldExpiryAndFreedResync(t *testing.T) {
 		t.Errorf("after slots_freed 13:00 = %q (highlighted %v), want available and highlighted", got, m.Grid().Highlighted(room2, "13:00"))
 	}
 	if cmd == nil {
-		t.Fatal("slots_freed did not ask for a resync")
+		t.Fatal("slots_freed did not ask for a reload")
 	}
-	// A second slots_freed while the first resync runs is coalesced.
+	// A second slots_freed while the first reload runs is queued.
 	m, cmd2 := stepCmd(m, freed)
 	if cmd2 != nil {
-		t.Error("a resync in flight was not coalesced")
+		t.Error("a reload in flight was not coalesced")
 	}
 	msg := cmd()
-	if conn.resyncs != 1 {
-		t.Errorf("resyncs = %d, want 1", conn.resyncs)
+	// Only the room in the freed list is reloaded, not every room.
+	if got := strings.Join(conn.joins, ";"); got != "2@1 "+day {
+		t.Errorf("joins after slots_freed = %q, want only 2@1", got)
 	}
 	m, cmd3 := stepCmd(m, msg)
 	if cmd3 == nil {
-		t.Error("the coalesced resync never ran")
+		t.Fatal("the queued reload never ran")
 	}
-	_ = m
+	_ = cmd3()
+	// The server answers each reload with joined_space and an unchanged
+	// snapshot: the log keeps one line per expiry batch, not 2 per room.
+	m = step(m,
+		ev(protocol.EventJoinedSpace, at(92*time.Second), map[string]any{"room": room2, "spazioId": 2, "sedeId": 1, "date": day}),
+		snapshot(2, day, at(92*time.Second), fullDay(nil)...),
+		ev(protocol.EventJoinedSpace, at(92*time.Second), map[string]any{"room": room2, "spazioId": 2, "sedeId": 1, "date": day}),
+		snapshot(2, day, at(92*time.Second), fullDay(nil)...),
+	)
+	entries := m.Log().Entries()
+	if n := len(entries) - logged; n != 2 {
+		var got []string
+		for _, e := range entries[logged:] {
+			got = append(got, e.Name+" "+e.Summary)
+		}
+		t.Errorf("two expiry batches logged %d lines, want 2:\n%s", n, strings.Join(got, "\n"))
+	}
+	if !strings.Contains(entries[len(entries)-1].Summary, "2@1 #5") {
+		t.Errorf("slots_freed line = %q, want it to name the slot", entries[len(entries)-1].Summary)
+	}
 }
 
 func TestReconnectSequence(t *testing.T) {
@@ -433,7 +455,7 @@ func TestCountQuitsOnServerEventsOnly(t *testing.T) {
 }
 
 func TestStatsRateAndServer(t *testing.T) {
-	m := newTestModel(nil)
+	m := step(newTestModel(nil), state(at(0), client.ConnState{State: client.StateConnected, Transport: "websocket"}))
 	for i := range 20 {
 		m = step(m, slotUpdate(1, 2, protocol.StatusAvailable, "", day, at(time.Duration(i)*500*time.Millisecond)))
 	}
@@ -452,8 +474,12 @@ func TestStatsRateAndServer(t *testing.T) {
 			t.Errorf("view lacks %q", want)
 		}
 	}
-	m = step(m, StatsMsg{Forbidden: true})
-	if m.Stats().StaffStats() || !strings.Contains(m.View(), "staff token only") {
+	m = step(m, StatsMsg{Err: &client.APIError{Status: 401, Message: "Token non valido"}})
+	if !m.Stats().StaffStats() || !strings.Contains(m.View(), "token refused (401)") {
+		t.Errorf("a 401 does not say the token was refused:\n%s", m.View())
+	}
+	m = step(m, StatsMsg{Err: &client.APIError{Status: 403, Message: "Accesso negato"}})
+	if m.Stats().StaffStats() || !strings.Contains(m.View(), "needs a staff token") {
 		t.Error("a 403 did not stop server stats")
 	}
 	m = step(m, LatencyMsg{RTT: 1500 * time.Microsecond})
@@ -498,11 +524,111 @@ func scripted(w, h int) Model {
 	)
 }
 
+// demoSpaces are the demo catalog's sede 1, long names included.
+var demoSpaces = []Space{
+	{SpazioID: 1, SedeID: 1, Name: "Open space 1", Open: "09:00", Close: "18:00", Location: time.UTC},
+	{SpazioID: 2, SedeID: 1, Name: "Sala riunioni 2", Open: "09:00", Close: "18:00", Location: time.UTC},
+	{SpazioID: 3, SedeID: 1, Name: "Ufficio privato 3", Open: "09:00", Close: "18:00", Location: time.UTC},
+	{SpazioID: 4, SedeID: 1, Name: "Phone booth 4", Open: "09:00", Close: "18:00", Location: time.UTC},
+}
+
+const tomorrow = "2026-11-27"
+
+func freeDay(date string, overrides map[int]map[string]any) []map[string]any {
+	var out []map[string]any
+	for n := 1; n <= 9; n++ {
+		if s, ok := overrides[n]; ok {
+			out = append(out, s)
+			continue
+		}
+		s := slot(n, protocol.StatusAvailable, "")
+		s["date"] = date
+		out = append(out, s)
+	}
+	return out
+}
+
+// demo is the wall-screen scene: four spaces of tomorrow, holds counting
+// down (one under the 10:00 column, one just made in the first column of
+// a long name), a booking, an expiry.
+func demo(w, h int, cfg func(*Config)) Model {
+	c := Config{Server: "http://127.0.0.1:3000", Spaces: demoSpaces, Date: tomorrow, Now: func() time.Time { return t0 }, Location: time.UTC}
+	if cfg != nil {
+		cfg(&c)
+	}
+	m := step(New(c), tea.WindowSizeMsg{Width: w, Height: h})
+	m = step(m,
+		state(at(0), client.ConnState{State: client.StateConnecting, Attempt: 1, Transport: "websocket"}),
+		state(at(0), client.ConnState{State: client.StateConnected, Transport: "websocket", SocketID: "abc"}),
+		ev(protocol.EventConnectionConfirmed, at(0), map[string]any{"message": protocol.MsgConnected, "userId": 1, "ruolo": "admin"}))
+	for i, sp := range demoSpaces {
+		over := map[int]map[string]any{}
+		switch i {
+		case 0:
+			over[2] = slot(2, protocol.StatusOccupied, "2026-11-26T10:14:57.000Z")
+		case 1:
+			over[5] = slot(5, protocol.StatusOccupied, "2026-11-26T10:00:02.000Z")
+		case 3:
+			over[8] = slot(8, protocol.StatusBooked, "")
+		}
+		for _, o := range over {
+			o["date"] = tomorrow
+		}
+		m = step(m,
+			ev(protocol.EventJoinedSpace, at(0), map[string]any{"room": sp.Room(), "spazioId": sp.SpazioID, "sedeId": 1, "date": tomorrow}),
+			snapshot(sp.SpazioID, tomorrow, at(0), freeDay(tomorrow, over)...))
+	}
+	return step(m,
+		TickMsg(at(2*time.Second)),
+		slotUpdate(3, 1, protocol.StatusOccupied, "2026-11-26T10:15:02.000Z", tomorrow, at(2*time.Second)),
+		ev(protocol.EventSlotsFreed, at(3*time.Second), map[string]any{"type": protocol.EventSlotsFreed, "count": 1,
+			"slots": []any{map[string]any{"id_spazio": 2, "id_sede": 1, "date": tomorrow, "id_slot": 5}}}),
+		TickMsg(at(3*time.Second)),
+		LatencyMsg{RTT: 2 * time.Millisecond},
+		StatsMsg{Stats: &protocol.Stats{ConnectedUsers: 2, TotalSockets: 3, ActiveHolds: 2, UptimeSeconds: 754,
+			Rooms: []protocol.RoomStats{{Room: "spazio_1_sede_1", Members: 2}, {Room: "spazio_3_sede_1", Members: 1}}}, At: at(3 * time.Second)},
+	)
+}
+
+// demoStale is demo after the connection dropped at 10:00:05, three
+// seconds into the reconnect, with r pressed meanwhile.
+func demoStale(w, h int) Model {
+	return step(demo(w, h, nil),
+		state(at(5*time.Second), client.ConnState{State: client.StateDisconnected, Reason: "transport close"}),
+		state(at(5*time.Second), client.ConnState{State: client.StateReconnecting, Attempt: 1, Delay: 4 * time.Second}),
+		TickMsg(at(8*time.Second)),
+		press("r"))
+}
+
+// demoTokenExpired: a --token that expires at 10:00:30; the server ends
+// the session and refuses the token on reconnect.
+func demoTokenExpired(w, h int) Model {
+	return step(demo(w, h, func(c *Config) { c.TokenExpires = at(30 * time.Second) }),
+		TickMsg(at(20*time.Second)),
+		ev(protocol.EventSessionExpired, at(30*time.Second), map[string]any{"message": "Sessione scaduta", "code": protocol.CodeSessionExpired}),
+		state(at(30*time.Second), client.ConnState{State: client.StateDisconnected, Reason: "io server disconnect"}),
+		TickMsg(at(30*time.Second)),
+		state(at(30*time.Second), client.ConnState{State: client.StateReconnecting, Attempt: 1, Delay: 500 * time.Millisecond}),
+		state(at(31*time.Second), client.ConnState{State: client.StateConnecting, Attempt: 1, Transport: "websocket"}),
+		state(at(31*time.Second), client.ConnState{State: client.StateConnectError, Attempt: 1, Message: protocol.MsgSocketAuthInvalid, Code: protocol.CodeAuthInvalid}),
+		state(at(31*time.Second), client.ConnState{State: client.StateOffline, Reason: "rejected: " + protocol.MsgSocketAuthInvalid}),
+		StatsMsg{Err: &client.APIError{Status: 401, Message: protocol.MsgSocketAuthInvalid}},
+		TickMsg(at(32*time.Second)))
+}
+
 func TestGoldenViews(t *testing.T) {
 	tests := []struct {
 		name string
 		m    func() Model
 	}{
+		{"demo_60x20", func() Model { return demo(60, 20, nil) }},
+		{"demo_80x24", func() Model { return demo(80, 24, nil) }},
+		{"demo_120x36", func() Model { return demo(120, 36, nil) }},
+		{"demo_stale_60x20", func() Model { return demoStale(60, 20) }},
+		{"demo_stale_80x24", func() Model { return demoStale(80, 24) }},
+		{"demo_stale_120x36", func() Model { return demoStale(120, 36) }},
+		{"demo_token_expired_80x24", func() Model { return demoTokenExpired(80, 24) }},
+		{"demo_token_expired_120x36", func() Model { return demoTokenExpired(120, 36) }},
 		{"dashboard_100x30", func() Model { return scripted(100, 30) }},
 		{"dashboard_80x24", func() Model { return scripted(80, 24) }},
 		{"narrow_60x20", func() Model { return scripted(60, 20) }},
@@ -543,5 +669,38 @@ func TestGoldenViews(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestKeysThatArriveTogether: a terminal delivers runes read in one go
+// (key repeat, a paste, a slow link) as one KeyMsg; each rune is a key.
+func TestKeysThatArriveTogether(t *testing.T) {
+	conn := &fakeConn{}
+	m := newTestModel(conn)
+	m = step(m, press("]]]"))
+	if got := m.Grid().Date(); got != "2026-11-29" {
+		t.Errorf("after ]]] in one message date = %s, want 2026-11-29", got)
+	}
+	m = step(m, press("tt"))
+	if got := m.Grid().Date(); got != day {
+		t.Errorf("after tt date = %s, want today %s", got, day)
+	}
+	m = step(m, press("[["))
+	if got := m.Grid().Date(); got != "2026-11-24" {
+		t.Errorf("after [[ date = %s, want 2026-11-24", got)
+	}
+	// The rest of a burst that opens the filter is typed into it.
+	m = step(m, press("t/slot"))
+	if m.Grid().Date() != day || !m.Log().Filtering() || m.Log().Filter() != "slot" {
+		t.Errorf("t/slot: date %s, filtering %v, filter %q", m.Grid().Date(), m.Log().Filtering(), m.Log().Filter())
+	}
+	m = step(m, press("esc"))
+	// A paste never quits, even with a q in it.
+	m = step(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("]q"), Paste: true})
+	if m.Quitting() {
+		t.Error("a pasted q quit the dashboard")
+	}
+	if got := m.Grid().Date(); got != "2026-11-27" {
+		t.Errorf("after a pasted ] date = %s", got)
 	}
 }

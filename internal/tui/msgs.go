@@ -37,19 +37,23 @@ type LatencyMsg struct {
 	Err error
 }
 
-// StatsMsg carries one GET /api/stats answer.
+// StatsMsg carries one GET /api/stats answer: a 403 (not staff) stops
+// the asking, a 401 (token refused) is shown.
 type StatsMsg struct {
 	Stats *protocol.Stats
 	Err   error
-	// Forbidden: the token is not staff; stop asking.
-	Forbidden bool
-	At        time.Time
+	At    time.Time
 }
 
-// JoinedMsg reports the joins for a date change or a resync.
+// JoinedMsg reports the joins of a date change (Date) or of a reload of
+// some rooms (Reload: after slots_freed, or the r key when Manual).
 type JoinedMsg struct {
-	Date string
-	Err  error
+	Date   string
+	Reload bool
+	Manual bool
+	// Rooms counts the rooms reloaded.
+	Rooms int
+	Err   error
 }
 
 // TimeoutMsg ends the dashboard after --timeout.

@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ type Stats struct {
 	st            *Styles
 	width, height int
 	now           time.Time
+	loc           *time.Location
 	rooms         []string
 
 	conn      client.ConnState
@@ -34,13 +37,32 @@ type Stats struct {
 	serverErr string
 	serverAt  time.Time
 	forbidden bool
+
+	// tokenExp is when a --token expires (zero: unknown, or renewed by
+	// watch itself); renewedAt and renewErr follow renewals.
+	tokenExp  time.Time
+	renewedAt time.Time
+	renewErr  string
 }
 
-// NewStats returns a panel for the watched rooms.
-func NewStats(st *Styles, rooms []string, now time.Time) Stats {
-	return Stats{st: st, rooms: rooms, now: now, connSince: now, counts: map[int64]int{},
+// NewStats returns a panel for the watched rooms; times are shown in loc
+// (nil: Local).
+func NewStats(st *Styles, rooms []string, now time.Time, loc *time.Location) Stats {
+	if loc == nil {
+		loc = time.Local
+	}
+	return Stats{st: st, rooms: rooms, now: now, loc: loc, connSince: now, counts: map[int64]int{},
 		conn: client.ConnState{State: client.StateConnecting}}
 }
+
+// SetTokenExpiry sets when the token expires, for a token watch cannot
+// renew; zero shows nothing.
+func (s *Stats) SetTokenExpiry(exp time.Time) { s.tokenExp = exp }
+
+// TokenExpired reports whether a known token expiry has passed.
+func (s Stats) TokenExpired() bool { return !s.tokenExp.IsZero() && !s.now.Before(s.tokenExp) }
+
+func (s Stats) clock(t time.Time) string { return t.In(s.loc).Format("15:04:05") }
 
 // SetSize sets the inside of the panel.
 func (s *Stats) SetSize(w, h int) { s.width, s.height = w, h }
@@ -51,8 +73,8 @@ func (s Stats) State() client.ConnState { return s.conn }
 // Total counts server events seen.
 func (s Stats) Total() int { return s.total }
 
-// StaffStats reports whether server stats are being shown (false after a
-// 403: the token is not staff).
+// StaffStats reports whether server stats are being asked for (false
+// after a 403: the token is not staff).
 func (s Stats) StaffStats() bool { return !s.forbidden }
 
 // Update applies ticks, events, latency and server stats.
@@ -87,13 +109,18 @@ func (s *Stats) Update(msg any) {
 		}
 		s.rtt, s.rttErr = m.RTT, ""
 	case StatsMsg:
+		var ae *client.APIError
 		switch {
-		case m.Forbidden:
-			s.forbidden, s.server = true, nil
-		case m.Err != nil:
-			s.serverErr = m.Err.Error()
-		default:
+		case m.Err == nil:
 			s.server, s.serverErr, s.serverAt = m.Stats, "", m.At
+		case client.IsStatus(m.Err, http.StatusForbidden):
+			s.forbidden, s.server = true, nil
+		case errors.As(m.Err, &ae) && ae.Status == http.StatusUnauthorized:
+			// Numbers seen with a token the server now refuses would
+			// only look live.
+			s.server, s.serverErr = nil, "token refused (401)"
+		default:
+			s.serverErr = m.Err.Error()
 		}
 	}
 }
@@ -102,6 +129,13 @@ func (s *Stats) applyState(cs client.ConnState, at time.Time) {
 	switch cs.State {
 	case client.StateUpgraded:
 		s.conn.Transport = cs.Transport
+		return
+	case client.StateRenewed:
+		s.conn.Transport, s.conn.SocketID = cs.Transport, cs.SocketID
+		s.renewedAt, s.renewErr = at, ""
+		return
+	case client.StateRenewFailed:
+		s.renewErr = cs.Message
 		return
 	case client.StateRejoined, client.StateFallback:
 		// Informational: the log shows them; the state line keeps its value.
@@ -189,6 +223,9 @@ func (s Stats) stateLine() string {
 	case client.StateConnectError:
 		return s.st.Bad.Render("✕ connect error")
 	case client.StateOffline:
+		if s.TokenExpired() {
+			return s.st.Bad.Render("✕ token expired")
+		}
 		return s.st.Bad.Render("✕ offline")
 	default:
 		return string(c.State)
@@ -210,13 +247,22 @@ func (s Stats) View() string {
 		left := max(s.conn.Delay-s.now.Sub(s.connSince), 0)
 		add("retry", fmt.Sprintf("#%d in %s", s.conn.Attempt, shortDur(left)))
 	}
-	if msg := s.conn.Message; msg != "" && s.conn.State != client.StateConnected {
-		add("error", lastClause(msg))
-	} else if s.conn.Reason != "" && s.conn.State != client.StateConnected {
+	switch {
+	case s.conn.State == client.StateConnected:
+	case s.TokenExpired() && (s.conn.Code == protocol.CodeAuthInvalid || s.conn.State == client.StateOffline):
+		// The token line below says why.
+	case s.conn.Message != "":
+		add("error", lastClause(s.conn.Message))
+	case s.conn.Reason != "":
 		add("reason", lastClause(s.conn.Reason))
 	}
+	if line := s.tokenLine(); line != "" {
+		add("token", line)
+	}
 	switch {
-	case s.rttErr != "" && s.conn.State == client.StateConnected:
+	case s.conn.State != client.StateConnected:
+		add("rtt", s.st.Dim.Render("…"))
+	case s.rttErr != "":
 		add("rtt", s.st.Warn.Render("no answer"))
 	case s.rtt > 0:
 		add("rtt", shortDur(s.rtt))
@@ -233,11 +279,14 @@ func (s Stats) View() string {
 
 	switch {
 	case s.forbidden:
-		add("server", s.st.Dim.Render("staff token only"))
+		add("server", s.st.Dim.Render("needs a staff token"))
 	case s.server != nil:
 		sv := s.server
 		add("server", fmt.Sprintf("%d users · %d sockets", sv.ConnectedUsers, sv.TotalSockets))
 		add("", fmt.Sprintf("%d holds · up %s", sv.ActiveHolds, shortDur(time.Duration(sv.UptimeSeconds)*time.Second)))
+		if s.conn.State != client.StateConnected && !s.serverAt.IsZero() {
+			add("", s.st.Warn.Render("as of "+s.clock(s.serverAt)))
+		}
 		if sv.RedisEnabled {
 			redis := s.st.Good.Render("redis ok")
 			if !sv.RedisConnected {
@@ -275,6 +324,25 @@ func (s Stats) View() string {
 		lines[i] = fit(lines[i], s.width)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// tokenLine says when the token expires (a --token) or when watch last
+// renewed it; "" when there is nothing to say.
+func (s Stats) tokenLine() string {
+	switch {
+	case s.renewErr != "":
+		return s.st.Warn.Render("renew failed: " + lastClause(s.renewErr))
+	case !s.renewedAt.IsZero():
+		return "renewed " + s.clock(s.renewedAt)
+	case s.tokenExp.IsZero():
+		return ""
+	case s.TokenExpired():
+		return s.st.Bad.Render("expired " + s.clock(s.tokenExp))
+	case s.tokenExp.Sub(s.now) <= TokenWarnBefore:
+		return s.st.Warn.Render("expires in " + shortDur(s.tokenExp.Sub(s.now)))
+	default:
+		return "expires " + s.clock(s.tokenExp)
+	}
 }
 
 // shortDur formats d compactly: 850ms, 4s, 2m05s, 1h02m.

@@ -21,6 +21,8 @@ type Styles struct {
 	Title, Dim, Bold, Border, BoxTitle lipgloss.Style
 
 	Available, Occupied, Booked, Past, Unknown, Changed lipgloss.Style
+	// Stale draws a hold whose countdown stopped (the grid is not live).
+	Stale lipgloss.Style
 
 	Good, Warn, Bad lipgloss.Style
 
@@ -30,12 +32,19 @@ type Styles struct {
 }
 
 // NewRenderer returns a renderer for w; color false (NO_COLOR, tests)
-// strips every escape sequence.
+// strips every escape sequence. Call it before the program starts: it
+// asks the terminal for its background colour (for the adaptive colours)
+// now. Asked later, from View, the answer goes to Bubble Tea's input
+// reader instead and the first frame stays frozen for termenv's 5 s
+// timeout.
 func NewRenderer(w io.Writer, color bool) *lipgloss.Renderer {
 	r := lipgloss.NewRenderer(w)
 	if !color {
 		r.SetColorProfile(termenv.Ascii)
+		r.SetHasDarkBackground(true) // no colour, nothing to ask
+		return r
 	}
+	r.SetHasDarkBackground(r.HasDarkBackground())
 	return r
 }
 
@@ -66,6 +75,7 @@ func NewStyles(r *lipgloss.Renderer) Styles {
 		Past:      s().Foreground(grey),
 		Unknown:   s().Foreground(grey),
 		Changed:   s().Reverse(true).Bold(true),
+		Stale:     s().Foreground(grey).Faint(true),
 
 		Good: s().Foreground(green).Bold(true),
 		Warn: s().Foreground(yellow).Bold(true),

@@ -1,0 +1,103 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coworkctl/coworkctl/internal/client"
+	"github.com/coworkctl/coworkctl/internal/protocol"
+)
+
+// TestStaleGridWhileOffline: once the connection drops, the grid says
+// since when it is stale and its countdowns stop; a fresh snapshot after
+// the reconnect makes the row live again.
+func TestStaleGridWhileOffline(t *testing.T) {
+	m := newTestModel(&fakeConn{})
+	m = step(m,
+		state(at(0), client.ConnState{State: client.StateConnected, Transport: "websocket"}),
+		snapshot(1, day, at(0), fullDay(map[int]map[string]any{3: slot(3, protocol.StatusOccupied, "2026-11-26T10:15:00.000Z")})...),
+		snapshot(2, day, at(0), fullDay(nil)...),
+		TickMsg(at(10*time.Second)),
+		state(at(10*time.Second), client.ConnState{State: client.StateDisconnected, Reason: "transport close"}),
+		state(at(10*time.Second), client.ConnState{State: client.StateReconnecting, Attempt: 1, Delay: time.Second}),
+		TickMsg(at(70*time.Second)),
+	)
+	if got := m.Grid().Remaining(room1, "11:00"); got != 14*time.Minute+50*time.Second {
+		t.Errorf("countdown while offline = %v, want it stopped at 14m50s", got)
+	}
+	v := m.View()
+	if !strings.Contains(v, "STALE since 10:00:10") || !strings.Contains(v, "14m50") {
+		t.Errorf("the offline grid is not marked stale with its stopped countdown:\n%s", v)
+	}
+	// Connected again: stale until the rejoin's snapshot arrives.
+	m = step(m, state(at(71*time.Second), client.ConnState{State: client.StateConnected, Transport: "websocket"}))
+	if m.Grid().StaleSince().IsZero() {
+		t.Error("connected but no snapshot yet: the grid should still be stale")
+	}
+	m = step(m,
+		snapshot(1, day, at(71*time.Second), fullDay(map[int]map[string]any{3: slot(3, protocol.StatusOccupied, "2026-11-26T10:15:00.000Z")})...),
+		snapshot(2, day, at(71*time.Second), fullDay(nil)...),
+	)
+	if !m.Grid().StaleSince().IsZero() || strings.Contains(m.View(), "STALE") {
+		t.Error("fresh snapshots did not make the grid live again")
+	}
+	if got := m.Grid().Remaining(room1, "11:00"); got != 13*time.Minute+49*time.Second {
+		t.Errorf("live countdown = %v, want 13m49s", got)
+	}
+}
+
+// TestResyncWhileOffline: r while offline says so plainly instead of
+// logging the client's error as an undecodable event.
+func TestResyncWhileOffline(t *testing.T) {
+	conn := &fakeConn{}
+	m := newTestModel(conn)
+	m = step(m,
+		state(at(0), client.ConnState{State: client.StateConnected, Transport: "websocket"}),
+		state(at(5*time.Second), client.ConnState{State: client.StateDisconnected, Reason: "transport close"}),
+		state(at(5*time.Second), client.ConnState{State: client.StateReconnecting, Attempt: 1, Delay: time.Second}),
+	)
+	m, cmd := stepCmd(m, press("r"))
+	if cmd != nil {
+		t.Error("r offline still asked the network")
+	}
+	// A reload that was already under way fails the same way.
+	m = step(m, JoinedMsg{Reload: true, Manual: true, Err: client.ErrNotConnected})
+	var texts []string
+	for _, e := range m.Log().Entries() {
+		texts = append(texts, e.Name+" "+e.Summary)
+	}
+	log := strings.Join(texts, "\n")
+	if strings.Contains(log, "undecodable") || strings.Count(log, "offline, will resync on reconnect") != 2 {
+		t.Errorf("log:\n%s", log)
+	}
+	if len(conn.joins) != 0 {
+		t.Errorf("joins while offline: %v", conn.joins)
+	}
+}
+
+// TestGridKeyedBySlotNumber: slot_update and slots_freed name a slot by
+// number; the grid finds it even when the row's times are not hourly
+// from the first column.
+func TestGridKeyedBySlotNumber(t *testing.T) {
+	m := newTestModel(nil)
+	// A snapshot that lists slots 5..9 only: the old orario-by-column
+	// lookup would take slot 5 for the first column's slot 1.
+	var part []map[string]any
+	for n := 5; n <= 9; n++ {
+		part = append(part, slot(n, protocol.StatusOccupied, "2026-11-26T10:15:00.000Z"))
+	}
+	m = step(m, snapshot(1, day, at(0), part...))
+	freed := ev(protocol.EventSlotsFreed, at(time.Second), map[string]any{"type": protocol.EventSlotsFreed, "count": 1,
+		"slots": []any{map[string]any{"id_spazio": 1, "id_sede": 1, "date": day, "id_slot": 6}}})
+	m = step(m, freed)
+	if got := m.Grid().Status(room1, "14:00"); got != protocol.StatusAvailable {
+		t.Errorf("slot 6 (14:00) after slots_freed = %q, want available", got)
+	}
+	if got := m.Grid().Status(room1, "13:00"); got != protocol.StatusOccupied {
+		t.Errorf("slot 5 (13:00) = %q, want still occupied", got)
+	}
+	if got := m.Grid().SlotStatus(room1, 6); got != protocol.StatusAvailable {
+		t.Errorf("SlotStatus(6) = %q", got)
+	}
+}
