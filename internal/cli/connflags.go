@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// DefaultServer is where watch and emit look for a server (SPEC §4).
+// DefaultServer is where watch and emit look for a server: serve's default address.
 const DefaultServer = "http://localhost:3000"
 
 // ConnFlags are the connection flags shared by watch and emit: a server URL

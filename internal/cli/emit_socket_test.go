@@ -13,7 +13,7 @@ import (
 )
 
 // A server with connection state recovery appends an offset to every
-// event; emit socket must print the payload only (issue 9, §1.7).
+// event; emit socket must print the payload only.
 func TestEmitSocketHidesRecoveryOffset(t *testing.T) {
 	io := sio.NewServer(eio.Config{AllowOrigin: func(string) bool { return true }}, sio.Config{Recovery: sio.Recovery{Window: time.Minute}})
 	io.Of("/").OnConnection(func(s *sio.Socket) {

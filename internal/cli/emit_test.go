@@ -123,8 +123,8 @@ func runEmitChild(t *testing.T, f *Factory, cmd *cobra.Command, args ...string) 
 	return root.Execute()
 }
 
-// Every emit subcommand names the minted token's user --as-user (issue 9,
-// §1.8); --user keeps working where it meant that, with a warning on
+// Every emit subcommand names the minted token's user --as-user;
+// --user keeps working where it meant that, with a warning on
 // stderr (stdout may be --json), and the environment follows the same
 // precedence.
 func TestEmitIdentityFlags(t *testing.T) {

@@ -1,7 +1,7 @@
 // Package protocol holds the wire contract of coworkctl: Socket.IO event
 // names, room names and the JSON payloads shared by the server, the client
 // and the terminal UI. Field names (Italian ones included) are part of the
-// compatibility promise with the existing browser frontend (SPEC §2, §3);
+// compatibility promise with the existing browser frontend (the socket events and REST answers in the README);
 // additive fields are allowed, renames are not.
 //
 // # Versions
@@ -92,7 +92,7 @@ const (
 	MsgHoldTemplate       = "Slot occupato per %s"
 )
 
-// Fair-use refusals of a hold (SPEC §7), as REST error codes.
+// Fair-use refusals of a hold, as REST error codes.
 const (
 	// CodeHoldLimit: the user already has --max-holds-per-user active holds.
 	CodeHoldLimit = "HOLD_LIMIT"
@@ -100,7 +100,7 @@ const (
 	CodeDateTooFar = "DATE_TOO_FAR"
 )
 
-// Staff cancel (SPEC §7): REST error codes and texts.
+// Staff cancel: REST error codes and texts.
 const (
 	// CodeNothingToCancel: the slot is neither held nor booked (404).
 	CodeNothingToCancel = "NOTHING_TO_CANCEL"
@@ -207,7 +207,7 @@ type Slot struct {
 	ExpiresAt        *string `json:"expires_at,omitempty"`
 	MinutesRemaining *int    `json:"minutes_remaining,omitempty"`
 	PrenotazioneID   *int64  `json:"prenotazione_id,omitempty"`
-	// IDUtente is shown only to the holder and to staff (SPEC §2 privacy).
+	// IDUtente is shown only to the holder and to staff: other users never see who holds a slot.
 	IDUtente *int64 `json:"id_utente,omitempty"`
 }
 

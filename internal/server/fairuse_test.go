@@ -27,8 +27,7 @@ func startFairUse(t *testing.T, db string, maxHolds, maxDays int) *harness {
 	})
 }
 
-// TestRESTFairUse: the fair-use refusals of POST /api/slots/{n}/hold (SPEC
-// §7) with their status, code and Italian text.
+// TestRESTFairUse: the fair-use refusals of POST /api/slots/{n}/hold with their status, code and Italian text.
 func TestRESTFairUse(t *testing.T) {
 	h := startFairUse(t, "sqlite:"+filepath.Join(t.TempDir(), "fair.db"), 2, 30)
 	alice, bob := token(t, 1, auth.RoleCliente), token(t, 2, auth.RoleCliente)

@@ -11,7 +11,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server/slots"
 )
 
-// No double booking (SPEC §1): of N simultaneous holds on one free slot
+// No double booking: of N simultaneous holds on one free slot
 // exactly one succeeds and the others get ErrSlotTaken, nothing else.
 
 const (
@@ -145,7 +145,7 @@ func raceHolds(stores []*Store, k slots.SlotKey) raceResult {
 	return res
 }
 
-// The hold limit (SPEC §7 fair use): a user one hold below the cap who
+// The hold limit: a user one hold below the cap who
 // fires many holds of distinct free slots at once gets exactly one.
 
 const (

@@ -96,7 +96,7 @@ func TestNodeShutdown(t *testing.T) {
 	}
 }
 
-// TestNodeHeartbeatSoak (NOTES 10): official clients on a 300 ms ping
+// TestNodeHeartbeatSoak: official clients on a 300 ms ping
 // interval for 12 s; any disconnect of a healthy session fails it.
 func TestNodeHeartbeatSoak(t *testing.T) {
 	if testing.Short() {
@@ -108,7 +108,7 @@ func TestNodeHeartbeatSoak(t *testing.T) {
 	logDiagnostics(t, out, "heartbeat soak:")
 }
 
-// TestNodeGhostSockets (NOTES 4, 11): 200 clients connect and vanish in
+// TestNodeGhostSockets: 200 clients connect and vanish in
 // four ways; presence (GET /api/stats) must return to the baseline.
 func TestNodeGhostSockets(t *testing.T) {
 	node := requireNode(t)

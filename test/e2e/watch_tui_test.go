@@ -60,7 +60,7 @@ func (tw *tmuxWatch) waitFor(want string, within time.Duration) {
 }
 
 // TestWatchDashboardKeysTogether: keys that reach the terminal in one
-// write (key repeat, a paste, a slow link) each act (issue 9 §1.2).
+// write (key repeat, a paste, a slow link) each act.
 func TestWatchDashboardKeysTogether(t *testing.T) {
 	s := StartServer(t, ServerConfig{})
 	today := time.Now().UTC()

@@ -1,5 +1,5 @@
 // Transports, handshake authentication and connection_confirmed, with the
-// official socket.io-client (SPEC §2).
+// official socket.io-client.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {

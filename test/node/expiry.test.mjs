@@ -1,6 +1,6 @@
 // Hold expiry with a short --hold-ttl: slot_update to the room, slots_freed
 // to every socket, hold_expired to the holder's sockets only, each exactly
-// once (SPEC §1, §2).
+// once.
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {

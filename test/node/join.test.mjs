@@ -1,5 +1,5 @@
 // join_space / leave_space: the room, the snapshot, and every malformed
-// join (SPEC §2, §6).
+// join.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {

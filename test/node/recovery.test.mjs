@@ -127,7 +127,7 @@ describe('connection state recovery', () => {
 
   // Node's server keeps no session after a client's own disconnect()
   // ("client namespace disconnect"), so coming back is a fresh start. The
-  // race is per session (NOTES 11), hence several rounds.
+  // race is per session, hence several rounds.
   it('an explicit disconnect is never recovered (40 rounds, websocket)', async (t) => {
     const rounds = 40;
     let recovered = 0;

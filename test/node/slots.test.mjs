@@ -1,4 +1,4 @@
-// Slot actions over REST and their slot_update broadcasts (SPEC §2, §3).
+// Slot actions over REST and their slot_update broadcasts.
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {

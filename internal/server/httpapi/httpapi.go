@@ -1,4 +1,4 @@
-// Package httpapi serves coworkctl's REST API (SPEC §3, §7): public slot
+// Package httpapi serves coworkctl's REST API (the README's REST table): public slot
 // grids and catalog, hold/book/release for users, stats, admin emit, slot
 // cancel and slot history for staff, health, readiness and metrics.
 package httpapi

@@ -29,7 +29,7 @@ func slotData(c slots.Change) protocol.SlotData {
 }
 
 // SlotChanged broadcasts slot_update, with the change's grid version, to
-// the spazio's room. The payload never names the holder (SPEC §2 privacy).
+// the spazio's room. The payload never names the holder: other users must not learn who holds a slot.
 func (h *Hub) SlotChanged(_ context.Context, c slots.Change) {
 	h.Broadcast(protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), protocol.EventSlotUpdate, protocol.SlotUpdate{
 		Type: protocol.EventSlotUpdate, SlotID: c.Key.Slot, Status: c.Status, Data: slotData(c), Version: c.Version, Timestamp: protocol.Timestamp(time.Now()),

@@ -1,4 +1,4 @@
-// Ghost sockets and duplicate disconnects (NOTES 4, 11): 200 clients that
+// Ghost sockets and duplicate disconnects: 200 clients that
 // connect and vanish at once; the server's presence must come back to the
 // baseline (the ghost sweep runs every 10 s). Needs its own quiet server.
 import { it, after } from 'node:test';

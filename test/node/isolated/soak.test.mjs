@@ -1,4 +1,4 @@
-// Heartbeat soak (NOTES 10): many official clients on a short
+// Heartbeat soak: many official clients on a short
 // --ping-interval; no healthy session may be dropped. Needs its own server
 // started with a short ping interval. COWORK_E2E_SOAK_MS (default 12000)
 // and COWORK_E2E_SOAK_CLIENTS (default 50) size it.
