@@ -1,14 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -107,7 +103,7 @@ func runEmitCancel(ctx context.Context, o *EmitCancelOptions) error {
 	if o.Prenotazione < 0 {
 		return UsageErrorf("--prenotazione must be positive, got %d", o.Prenotazione)
 	}
-	api, err := newAdminAPI(&o.Conn)
+	rest, err := restClient(&o.Conn)
 	if err != nil {
 		return err
 	}
@@ -115,10 +111,10 @@ func runEmitCancel(ctx context.Context, o *EmitCancelOptions) error {
 	if o.Prenotazione != 0 {
 		req.PrenotazioneID = o.Prenotazione
 	}
-	var res protocol.SlotCancelResponse
 	what := fmt.Sprintf("cancel slot %d of spazio %s on %s", o.Slot, o.Space, o.Date)
-	if err := api.do(ctx, http.MethodPost, fmt.Sprintf("/api/admin/slots/%d/cancel", o.Slot), req, &res); err != nil {
-		return o.refused(api.server, what, err)
+	res, err := rest.Cancel(ctx, o.Slot, req)
+	if err != nil {
+		return o.refused(rest.Server(), what, err)
 	}
 	if o.JSON {
 		return writeJSON(o.F.Out, res)
@@ -195,29 +191,18 @@ func runEmitHistory(ctx context.Context, o *EmitHistoryOptions) error {
 	if o.Limit < 0 {
 		return UsageErrorf("--limit must be positive, got %d", o.Limit)
 	}
-	api, err := newAdminAPI(&o.Conn)
+	rest, err := restClient(&o.Conn)
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
-	if o.Slot > 0 {
-		q.Set("slot", strconv.Itoa(o.Slot))
-	}
-	if o.Limit > 0 {
-		q.Set("limit", strconv.Itoa(o.Limit))
-	}
-	path := fmt.Sprintf("/api/admin/slots/%d/%s/history", spazio, o.Date)
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	var res protocol.HistoryResponse
-	if err := api.do(ctx, http.MethodGet, path, nil, &res); err != nil {
-		return apiFailure(api.server, fmt.Sprintf("history of spazio %s on %s", o.Space, o.Date), err)
+	h, err := rest.History(ctx, spazio, o.Date, client.HistoryQuery{Slot: o.Slot, Limit: o.Limit})
+	if err != nil {
+		return apiFailure(rest.Server(), fmt.Sprintf("history of spazio %s on %s", o.Space, o.Date), err)
 	}
 	if o.JSON {
-		return writeJSON(o.F.Out, res)
+		return writeJSON(o.F.Out, protocol.HistoryResponse{Success: true, Data: h})
 	}
-	return writeHistory(o.F.Out, res.Data, time.Local)
+	return writeHistory(o.F.Out, h, time.Local)
 }
 
 // writeHistory prints a history as a table, times in loc.
@@ -253,74 +238,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// adminAPI calls the staff slot endpoints, which the REST client does not
-// wrap yet. It answers like client.REST: a non-2xx is a *client.APIError,
-// a transport failure wraps the net error, so apiFailure and cannotReach
-// treat both the same as for hold, book and release.
-type adminAPI struct {
-	server, token string
-	hc            *http.Client
-}
-
-func newAdminAPI(c *ConnFlags) (*adminAPI, error) {
-	server, err := c.ServerURL()
-	if err != nil {
-		return nil, err
-	}
-	tok, err := c.ResolveToken()
-	if err != nil {
-		return nil, err
-	}
-	return &adminAPI{server: server, token: tok, hc: &http.Client{Timeout: client.DefaultRESTTimeout}}, nil
-}
-
-// maxAnswerBytes bounds what is read of an answer (a full history of
-// MaxHistoryLimit entries is well under it).
-const maxAnswerBytes = 8 << 20
-
-func (a *adminAPI) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("%s %s: encode body: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.server+path, body)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	req.Header.Set("User-Agent", "coworkctl")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return fmt.Errorf("%s %s: read body: %w", method, path, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		var eb protocol.ErrorResponse
-		e := &client.APIError{Status: resp.StatusCode, Method: method, Path: path}
-		if json.Unmarshal(raw, &eb) == nil {
-			e.Message, e.Code = eb.Error, eb.Code
-		}
-		if e.Message == "" {
-			e.Message = http.StatusText(resp.StatusCode)
-		}
-		return e
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("%s %s: decode %d body: %w", method, path, resp.StatusCode, err)
-	}
-	return nil
 }

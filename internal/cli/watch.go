@@ -170,7 +170,7 @@ func runWatch(ctx context.Context, o *WatchOptions) (err error) {
 	cctx, cancel := context.WithTimeout(ctx, setup)
 	defer cancel()
 	rest := client.NewREST(server, token, client.WithTimeout(setup))
-	spaces, err := o.chooseSpaces(cctx, rest, server, setup)
+	spaces, sedi, err := o.chooseSpaces(cctx, rest, server, setup)
 	if err != nil {
 		return err
 	}
@@ -230,8 +230,49 @@ func runWatch(ctx context.Context, o *WatchOptions) (err error) {
 	if o.JSON || o.F.IsTerminal == nil || !o.F.IsTerminal() {
 		return runWatchJSON(ctx, o, sock, left, exp, logger)
 	}
-	stats := func(ctx context.Context) (*protocol.Stats, error) { return restNow.Load().Stats(ctx) }
-	return runWatchTUI(ctx, o, sock, stats, server, spaces, date, left, exp)
+	api := watchAPI{rest: restNow}
+	return runWatchTUI(ctx, o, tui.Config{
+		Server: server, Spaces: spaces, Date: date, Conn: sock, Timeout: left, TokenExpires: exp,
+		Location: zoneOf(spaces), Count: o.Count, Staff: tokenStaff(token),
+		Stats: api.stats, History: api.history, Cancel: api.cancel, Slots: api.slots, Sedi: tuiSedi(sedi),
+	})
+}
+
+// detailHistory is how many changes of a slot the detail pane shows.
+const detailHistory = 8
+
+// watchAPI gives the dashboard the REST calls it makes, always with the
+// current (possibly renewed) token.
+type watchAPI struct{ rest *atomic.Pointer[client.REST] }
+
+func (a watchAPI) stats(ctx context.Context) (*protocol.Stats, error) {
+	return a.rest.Load().Stats(ctx)
+}
+
+func (a watchAPI) history(ctx context.Context, spazioID int64, date string, slot int) ([]protocol.AuditEntry, error) {
+	h, err := a.rest.Load().History(ctx, spazioID, date, client.HistoryQuery{Slot: slot, Limit: detailHistory})
+	return h.Entries, err
+}
+
+func (a watchAPI) cancel(ctx context.Context, slot int, req protocol.SlotCancelRequest) (*protocol.SlotCancelResponse, error) {
+	return a.rest.Load().Cancel(ctx, slot, req)
+}
+
+func (a watchAPI) slots(ctx context.Context, spazioID int64, date string) (protocol.SlotsList, error) {
+	return a.rest.Load().Slots(ctx, spazioID, date)
+}
+
+// tuiSedi turns the catalog into the dashboard's sedi.
+func tuiSedi(sedi []protocol.Sede) []tui.Sede {
+	out := make([]tui.Sede, 0, len(sedi))
+	for _, se := range sedi {
+		s := tui.Sede{ID: se.IDSede, Name: se.Nome}
+		for _, sp := range se.Spazi {
+			s.Spaces = append(s.Spaces, spaceOf(se, sp))
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // openWatchLog returns the logger of --log-file (appending), or one that
@@ -256,21 +297,27 @@ func isRejected(err error) bool {
 // chooseSpaces resolves --space/--sede against the catalog. With --space
 // the catalog only adds names, so a server without GET /api/sedi still
 // works; an unreachable server fails here, fast and in one line.
-func (o *WatchOptions) chooseSpaces(ctx context.Context, rest *client.REST, server string, timeout time.Duration) ([]tui.Space, error) {
+func (o *WatchOptions) chooseSpaces(ctx context.Context, rest *client.REST, server string, timeout time.Duration) ([]tui.Space, []protocol.Sede, error) {
 	sedi, err := rest.Sedi(ctx)
 	if err != nil {
 		var ae *client.APIError
 		if !errors.As(err, &ae) {
 			if re := cannotReach(server, timeout, err); re != nil {
-				return nil, re
+				return nil, nil, re
 			}
-			return nil, fmt.Errorf("list spaces: %w", err)
+			return nil, nil, fmt.Errorf("list spaces: %w", err)
 		}
 		if len(o.Spaces) == 0 {
-			return nil, fmt.Errorf("list spaces (pass --space SPAZIO@SEDE to skip the catalog): %w", err)
+			return nil, nil, fmt.Errorf("list spaces (pass --space SPAZIO@SEDE to skip the catalog): %w", err)
 		}
 		sedi = nil
 	}
+	spaces, err := o.pickSpaces(sedi)
+	return spaces, sedi, err
+}
+
+// pickSpaces chooses the rows from the catalog (nil: unknown).
+func (o *WatchOptions) pickSpaces(sedi []protocol.Sede) ([]tui.Space, error) {
 	if len(o.Spaces) > 0 {
 		var out []tui.Space
 		for _, s := range o.Spaces {
@@ -406,10 +453,9 @@ func describeConnectError(server string, timeout time.Duration, err error) error
 	return fmt.Errorf("connect to %s: %w", server, err)
 }
 
-// runWatchTUI runs the dashboard until q, Ctrl-C, --count or --timeout
-// (timeout is what is left of it; zero: none). tokenExp is when a
-// --token expires, zero when watch renews its token.
-func runWatchTUI(ctx context.Context, o *WatchOptions, sock *client.Socket, stats tui.StatsFunc, server string, spaces []tui.Space, date string, timeout time.Duration, tokenExp time.Time) error {
+// runWatchTUI runs the dashboard of cfg until q, Ctrl-C, --count or
+// --timeout (cfg.Timeout is what is left of it; zero: none).
+func runWatchTUI(ctx context.Context, o *WatchOptions, cfg tui.Config) error {
 	client.SilenceLibraryLogs()
 	restore, err := redirectStderr(o.LogFile)
 	if err != nil {
@@ -417,11 +463,8 @@ func runWatchTUI(ctx context.Context, o *WatchOptions, sock *client.Socket, stat
 	}
 	defer restore()
 	renderer := tui.NewRenderer(o.F.Out, tui.ColorWanted(o.F.Getenv))
-	model := tui.New(tui.Config{
-		Server: server, Spaces: spaces, Date: date, Conn: sock,
-		Stats: stats, Renderer: renderer, Count: o.Count, Timeout: timeout,
-		Location: zoneOf(spaces), TokenExpires: tokenExp,
-	})
+	cfg.Renderer = renderer
+	model := tui.New(cfg)
 	p := tea.NewProgram(model, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithInput(o.F.In), tea.WithOutput(o.F.Out))
 	if _, err := p.Run(); err != nil {
 		if ctx.Err() != nil {

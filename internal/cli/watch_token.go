@@ -35,6 +35,18 @@ func tokenExpiry(token string) time.Time {
 	return exp.Time
 }
 
+// tokenStaff reads the ruolo claim of token without verifying it (the
+// server decides; this only picks what the dashboard offers) and reports
+// whether it is a staff role.
+func tokenStaff(token string) bool {
+	in := auth.Inspect(auth.Config{}, token)
+	if in.Claims == nil {
+		return false
+	}
+	role, _ := in.Claims["ruolo"].(string)
+	return auth.IsStaff(role)
+}
+
 // tokenRenewer keeps a minted token fresh for a long-running watch.
 type tokenRenewer struct {
 	// mint returns a new token.

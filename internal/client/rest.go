@@ -179,6 +179,49 @@ func (r *REST) slotAction(ctx context.Context, action string, slot int, req prot
 	return &body, nil
 }
 
+// Cancel frees a held or booked slot as staff
+// (POST /api/admin/slots/{slot}/cancel). The server answers 404
+// NOTHING_TO_CANCEL when the slot is free, 409 SLOT_CHANGED when
+// req.PrenotazioneID no longer holds it and 400 BAD_REASON for a missing
+// or too long reason, each as an *APIError with the Italian text.
+func (r *REST) Cancel(ctx context.Context, slot int, req protocol.SlotCancelRequest) (*protocol.SlotCancelResponse, error) {
+	var body protocol.SlotCancelResponse
+	if err := r.do(ctx, http.MethodPost, "/api/admin/slots/"+strconv.Itoa(slot)+"/cancel", req, &body); err != nil {
+		return nil, err
+	}
+	return &body, nil
+}
+
+// HistoryQuery narrows History. Zero values mean every slot and the
+// server's default limit.
+type HistoryQuery struct {
+	// Slot is the 1-based slot; 0 lists every slot of the grid.
+	Slot int
+	// Limit caps the entries; 0 is the server's default (100).
+	Limit int
+}
+
+// History returns the audit trail of one spazio on date, newest first
+// (GET /api/admin/slots/{idSpazio}/{date}/history, staff only).
+func (r *REST) History(ctx context.Context, spazioID int64, date string, q HistoryQuery) (protocol.HistoryList, error) {
+	v := url.Values{}
+	if q.Slot > 0 {
+		v.Set("slot", strconv.Itoa(q.Slot))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	p := "/api/admin/slots/" + strconv.FormatInt(spazioID, 10) + "/" + url.PathEscape(date) + "/history"
+	if len(v) > 0 {
+		p += "?" + v.Encode()
+	}
+	var body protocol.HistoryResponse
+	if err := r.do(ctx, http.MethodGet, p, nil, &body); err != nil {
+		return protocol.HistoryList{}, err
+	}
+	return body.Data, nil
+}
+
 // Stats returns the server's statistics (staff only).
 func (r *REST) Stats(ctx context.Context) (*protocol.Stats, error) {
 	var body protocol.Stats

@@ -184,3 +184,79 @@ func TestRESTContextCanceled(t *testing.T) {
 		t.Fatalf("Health with an expiring context = %v, want DeadlineExceeded", err)
 	}
 }
+
+// TestRESTAdminSlots covers Cancel and History: paths, query, body and
+// the refusals' Italian texts and codes.
+func TestRESTAdminSlots(t *testing.T) {
+	var gotPath, gotQuery, gotAuth string
+	var gotBody map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotPath, gotQuery, gotAuth = r.URL.Path, r.URL.RawQuery, r.Header.Get("Authorization")
+		gotBody = nil
+		if b, _ := io.ReadAll(r.Body); len(b) > 0 {
+			_ = json.Unmarshal(b, &gotBody)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/api/admin/slots/3/cancel":
+			_, _ = io.WriteString(w, `{"success":true,"message":"Prenotazione annullata","data":{"slotId":3,"prenotazione_id":77,"status":"available","previousStatus":"booked","id_utente":42,"reason":"Manutenzione","version":9}}`)
+		case "/api/admin/slots/4/cancel":
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"success":false,"error":"`+protocol.MsgNothingToCancel+`","code":"`+protocol.CodeNothingToCancel+`"}`)
+		case "/api/admin/slots/5/cancel":
+			w.WriteHeader(http.StatusConflict)
+			_, _ = io.WriteString(w, `{"success":false,"error":"`+protocol.MsgSlotChanged+`","code":"`+protocol.CodeSlotChanged+`"}`)
+		case "/api/admin/slots/2/2026-11-20/history":
+			_, _ = io.WriteString(w, `{"success":true,"data":{"idSpazio":2,"idSede":1,"date":"2026-11-20","slot":3,"limit":5,"count":2,"entries":[
+				{"id":2,"at":"2026-11-20T09:01:00.000Z","action":"book","slotId":3,"from":"occupied","to":"booked","prenotazione_id":77,"holderId":42,"userId":42,"ruolo":"user","version":8},
+				{"id":1,"at":"2026-11-20T09:00:00.000Z","action":"hold","slotId":3,"from":"available","to":"occupied","prenotazione_id":77,"holderId":42,"userId":42,"ruolo":"user","version":7}]}}`)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	r := NewREST(srv.URL, "staff")
+
+	res, err := r.Cancel(ctx, 3, protocol.SlotCancelRequest{IDSpazio: 2, SedeID: 1, Date: "2026-11-20", Reason: "Manutenzione", PrenotazioneID: 77})
+	if err != nil || res.Data.PrenotazioneID != 77 || res.Data.IDUtente != 42 || res.Data.Version != 9 || res.Message != "Prenotazione annullata" {
+		t.Fatalf("Cancel = %+v, %v", res, err)
+	}
+	if gotAuth != "Bearer staff" || gotBody["reason"] != "Manutenzione" || gotBody["prenotazioneId"] != float64(77) || gotBody["sedeId"] != float64(1) {
+		t.Fatalf("cancel request auth=%q body=%v", gotAuth, gotBody)
+	}
+	if _, err := r.Cancel(ctx, 6, protocol.SlotCancelRequest{IDSpazio: 2, SedeID: 1, Date: "2026-11-20", Reason: "x"}); err == nil {
+		t.Fatal("Cancel of an unknown path succeeded")
+	}
+	if _, ok := gotBody["prenotazioneId"]; ok {
+		t.Fatalf("cancel body carries an unset prenotazioneId: %v", gotBody)
+	}
+	for _, tt := range []struct {
+		slot      int
+		status    int
+		code, msg string
+	}{
+		{4, 404, protocol.CodeNothingToCancel, protocol.MsgNothingToCancel},
+		{5, 409, protocol.CodeSlotChanged, protocol.MsgSlotChanged},
+	} {
+		_, err := r.Cancel(ctx, tt.slot, protocol.SlotCancelRequest{Reason: "x"})
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != tt.status || ae.Code != tt.code || ae.Message != tt.msg {
+			t.Fatalf("Cancel slot %d = %v, want %d %s", tt.slot, err, tt.status, tt.code)
+		}
+	}
+
+	h, err := r.History(ctx, 2, "2026-11-20", HistoryQuery{Slot: 3, Limit: 5})
+	if err != nil || h.Count != 2 || len(h.Entries) != 2 || h.Entries[0].Action != protocol.AuditBook || h.Entries[1].Version != 7 {
+		t.Fatalf("History = %+v, %v", h, err)
+	}
+	if gotPath != "/api/admin/slots/2/2026-11-20/history" || gotQuery != "limit=5&slot=3" {
+		t.Fatalf("history request %s?%s", gotPath, gotQuery)
+	}
+	if _, err := r.History(ctx, 2, "2026-11-20", HistoryQuery{}); err != nil {
+		t.Fatalf("History without filters: %v", err)
+	}
+	if gotQuery != "" {
+		t.Fatalf("history without filters sent query %q", gotQuery)
+	}
+}

@@ -45,6 +45,9 @@ type cell struct {
 	status  string
 	expires time.Time
 	changed time.Time
+	// prenotazione and holder are the reservation on the slot, when the
+	// server said (holder: to staff and to the holder only); 0 unknown.
+	prenotazione, holder int64
 }
 
 // gridRow is one space. Cells are keyed by slot number (id_slot, 1-based
@@ -60,10 +63,30 @@ type gridRow struct {
 	// snapshot; zero once a fresh snapshot arrived. Countdowns of a stale
 	// row stop at that instant.
 	staleSince time.Time
+	// versions judges slot_updates against the last snapshot (nil before
+	// one, or when the server sends no versions); recent keeps versioned
+	// updates so those that overtook the snapshot can be replayed on it;
+	// gapSince is when a missing version was first noticed.
+	versions *protocol.GridVersions
+	recent   []slotChange
+	gapSince time.Time
 }
+
+// slotChange is one versioned slot_update, kept for replay.
+type slotChange struct {
+	n       int
+	d       protocol.SlotData
+	status  string
+	at      time.Time
+	version int64
+}
+
+// maxRecent bounds the updates a row keeps for replay on its snapshot.
+const maxRecent = 256
 
 func (r *gridRow) reset() {
 	r.cells, r.orari, r.loaded, r.staleSince = nil, nil, false, time.Time{}
+	r.versions, r.recent, r.gapSince = nil, nil, time.Time{}
 }
 
 // put stores c as slot n.
@@ -97,6 +120,13 @@ type Grid struct {
 	loc    *time.Location
 	width  int
 	height int
+	// cursor is the selected cell (row index, column index); it is drawn
+	// only once shown (a cursor key was pressed).
+	cursor     struct{ row, col int }
+	showCursor bool
+	// multiSede: the rows belong to more than one sede, so they are
+	// labelled with it.
+	multiSede bool
 }
 
 // Change says what one update did to the grid, so the root can keep
@@ -121,6 +151,7 @@ func NewGrid(st *Styles, spaces []Space, date string, now time.Time, loc *time.L
 		r := &gridRow{space: sp}
 		g.rows = append(g.rows, r)
 		g.byRoom[sp.Room()] = r
+		g.multiSede = g.multiSede || sp.SedeID != spaces[0].SedeID
 	}
 	return g
 }
@@ -201,7 +232,7 @@ func (g *Grid) Update(msg any) Change {
 			if n == 0 {
 				n = p.Data.IDSlot
 			}
-			return g.applySlot(m.Room, n, p.Data, p.Status, m.At)
+			return g.applyVersioned(m.Room, n, p.Data, p.Status, m.At, p.Version)
 		case *protocol.HoldExpired:
 			n := p.SlotID
 			if n == 0 {
@@ -243,7 +274,8 @@ func (g *Grid) applySnapshot(room string, p *protocol.SlotsStatusUpdate, at time
 		if n == 0 {
 			n = i + 1
 		}
-		c := &cell{orario: s.Orario, status: s.Status, expires: parseExpiry(s.ExpiresAt)}
+		c := &cell{orario: s.Orario, status: s.Status, expires: parseExpiry(s.ExpiresAt),
+			prenotazione: deref(s.PrenotazioneID), holder: deref(s.IDUtente)}
 		if prev, ok := old[n]; ok {
 			c.changed = prev.changed
 			if r.loaded && prev.status != s.Status {
@@ -254,7 +286,73 @@ func (g *Grid) applySnapshot(room string, p *protocol.SlotsStatusUpdate, at time
 		r.put(n, c)
 	}
 	r.loaded, r.staleSince = true, time.Time{}
+	r.versions, r.gapSince = nil, time.Time{}
+	if p.Version > 0 {
+		// Updates that overtook the snapshot (sent after it was read,
+		// arrived before it) are replayed; the rest are in it already.
+		r.versions = protocol.NewGridVersions(p.Version)
+		recent := r.recent
+		r.recent = nil
+		for _, u := range recent {
+			if u.version > p.Version && r.versions.Apply(u.n, u.version) {
+				g.setSlot(r, u.n, u.d, u.status, u.at)
+				r.recent = append(r.recent, u)
+			}
+		}
+	}
 	return ch
+}
+
+// applyVersioned applies a slot_update by the client rule of package
+// protocol: per slot only if newer than what the slot shows; it also
+// keeps it for replay should a snapshot older than it arrive next.
+func (g *Grid) applyVersioned(room string, n int, d protocol.SlotData, status string, at time.Time, version int64) Change {
+	r := g.row(room, d.IDSpazio, d.IDSede)
+	if version <= 0 || r == nil || (d.Date != "" && d.Date != g.date) {
+		return g.applySlot(room, n, d, status, at)
+	}
+	if n == 0 {
+		n = r.orari[d.Orario]
+	}
+	if len(r.recent) == maxRecent {
+		r.recent = r.recent[1:]
+	}
+	r.recent = append(r.recent, slotChange{n: n, d: d, status: status, at: at, version: version})
+	if r.versions != nil && !r.versions.Apply(n, version) {
+		return Change{Applied: true} // already shown, or older than shown
+	}
+	return g.applySlot(room, n, d, status, at)
+}
+
+// Gaps lists the rooms that have missed a version for a second or more
+// (a lost update): they need a fresh snapshot. Each is reported once
+// per gap.
+func (g *Grid) Gaps() []string {
+	var rooms []string
+	for _, r := range g.rows {
+		if r.versions == nil {
+			continue
+		}
+		if _, missing := r.versions.Missing(); !missing {
+			r.gapSince = time.Time{}
+			continue
+		}
+		switch {
+		case r.gapSince.IsZero():
+			r.gapSince = g.now
+		case g.now.Sub(r.gapSince) >= time.Second:
+			rooms = append(rooms, r.space.Room())
+			r.gapSince = g.now.Add(time.Hour) // until the reload's snapshot
+		}
+	}
+	return rooms
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func (g *Grid) applySlot(room string, n int, d protocol.SlotData, status string, at time.Time) Change {
@@ -268,6 +366,11 @@ func (g *Grid) applySlot(room string, n int, d protocol.SlotData, status string,
 	if n <= 0 {
 		return Change{}
 	}
+	return g.setSlot(r, n, d, status, at)
+}
+
+// setSlot writes one slot's new state into row r.
+func (g *Grid) setSlot(r *gridRow, n int, d protocol.SlotData, status string, at time.Time) Change {
 	if status == "" {
 		status = d.Status
 	}
@@ -288,6 +391,15 @@ func (g *Grid) applySlot(room string, n int, d protocol.SlotData, status string,
 	if status == protocol.StatusOccupied {
 		c.expires = parseExpiry(d.ExpiresAt)
 	}
+	switch {
+	case status == protocol.StatusAvailable:
+		c.prenotazione, c.holder = 0, 0
+	case d.PrenotazioneID != nil:
+		if *d.PrenotazioneID != c.prenotazione {
+			c.holder = 0
+		}
+		c.prenotazione = *d.PrenotazioneID
+	}
 	return ch
 }
 
@@ -301,6 +413,7 @@ func (g *Grid) applyFreed(f protocol.FreedSlot, at time.Time) Change {
 		return Change{Applied: true}
 	}
 	c.status, c.expires, c.changed = protocol.StatusAvailable, time.Time{}, at
+	c.prenotazione, c.holder = 0, 0
 	return Change{Applied: true, Cells: 1}
 }
 
@@ -456,7 +569,7 @@ const (
 func (g Grid) layout(ncols int) (nameW, cellW int) {
 	full := 6
 	for _, r := range g.rows {
-		full = max(full, lipgloss.Width(r.space.Label()))
+		full = max(full, lipgloss.Width(g.rowLabel(r)))
 	}
 	full = min(full, 20)
 	for _, c := range []struct{ cw, minName int }{{5, minName5}, {3, minName3}} {
@@ -507,11 +620,14 @@ func (g Grid) View() string {
 		hidden = len(shownRows) - (room - 1)
 		shownRows = shownRows[:room-1]
 	}
-	for _, r := range shownRows {
-		s := pad(shortLabel(r.space.Label(), nameW), nameW) + " "
-		for _, o := range cols {
+	for i, r := range shownRows {
+		s := pad(shortLabel(g.rowLabel(r), nameW), nameW) + " "
+		for j, o := range cols {
 			c, ok := r.at(o)
 			sep := " "
+			if g.cursorAt(i, j-1) {
+				sep = "]"
+			}
 			var text string
 			switch {
 			case !r.loaded && r.cells == nil:
@@ -525,13 +641,20 @@ func (g Grid) View() string {
 					text = g.st.Changed.Render(text)
 				}
 			}
+			if g.cursorAt(i, j) {
+				sep, text = "[", g.st.Cursor.Render(text)
+			}
 			s += sep + text
+		}
+		end := " "
+		if g.cursorAt(i, len(cols)-1) {
+			end = "]"
 		}
 		taken, total := g.Occupancy(r.space.Room())
 		if r.loaded || total > 0 {
-			s += " " + fmt.Sprintf("%d/%d", taken, total)
+			s += end + fmt.Sprintf("%d/%d", taken, total)
 		} else {
-			s += " " + g.st.Dim.Render("…")
+			s += end + g.st.Dim.Render("…")
 		}
 		line(s)
 	}
@@ -548,6 +671,32 @@ func (g Grid) View() string {
 		g.st.Dim.Render(fmt.Sprintf(" · %d held · %d booked", held, booked)))
 	line(g.legend(cw))
 	return b.String()
+}
+
+// rowLabel is the row's name, with its sede when rows of several sedi
+// are shown.
+func (g Grid) rowLabel(r *gridRow) string {
+	if g.multiSede && r.space.Sede != "" {
+		return r.space.Sede + " · " + r.space.Label()
+	}
+	return r.space.Label()
+}
+
+// Sedi lists the names of the shown rows' sedi, in row order.
+func (g Grid) Sedi() []string {
+	var out []string
+	seen := map[int64]bool{}
+	for _, r := range g.rows {
+		if !seen[r.space.SedeID] {
+			seen[r.space.SedeID] = true
+			name := r.space.Sede
+			if name == "" {
+				name = fmt.Sprintf("sede %d", r.space.SedeID)
+			}
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // shortLabel fits a space's name in w cells, keeping a short last word

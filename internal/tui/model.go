@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 )
@@ -54,25 +55,43 @@ type Config struct {
 	// the dashboard warns ahead and says so once it has. Zero: no warnings
 	// (unknown, or watch renews the token itself).
 	TokenExpires time.Time
+	// Staff is whether the token's role is staff's; connection_confirmed's
+	// ruolo overrides it. False: no holder, history or cancel.
+	Staff bool
+	// History fetches a slot's recent history (staff); nil shows none.
+	History HistoryFunc
+	// Cancel cancels a slot as staff; nil: c explains it is unavailable.
+	Cancel CancelFunc
+	// Sedi is the catalog, for s (next sede) and the overview; nil: the
+	// overview shows only the watched spaces.
+	Sedi []Sede
+	// Slots fetches one spazio's grid for the overview's other sedi; nil:
+	// only watched spaces are counted.
+	Slots SlotsFunc
 }
 
 // Model is the root model: it lays out and routes to Grid, Stats and
 // EventLog, and owns the commands that talk to the network.
 type Model struct {
-	cfg   Config
-	st    *Styles
-	keys  KeyMap
-	help  help.Model
-	grid  Grid
-	stats Stats
-	log   EventLog
+	cfg      Config
+	st       *Styles
+	keys     KeyMap
+	help     help.Model
+	grid     Grid
+	stats    Stats
+	log      EventLog
+	detail   Detail
+	overview Overview
 
 	width, height int
 	showHelp      bool
-	now           time.Time
-	ticks         int
-	events        int
-	token         tokenWatch
+	// detailOpen shows the detail pane; showOverview the all-sedi view.
+	detailOpen, showOverview bool
+	staff                    bool
+	now                      time.Time
+	ticks                    int
+	events                   int
+	token                    tokenWatch
 
 	// reload is the queue of rooms whose snapshot to ask for again, one
 	// request at a time; reloading is set while one runs.
@@ -119,6 +138,9 @@ func New(cfg Config) Model {
 	m.stats = NewStats(m.st, rooms, now, cfg.Location)
 	m.stats.SetTokenExpiry(cfg.TokenExpires)
 	m.log = NewEventLog(m.st, keys, cfg.Location)
+	m.detail = NewDetail(m.st, cfg.Location)
+	m.overview = NewOverview(m.st, cfg.Sedi)
+	m.setStaff(cfg.Staff)
 	m.checkToken()
 	return m
 }
@@ -147,15 +169,20 @@ func (m Model) Init() tea.Cmd {
 // incomingMsg is a batch of events read from the connection.
 type incomingMsg []TypedEvent
 
-// Update routes one message.
+// Update routes one message, then points the detail pane and the
+// overview at what changed.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.route(msg)
+	return m, tea.Batch(cmd, m.follow())
+}
+
+func (m *Model) route(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.layout()
-		return m, nil
 	case tea.KeyMsg:
-		return m, m.key(msg)
+		return m.key(msg)
 	case incomingMsg:
 		var cmds []tea.Cmd
 		for _, ev := range msg {
@@ -164,30 +191,33 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.cfg.Conn != nil && !m.quitting {
 			cmds = append(cmds, waitEvents(m.cfg.Conn.Events()))
 		}
-		return m, tea.Batch(cmds...)
+		return tea.Batch(cmds...)
 	case TypedEvent:
-		return m, m.event(msg)
+		return m.event(msg)
 	case EventsClosedMsg:
 		m.grid.Update(msg)
 		m.stats.Update(msg)
-		return m, nil
 	case TickMsg:
-		return m, m.tick(msg)
+		return m.tick(msg)
 	case LatencyMsg:
 		m.rttBusy = false
 		m.stats.Update(msg)
-		return m, nil
 	case StatsMsg:
 		m.statsBusy = false
 		m.stats.Update(msg)
-		return m, nil
 	case JoinedMsg:
-		return m, m.joined(msg)
+		return m.joined(msg)
+	case HistoryMsg:
+		m.detail.Update(msg)
+	case CancelledMsg:
+		return m.cancelled(msg)
+	case OverviewMsg:
+		m.overview.Update(msg)
 	case TimeoutMsg:
 		m.quitting = true
-		return m, tea.Quit
+		return tea.Quit
 	}
-	return m, nil
+	return nil
 }
 
 func (m *Model) event(ev TypedEvent) tea.Cmd {
@@ -216,6 +246,14 @@ func (m *Model) event(ev TypedEvent) tea.Cmd {
 		}
 	case *client.ConnState:
 		explain = p.Code == protocol.CodeAuthInvalid
+	case *protocol.ConnectionConfirmed:
+		if p.Role != "" {
+			m.setStaff(auth.IsStaff(p.Role))
+		}
+	case *protocol.SlotUpdate, *protocol.HoldExpired, *protocol.SlotCancelled:
+		if ch.Applied {
+			m.detail.Outdated() // its history has a new entry
+		}
 	}
 	if !quiet {
 		m.log.Update(ev)
@@ -248,6 +286,13 @@ func (m *Model) tick(t TickMsg) tea.Cmd {
 	m.stats.Update(t)
 	m.checkToken()
 	cmds := []tea.Cmd{tick()}
+	if gaps := m.grid.Gaps(); len(gaps) > 0 {
+		m.note("resync", "missed an update of "+strings.Join(shortRooms(gaps), " ")+": reloading")
+		cmds = append(cmds, m.reloadRooms(gaps, false))
+	}
+	if m.showOverview && m.ticks%overviewEvery == 0 {
+		cmds = append(cmds, m.overviewCmd())
+	}
 	if m.ticks%m.cfg.LatencyEvery == 0 {
 		cmds = append(cmds, m.latencyCmd())
 	}
@@ -261,6 +306,9 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	if k.Type == tea.KeyCtrlC {
 		m.quitting = true
 		return tea.Quit
+	}
+	if m.detail.Prompting() {
+		return m.promptKey(k)
 	}
 	if k.Type == tea.KeyRunes && (len(k.Runes) > 1 || k.Paste) {
 		return m.keys1by1(k)
@@ -281,6 +329,26 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		m.showHelp = false
 		m.layout()
 		return nil
+	case key.Matches(k, m.keys.Back) && m.log.Filter() == "" && m.back():
+		return nil
+	case key.Matches(k, m.keys.CellLeft):
+		m.grid.MoveCursor(0, -1)
+	case key.Matches(k, m.keys.CellRight):
+		m.grid.MoveCursor(0, 1)
+	case key.Matches(k, m.keys.CellUp):
+		m.grid.MoveCursor(-1, 0)
+	case key.Matches(k, m.keys.CellDown):
+		m.grid.MoveCursor(1, 0)
+	case key.Matches(k, m.keys.Detail):
+		m.grid.ShowCursor()
+		m.detailOpen = !m.detailOpen
+		m.layout()
+	case key.Matches(k, m.keys.Cancel):
+		m.startCancel()
+	case key.Matches(k, m.keys.Overview):
+		return m.toggleOverview()
+	case key.Matches(k, m.keys.Sede):
+		return m.nextSede()
 	case key.Matches(k, m.keys.PrevDay):
 		return m.setDate(m.shiftDate(-1))
 	case key.Matches(k, m.keys.NextDay):
@@ -299,6 +367,11 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 func (m *Model) keys1by1(k tea.KeyMsg) tea.Cmd {
 	var cmds []tea.Cmd
 	for _, r := range k.Runes {
+		if m.detail.Prompting() {
+			// The rest of a burst that opened the prompt is typed into it.
+			m.detail.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+			continue
+		}
 		one := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: k.Alt}
 		if r == ' ' {
 			one.Type = tea.KeySpace
@@ -347,6 +420,7 @@ func (m *Model) setDate(date string) tea.Cmd {
 		return nil
 	}
 	m.grid.SetDate(date)
+	m.overview.SetDate(date)
 	if m.cfg.Conn == nil {
 		return nil
 	}
@@ -441,8 +515,26 @@ func (m *Model) layout() {
 	} else {
 		m.stats.SetSize(0, 0)
 	}
+	if m.detailOpen {
+		dw := m.detailWidth()
+		m.detail.SetSize(dw-2, bottomH-2)
+		logW = m.width - dw
+		if m.width < 70 {
+			logW = m.width
+		}
+	}
 	m.log.SetSize(logW-2, bottomH-2)
+	m.overview.SetSize(m.width-2, m.height-4)
 	m.help.Width = m.width
+}
+
+// detailWidth is the detail pane's box width: the stats panel's place,
+// wider on wide screens; all of it below 70 columns.
+func (m Model) detailWidth() int {
+	if m.width < 70 {
+		return m.width
+	}
+	return max(statsWidth, min(m.width*2/5, 56))
 }
 
 // gridHeight is the grid box's height: every row if possible, leaving the
@@ -464,10 +556,22 @@ func (m Model) View() string {
 	gridH := m.gridHeight()
 	bottomH := m.height - 2 - gridH
 	parts := []string{m.header()}
+	if m.showOverview && !m.showHelp {
+		parts = append(parts, box(m.st, m.overview.Title(), m.overview.View(), m.width, m.height-2))
+		parts = append(parts, fit(m.help.ShortHelpView(m.keys.ShortHelp()), m.width))
+		return strings.Join(parts, "\n")
+	}
 	parts = append(parts, box(m.st, m.grid.Title(m.width), m.grid.View(), m.width, gridH))
 	switch {
 	case m.showHelp:
 		parts = append(parts, box(m.st, "Keys", m.help.FullHelpView(m.keys.FullHelp()), m.width, bottomH))
+	case m.detailOpen && m.width < 70:
+		parts = append(parts, box(m.st, m.detail.Title(), m.detail.View(), m.width, bottomH))
+	case m.detailOpen:
+		dw := m.detailWidth()
+		parts = append(parts, sideBySide(
+			box(m.st, m.detail.Title(), m.detail.View(), dw, bottomH),
+			box(m.st, "Events", m.log.View(), m.width-dw, bottomH)))
 	case m.width >= 70:
 		parts = append(parts, sideBySide(
 			box(m.st, "Connection", m.stats.View(), statsWidth, bottomH),
@@ -480,7 +584,12 @@ func (m Model) View() string {
 }
 
 func (m Model) header() string {
-	left := m.st.Title.Render("coworkctl watch") + " " + m.st.Dim.Render(m.cfg.Server)
+	title := m.st.Title.Render("coworkctl watch")
+	sedi := strings.Join(m.grid.Sedi(), ", ")
+	if m.showOverview {
+		sedi = "all sedi"
+	}
+	left := title + " " + m.st.Bold.Render(sedi) + " " + m.st.Dim.Render(m.cfg.Server)
 	d, err := time.Parse(protocol.DateLayout, m.grid.Date())
 	date := m.grid.Date()
 	if err == nil {
@@ -489,7 +598,11 @@ func (m Model) header() string {
 	right := "‹ " + date + " › " + m.stats.stateLine()
 	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
-		left = m.st.Title.Render("coworkctl watch")
+		left = title + " " + m.st.Bold.Render(sedi)
+		gap = m.width - lipgloss.Width(left) - lipgloss.Width(right)
+	}
+	if gap < 1 {
+		left = m.st.Bold.Render(sedi)
 		gap = m.width - lipgloss.Width(left) - lipgloss.Width(right)
 	}
 	if gap < 1 {

@@ -28,8 +28,8 @@ const day = "2026-11-26"
 func at(d time.Duration) time.Time { return t0.Add(d) }
 
 var testSpaces = []Space{
-	{SpazioID: 1, SedeID: 1, Name: "Open space 1", Open: "09:00", Close: "18:00", Location: time.UTC},
-	{SpazioID: 2, SedeID: 1, Name: "Sala riunioni 2", Open: "09:00", Close: "18:00", Location: time.UTC},
+	{SpazioID: 1, SedeID: 1, Name: "Open space 1", Sede: "Milano Centro", Open: "09:00", Close: "18:00", Location: time.UTC},
+	{SpazioID: 2, SedeID: 1, Name: "Sala riunioni 2", Sede: "Milano Centro", Open: "09:00", Close: "18:00", Location: time.UTC},
 }
 
 // fakeConn records what the dashboard asks of the network.
@@ -413,9 +413,9 @@ func TestEventLogFilterPauseScroll(t *testing.T) {
 	if m.Log().Paused() || len(m.Log().Entries()) != 5 {
 		t.Errorf("resume: paused %v entries %d", m.Log().Paused(), len(m.Log().Entries()))
 	}
-	m = step(m, press("c"))
+	m = step(m, press("C"))
 	if len(m.Log().Entries()) != 0 {
-		t.Error("c did not clear the log")
+		t.Error("C did not clear the log")
 	}
 }
 
@@ -526,10 +526,10 @@ func scripted(w, h int) Model {
 
 // demoSpaces are the demo catalog's sede 1, long names included.
 var demoSpaces = []Space{
-	{SpazioID: 1, SedeID: 1, Name: "Open space 1", Open: "09:00", Close: "18:00", Location: time.UTC},
-	{SpazioID: 2, SedeID: 1, Name: "Sala riunioni 2", Open: "09:00", Close: "18:00", Location: time.UTC},
-	{SpazioID: 3, SedeID: 1, Name: "Ufficio privato 3", Open: "09:00", Close: "18:00", Location: time.UTC},
-	{SpazioID: 4, SedeID: 1, Name: "Phone booth 4", Open: "09:00", Close: "18:00", Location: time.UTC},
+	{SpazioID: 1, SedeID: 1, Name: "Open space 1", Sede: "Milano Centro", Open: "09:00", Close: "18:00", Location: time.UTC},
+	{SpazioID: 2, SedeID: 1, Name: "Sala riunioni 2", Sede: "Milano Centro", Open: "09:00", Close: "18:00", Location: time.UTC},
+	{SpazioID: 3, SedeID: 1, Name: "Ufficio privato 3", Sede: "Milano Centro", Open: "09:00", Close: "18:00", Location: time.UTC},
+	{SpazioID: 4, SedeID: 1, Name: "Phone booth 4", Sede: "Milano Centro", Open: "09:00", Close: "18:00", Location: time.UTC},
 }
 
 const tomorrow = "2026-11-27"
@@ -566,6 +566,7 @@ func demo(w, h int, cfg func(*Config)) Model {
 		switch i {
 		case 0:
 			over[2] = slot(2, protocol.StatusOccupied, "2026-11-26T10:14:57.000Z")
+			over[2]["prenotazione_id"], over[2]["id_utente"] = 77, 42
 		case 1:
 			over[5] = slot(5, protocol.StatusOccupied, "2026-11-26T10:00:02.000Z")
 		case 3:
@@ -639,6 +640,13 @@ func TestGoldenViews(t *testing.T) {
 				state(at(5*time.Second), client.ConnState{State: client.StateReconnecting, Attempt: 3, Delay: 4 * time.Second}),
 				TickMsg(at(6*time.Second)))
 		}},
+		{"cursor_80x24", func() Model { return demoCursor(80, 24) }},
+		{"cursor_120x36", func() Model { return demoCursor(120, 36) }},
+		{"detail_80x24", func() Model { return demoDetail(80, 24) }},
+		{"detail_120x36", func() Model { return demoDetail(120, 36) }},
+		{"cancel_prompt_120x36", func() Model { return step(demoDetail(120, 36), press("c"), press("Sala chiusa")) }},
+		{"overview_80x24", func() Model { return demoOverview(80, 24) }},
+		{"overview_120x36", func() Model { return demoOverview(120, 36) }},
 		{"filtered_paused_80x24", func() Model {
 			return step(scripted(80, 24), press("/slot"), press("enter"), press(" "),
 				slotUpdate(1, 9, protocol.StatusOccupied, "2026-11-26T10:20:00.000Z", day, at(5*time.Second)))

@@ -58,3 +58,19 @@ type JoinedMsg struct {
 
 // TimeoutMsg ends the dashboard after --timeout.
 type TimeoutMsg struct{}
+
+// HistoryMsg carries the recent history of one slot (Key is its
+// Selection.Key), newest first.
+type HistoryMsg struct {
+	Key     string
+	Entries []protocol.AuditEntry
+	Err     error
+}
+
+// CancelledMsg is the server's answer to a staff cancel of Target.
+type CancelledMsg struct {
+	Target Selection
+	Reason string
+	Res    *protocol.SlotCancelResponse
+	Err    error
+}

@@ -73,6 +73,9 @@ func (s Stats) State() client.ConnState { return s.conn }
 // Total counts server events seen.
 func (s Stats) Total() int { return s.total }
 
+// SetRooms changes the watched rooms (another sede).
+func (s *Stats) SetRooms(rooms []string) { s.rooms = rooms }
+
 // StaffStats reports whether server stats are being asked for (false
 // after a 403: the token is not staff).
 func (s Stats) StaffStats() bool { return !s.forbidden }

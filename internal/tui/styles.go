@@ -23,6 +23,8 @@ type Styles struct {
 	Available, Occupied, Booked, Past, Unknown, Changed lipgloss.Style
 	// Stale draws a hold whose countdown stopped (the grid is not live).
 	Stale lipgloss.Style
+	// Cursor marks the selected cell (besides its [ ] brackets).
+	Cursor lipgloss.Style
 
 	Good, Warn, Bad lipgloss.Style
 
@@ -76,6 +78,7 @@ func NewStyles(r *lipgloss.Renderer) Styles {
 		Unknown:   s().Foreground(grey),
 		Changed:   s().Reverse(true).Bold(true),
 		Stale:     s().Foreground(grey).Faint(true),
+		Cursor:    s().Underline(true).Bold(true),
 
 		Good: s().Foreground(green).Bold(true),
 		Warn: s().Foreground(yellow).Bold(true),
