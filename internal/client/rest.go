@@ -28,7 +28,7 @@ const (
 	maxBodyBytes = 8 << 20
 )
 
-// REST is a client of the server's JSON API (SPEC §3). It is safe for
+// REST is a client of the server's JSON API (the README's REST table). It is safe for
 // concurrent use; load tests share one across all virtual users and pass a
 // per-user token with WithToken.
 type REST struct {

@@ -14,7 +14,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/protocol"
 )
 
-// fakeAPI answers like SPEC §3 for the paths the tests use and records the
+// fakeAPI answers like the server's REST API for the paths the tests use and records the
 // last request.
 type fakeAPI struct {
 	lastMethod, lastPath, lastAuth string

@@ -10,7 +10,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
@@ -142,6 +144,9 @@ type Socket struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
+
+	// panics counts recovered panics in the handling of library callbacks.
+	panics atomic.Int64
 
 	mu        sync.Mutex
 	cur       *libConn
@@ -489,6 +494,10 @@ func (s *Socket) state(cs ConnState) {
 	s.logState(cs)
 }
 
+// RecoveredPanics is how many panics in the handling of the socket
+// library's callbacks were recovered (and logged) so far.
+func (s *Socket) RecoveredPanics() int64 { return s.panics.Load() }
+
 // logState writes cs to the Logger, warnings for whatever went wrong.
 func (s *Socket) logState(cs ConnState) {
 	level := slog.LevelInfo
@@ -757,6 +766,11 @@ func (s *Socket) attempt(ctx context.Context, transports string, quiet bool) att
 			report(answer{socketID: id, transport: tr})
 		},
 		connectError: func(err error) { report(answer{err: err}) },
+		panicked: func(callback string, v any) {
+			s.panics.Add(1)
+			s.opts.Logger.Error("socket callback panicked (recovered)", "callback", callback, "panic", fmt.Sprint(v),
+				"stack", string(debug.Stack()))
+		},
 		disconnect: func(reason string) {
 			report(answer{err: fmt.Errorf("disconnected before connecting: %s", reason)})
 			select {

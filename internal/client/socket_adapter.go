@@ -50,6 +50,9 @@ type libHandlers struct {
 	disconnect func(reason string)
 	// upgrade reports a transport change of a live session.
 	upgrade func(transport string)
+	// panicked reports a panic in our handling of a library callback,
+	// recovered so that it does not reach the library.
+	panicked func(callback string, v any)
 }
 
 // libConn is one attempt (and, once connected, one session) of the
@@ -101,7 +104,7 @@ func newLibConn(server, token, transports string, connectTimeout, ackTimeout tim
 
 	// The CONNECT answer tells whether the server appends recovery offsets;
 	// the library keeps that private, so read it off the packet stream.
-	_ = c.mgr.On("packet", c.guard(func(args ...any) {
+	_ = c.mgr.On("packet", c.guard("packet", func(args ...any) {
 		if len(args) == 0 {
 			return
 		}
@@ -112,14 +115,14 @@ func newLibConn(server, token, transports string, connectTimeout, ackTimeout tim
 			}
 		}
 	}))
-	c.sock.On("connect", c.guard(func(...any) {
+	c.sock.On("connect", c.guard("connect", func(...any) {
 		c.watchUpgrades()
 		c.h.connect(c.sock.Id(), c.transport(), c.sock.Recovered())
 	}))
-	c.sock.On("connect_error", c.guard(func(args ...any) {
+	c.sock.On("connect_error", c.guard("connect_error", func(args ...any) {
 		c.h.connectError(connectErrorOf(args))
 	}))
-	c.sock.On("disconnect", c.guard(func(args ...any) {
+	c.sock.On("disconnect", c.guard("disconnect", func(args ...any) {
 		reason := "unknown"
 		if len(args) > 0 {
 			if r, ok := args[0].(string); ok && r != "" {
@@ -133,7 +136,7 @@ func newLibConn(server, token, transports string, connectTimeout, ackTimeout tim
 		}
 		c.h.disconnect(reason)
 	}))
-	c.sock.OnAny(c.guard(func(args ...any) {
+	c.sock.OnAny(c.guard("event", func(args ...any) {
 		if len(args) == 0 {
 			return
 		}
@@ -228,7 +231,7 @@ func (c *libConn) watchUpgrades() {
 	if eng == nil {
 		return
 	}
-	_ = eng.On("upgrade", c.guard(func(args ...any) {
+	_ = eng.On("upgrade", c.guard("upgrade", func(args ...any) {
 		name := ""
 		if len(args) > 0 {
 			if t, ok := args[0].(interface{ Name() string }); ok {
@@ -245,12 +248,18 @@ func (c *libConn) watchUpgrades() {
 // guard drops callbacks of a closed libConn and keeps a panic in our code
 // from reaching the library, which would print a stack trace to stderr
 // (under the terminal UI).
-func (c *libConn) guard(fn func(...any)) func(...any) {
+// A recovered panic is reported (logged and counted by the Socket): a bug
+// must not show only as a dashboard that silently stops updating.
+func (c *libConn) guard(callback string, fn func(...any)) func(...any) {
 	return func(args ...any) {
 		if c.dead.Load() {
 			return
 		}
-		defer func() { _ = recover() }()
+		defer func() {
+			if v := recover(); v != nil && c.h.panicked != nil {
+				c.h.panicked(callback, v)
+			}
+		}()
 		fn(args...)
 	}
 }

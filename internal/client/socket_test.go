@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -132,7 +133,7 @@ func TestEventQueueKeepsOrderAndStates(t *testing.T) {
 }
 
 // testServer is a minimal Socket.IO server speaking the parts of the
-// contract the client relies on (SPEC §2): token check, join_space with
+// contract the client relies on: token check, join_space with
 // ack + joined_space + slots_status_update, ping_latency.
 type testServer struct {
 	t      *testing.T
@@ -644,5 +645,24 @@ func TestConnectAttemptsDoNotHang(t *testing.T) {
 			t.Fatalf("attempt %d over %s: %v", i+1, tr, res.err)
 		}
 		res.conn.close()
+	}
+}
+
+// TestGuardReportsRecoveredPanics: a panic in our handling of a library
+// callback is recovered and reported (the Socket logs and counts it), and
+// callbacks of a closed session are dropped.
+func TestGuardReportsRecoveredPanics(t *testing.T) {
+	var got []string
+	c := &libConn{h: libHandlers{panicked: func(cb string, v any) { got = append(got, fmt.Sprint(cb, ":", v)) }}}
+	c.guard("event", func(...any) { panic("boom") })("x")
+	c.guard("event", func(...any) {})("y")
+	if len(got) != 1 || got[0] != "event:boom" {
+		t.Fatalf("reported %q, want [event:boom]", got)
+	}
+	c.dead.Store(true)
+	ran := false
+	c.guard("event", func(...any) { ran = true; panic("late") })()
+	if ran || len(got) != 1 {
+		t.Errorf("a closed session's callback ran (%v) or was reported (%q)", ran, got)
 	}
 }
