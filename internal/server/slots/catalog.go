@@ -26,7 +26,7 @@ type Spazio struct {
 	Capacita  int
 }
 
-// Default opening hours (SPEC §1).
+// Default opening hours of a sede that names none.
 const (
 	DefaultApertura = "09:00"
 	DefaultChiusura = "18:00"

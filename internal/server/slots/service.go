@@ -61,7 +61,9 @@ type Config struct {
 	Location *time.Location
 	// SweepCap bounds how long the sweeper sleeps when it knows of no
 	// earlier expiry. Several nodes share one database, and a hold made on
-	// another node does not wake this one, so multi-node setups keep it short.
+	// another node plans no sweep on this one, so multi-node setups keep it
+	// short: it bounds how late this node frees such a hold (reads treat a
+	// lapsed hold as free meanwhile).
 	SweepCap time.Duration
 	// MaxHoldsPerUser caps one user's active (unexpired) holds; bookings do
 	// not count. Zero or negative means no cap.
@@ -87,7 +89,11 @@ type Service struct {
 	cfg      Config
 	log      *slog.Logger
 
-	wake chan struct{}
+	// sweepAt is the sweeper's planned wake, zero while a sweep runs;
+	// wake tells the sweeper that a hold moved it earlier.
+	sweepMu sync.Mutex
+	sweepAt time.Time
+	wake    chan struct{}
 
 	zonesMu sync.Mutex
 	zones   map[string]*time.Location
@@ -326,7 +332,7 @@ func (s *Service) Hold(ctx context.Context, a Action, by Actor) (Reservation, er
 		s.notifier.HoldsExpired(ctx, []Change{s.change(*res.Expired, protocol.StatusAvailable, start)})
 	}
 	s.notifier.SlotChanged(ctx, s.change(res.Reservation, protocol.StatusOccupied, start))
-	s.Kick()
+	s.planSweep(res.Reservation.ExpiresAt)
 	return res.Reservation, nil
 }
 
@@ -420,7 +426,6 @@ func (s *Service) Cancel(ctx context.Context, a Action, by Actor, reason string,
 		return CancelResult{}, fmt.Errorf("cancel spazio %d %s slot %d: %w", key.SpazioID, key.Date, key.Slot, err)
 	}
 	s.notifier.SlotCancelled(ctx, s.change(res.Reservation, protocol.StatusAvailable, start), reason)
-	s.Kick() // a cancelled hold may be the one the sweeper sleeps for
 	s.log.Info("slot cancelled by staff", "spazio", key.SpazioID, "date", key.Date, "slot", key.Slot,
 		"prenotazione", res.Reservation.ID, "holder", res.Reservation.UserID, "was", res.From, "staff", by.UserID, "role", by.Role)
 	return res, nil
@@ -512,13 +517,37 @@ func (s *Service) changeOf(ctx context.Context, r Reservation, status string) Ch
 	return c
 }
 
-// Kick wakes the sweeper so it re-reads the next expiry (a new hold may
-// expire before the one it sleeps for).
-func (s *Service) Kick() {
+// planSweep tells the sweeper that a hold expires at at. It only moves the
+// sweeper's planned wake earlier, and touches no store: a hold costs one
+// write transaction, not a second one for a sweep that frees nothing.
+func (s *Service) planSweep(at time.Time) {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	if !s.sweepAt.IsZero() && !at.Before(s.sweepAt) {
+		return
+	}
+	s.sweepAt = at
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// mergePlan sets the sweeper's next wake to next unless a hold planned an
+// earlier one while the sweep ran, and returns the wake it keeps.
+func (s *Service) mergePlan(next time.Time) time.Time {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	if s.sweepAt.IsZero() || next.Before(s.sweepAt) {
+		s.sweepAt = next
+	}
+	return s.sweepAt
+}
+
+func (s *Service) plannedSweep() time.Time {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	return s.sweepAt
 }
 
 // SweepOnce expires every due hold and announces them; it returns how many
@@ -541,53 +570,76 @@ func (s *Service) SweepOnce(ctx context.Context) (int, error) {
 	return len(expired), nil
 }
 
-// RunSweeper frees expired holds until ctx ends. It sleeps until the next
-// known expiry (capped by SweepCap), not on a fixed poll, and sweeps once
-// at start so that holds that lapsed while the server was down are freed.
+// RunSweeper frees expired holds until ctx ends. It sweeps once at start,
+// so that holds that lapsed while the server was down are freed, then
+// sleeps until its planned wake: the earliest of the next expiry the store
+// knows, SweepCap from the last sweep, and the expiry of any hold made on
+// this node since (Hold plans it without touching the store). A wake runs
+// ExpireDue and plans again from NextExpiry.
+//
+// With several nodes on one database, a hold made on another node plans
+// nothing here; SweepCap bounds how late this node frees it, and reads
+// treat a lapsed hold as free meanwhile, so a late sweep shows no wrong
+// state. A hold that ends early (release, book, cancel) plans nothing
+// either: the sweep planned for it frees nothing and plans the next.
 func (s *Service) RunSweeper(ctx context.Context) error {
-	const retry = time.Second
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(s.untilPlanned(s.sweep(ctx)))
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-timer.C:
 		case <-s.wake:
-			if !timer.Stop() {
-				select {
-				case <-timer.C:
-				default:
-				}
-			}
+			// A hold moved the plan earlier; no store access until then.
+			timer.Reset(s.untilPlanned(s.plannedSweep()))
+			continue
+		case <-timer.C:
 		}
-		wait, err := s.sweepAndPlan(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			s.log.Error("expiry sweep failed", "err", err)
-			wait = retry
+		next := s.sweep(ctx)
+		if ctx.Err() != nil {
+			return nil
 		}
-		timer.Reset(wait)
+		timer.Reset(s.untilPlanned(next))
 	}
 }
 
-func (s *Service) sweepAndPlan(ctx context.Context) (time.Duration, error) {
+func (s *Service) untilPlanned(at time.Time) time.Duration {
+	return max(at.Sub(s.clock.Now()), 0)
+}
+
+// sweep runs one sweep and returns the wake it plans next. Holds made
+// while it runs plan into a cleared plan, so the merge keeps the earliest
+// of theirs and the store's.
+func (s *Service) sweep(ctx context.Context) time.Time {
+	const retry = time.Second
+	s.sweepMu.Lock()
+	s.sweepAt = time.Time{}
+	s.sweepMu.Unlock()
+	next, err := s.sweepAndPlan(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("expiry sweep failed", "err", err)
+		}
+		next = s.clock.Now().Add(retry)
+	}
+	return s.mergePlan(next)
+}
+
+// sweepAndPlan expires due holds and returns when to sweep next: the
+// earliest expiry left, or SweepCap from now.
+func (s *Service) sweepAndPlan(ctx context.Context) (time.Time, error) {
 	if _, err := s.SweepOnce(ctx); err != nil {
-		return 0, err
+		return time.Time{}, err
 	}
 	next, ok, err := s.store.NextExpiry(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("next expiry: %w", err)
+		return time.Time{}, fmt.Errorf("next expiry: %w", err)
 	}
-	wait := s.cfg.SweepCap
-	if ok {
-		if d := next.Sub(s.clock.Now()); d < wait {
-			wait = d
-		}
+	capped := s.clock.Now().Add(s.cfg.SweepCap)
+	if !ok || capped.Before(next) {
+		next = capped
 	}
-	return max(wait, 0), nil
+	return next, nil
 }
 
 // IsClientError reports whether err is the caller's fault (a 4xx).

@@ -336,46 +336,6 @@ func TestSweepExpiresExactlyOnceAtExpiry(t *testing.T) {
 	}
 }
 
-// TestRunSweeperWakesForNextExpiry uses the real clock with a short TTL:
-// the sweeper must free the hold soon after it lapses, without a poll
-// interval (SweepCap is an hour here), and never before.
-func TestRunSweeperWakesForNextExpiry(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "sweep.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.UpsertCatalog(ctx, slots.DemoCatalog()); err != nil {
-		t.Fatal(err)
-	}
-	rec := newRecorder()
-	svc := slots.NewService(st, rec, slots.SystemClock{}, slots.Config{HoldTTL: 300 * time.Millisecond, Location: time.UTC, SweepCap: time.Hour}, nil)
-	done := make(chan error, 1)
-	go func() { done <- svc.RunSweeper(ctx) }()
-
-	tomorrow := time.Now().UTC().Add(24 * time.Hour).Format(protocol.DateLayout)
-	r, err := svc.Hold(ctx, slots.Action{SpazioID: 1, SedeID: 1, Date: tomorrow, Slot: 1}, asUser(5))
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-rec.signal:
-	case <-time.After(30 * time.Second):
-		t.Fatal("hold was never freed although the sweeper should wake at its expiry")
-	}
-	freedAt := time.Now()
-	if freedAt.Before(r.ExpiresAt) {
-		t.Fatalf("freed at %v, before expires_at %v", freedAt, r.ExpiresAt)
-	}
-	t.Logf("freed %v after expires_at", freedAt.Sub(r.ExpiresAt))
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestSedeHoursAndValidate(t *testing.T) {
 	if n, err := (slots.Sede{}).SlotCount(); err != nil || n != 9 {
 		t.Fatalf("default SlotCount = %d, %v; want 9", n, err)
