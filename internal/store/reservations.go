@@ -166,6 +166,7 @@ func (s *Store) Hold(ctx context.Context, key slots.SlotKey, by slots.Actor, now
 		expired, err := scanReservation(s.txRow(ctx, tx, `
 			UPDATE reservations SET state = 'expired', updated_at = ?
 			WHERE spazio_id = ? AND date = ? AND slot = ? AND state = 'occupied' AND expires_at <= ?
+			  AND state IN ('occupied', 'booked') -- lets SQLite use reservations_active_slot
 			RETURNING `+reservationCols,
 			nowMs, key.SpazioID, key.Date, key.Slot, nowMs))
 		switch {
@@ -281,6 +282,7 @@ func (s *Store) endHold(ctx context.Context, key slots.SlotKey, by slots.Actor, 
 			UPDATE reservations SET state = ?, expires_at = NULL, updated_at = ?
 			WHERE spazio_id = ? AND date = ? AND slot = ? AND user_id = ?
 			  AND state = 'occupied' AND expires_at > ?
+			  AND state IN ('occupied', 'booked') -- lets SQLite use reservations_active_slot
 			RETURNING `+reservationCols,
 			state, nowMs, key.SpazioID, key.Date, key.Slot, by.UserID, nowMs))
 		if errors.Is(err, sql.ErrNoRows) {
