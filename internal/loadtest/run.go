@@ -301,7 +301,7 @@ func (c *Config) normalize() error {
 	return nil
 }
 
-// demoSpaces is the demo catalog of `serve --demo` (SPEC §4), the fallback
+// demoSpaces is the demo catalog of `serve --demo`, the fallback
 // when the server cannot list its catalog.
 func demoSpaces() []Space {
 	var out []Space

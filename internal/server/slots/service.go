@@ -26,7 +26,7 @@ type Change struct {
 	Status    string // protocol.StatusAvailable/Occupied/Booked
 	ExpiresAt time.Time
 	// ReservationID and UserID identify the reservation behind the change;
-	// notifiers must not show UserID to other users (SPEC §2 privacy).
+	// notifiers must not show UserID to other users: only the holder and staff see it.
 	ReservationID int64
 	UserID        int64
 	// Version is the grid version (Key's spazio and date) this change
@@ -74,7 +74,7 @@ type Config struct {
 	MaxDaysAhead int
 }
 
-// Fair-use defaults of serve (SPEC §7); the Config zero values mean no limit.
+// Fair-use defaults of serve; the Config zero values mean no limit.
 const (
 	DefaultHoldTTL         = 15 * time.Minute // the seed's hold duration
 	DefaultMaxHoldsPerUser = 4
@@ -308,8 +308,8 @@ func (s *Service) resolve(ctx context.Context, a Action) (SlotKey, time.Time, er
 	return SlotKey{SpazioID: sp.ID, SedeID: sede.ID, Date: a.Date, Slot: a.Slot}, start, nil
 }
 
-// Hold reserves a free future slot for the user for HoldTTL. Fair use
-// (SPEC §7): a date more than MaxDaysAhead days ahead is refused with
+// Hold reserves a free future slot for the user for HoldTTL. Fair use: a
+// date more than MaxDaysAhead days ahead is refused with
 // ErrDateTooFar, and a user at MaxHoldsPerUser active holds with
 // ErrHoldLimit, both inside a *LimitError.
 func (s *Service) Hold(ctx context.Context, a Action, by Actor) (Reservation, error) {
@@ -396,7 +396,7 @@ func CleanReason(reason string) (string, error) {
 	return reason, nil
 }
 
-// Cancel frees a held or booked slot on staff's behalf (SPEC §7): the
+// Cancel frees a held or booked slot on staff's behalf: the
 // reservation turns cancelled, the slot's grid gets a version and the
 // audit trail an entry with by and reason, all in one transaction; then
 // the room hears slot_update and the holder slot_cancelled. Callers check
