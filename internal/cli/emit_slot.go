@@ -47,7 +47,7 @@ func NewCmdEmitSlot(f *Factory, action string, runF func(context.Context, *EmitS
 and print the server's answer. Exit status: 0 the server agreed, 1 it refused
 (409 taken, 404 not yours, 400 past or out of range, 401/403 token) or could
 not be reached, 2 bad flags. --json prints the answer (or refusal) as JSON.`,
-		Example: `  coworkctl emit ` + action + ` --space 2@1 --date 2026-11-21 --slot 3 --jwt-secret "$SECRET" --as-user 42
+		Example: `  coworkctl emit ` + action + ` --space 2@1 --date "$(date -d tomorrow +%F)" --slot 3 --jwt-secret "$SECRET" --as-user 42
   coworkctl emit ` + action + ` --space 2@1 --slot 3 --token "$TOKEN" --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
