@@ -226,7 +226,9 @@ func runServe(ctx context.Context, o *ServeOptions) error {
 		return err
 	}
 	if o.Dev {
-		go printDevBanner(ctx, o.F.Out, srv, cfg)
+		// A secret given with --dev is the developer's, not a throwaway.
+		throwaway := o.JWTSecret == "" && o.JWTSecretFile == ""
+		go printDevBanner(ctx, o.F.Out, srv, cfg, throwaway)
 	}
 	if err := srv.Run(ctx); err != nil {
 		return err
@@ -235,7 +237,7 @@ func runServe(ctx context.Context, o *ServeOptions) error {
 }
 
 // printDevBanner tells a developer how to talk to the dev server.
-func printDevBanner(ctx context.Context, w io.Writer, srv *server.Server, cfg server.Config) {
+func printDevBanner(ctx context.Context, w io.Writer, srv *server.Server, cfg server.Config, throwaway bool) {
 	var addr string
 	select {
 	case addr = <-srv.Addr():
@@ -246,11 +248,18 @@ func printDevBanner(ctx context.Context, w io.Writer, srv *server.Server, cfg se
 	if err != nil {
 		return
 	}
-	url := server.URLFor(tcpAddr(addr))
-	fmt.Fprintf(w, `coworkctl dev server on %s (demo catalog, throwaway secret)
+	fmt.Fprint(w, devBanner(server.URLFor(tcpAddr(addr)), cfg.JWTSecret, tok, throwaway))
+}
+
+func devBanner(url, secret, token string, throwaway bool) string {
+	kind := "throwaway secret"
+	if !throwaway {
+		kind = "your --jwt-secret"
+	}
+	return fmt.Sprintf(`coworkctl dev server on %s (demo catalog, %s)
   JWT secret:  %s
   staff token: %s   (user 1, admin, 12h)
   try:  curl -s %s/api/sedi
         coworkctl watch --server %s --token <staff token>
-`, url, cfg.JWTSecret, tok, url, url)
+`, url, kind, secret, token, url, url)
 }

@@ -196,3 +196,20 @@ func TestOneLine(t *testing.T) {
 		t.Fatalf("oneLine = %q", got)
 	}
 }
+
+// TestDevBannerNamesTheSecret: with --dev --jwt-secret the banner does not
+// call the developer's own secret a throwaway one.
+func TestDevBannerNamesTheSecret(t *testing.T) {
+	for _, tc := range []struct {
+		throwaway bool
+		want, not string
+	}{
+		{true, "(demo catalog, throwaway secret)", "your --jwt-secret"},
+		{false, "(demo catalog, your --jwt-secret)", "throwaway"},
+	} {
+		got := devBanner("http://127.0.0.1:3000", "s3cret", "tok", tc.throwaway)
+		if !strings.Contains(got, tc.want) || strings.Contains(got, tc.not) || !strings.Contains(got, "JWT secret:  s3cret") {
+			t.Errorf("throwaway=%v: banner %q", tc.throwaway, got)
+		}
+	}
+}

@@ -47,6 +47,9 @@ func newRedisCluster(ctx context.Context, url, prefix string, log *slog.Logger) 
 		return nil, fmt.Errorf("--redis %q: %w", url, err)
 	}
 	opts.DialTimeout = 3 * time.Second
+	// go-redis prints its pool's dial failures to stderr on its own; they
+	// go to our log at debug level instead (the adapter reports outages).
+	rds.SetLogger(redisLog{log})
 	client := rds.NewClient(opts)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -60,6 +63,13 @@ func newRedisCluster(ctx context.Context, url, prefix string, log *slog.Logger) 
 		adapter: redisadapter.New(redisadapter.Config{Client: client, Prefix: prefix, RequestTimeout: fetchTimeout, Logger: log}),
 		log:     log,
 	}, nil
+}
+
+// redisLog is go-redis's logger on our slog, at debug level.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // Healthy is nil while the adapter's subscriptions work.
