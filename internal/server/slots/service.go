@@ -326,7 +326,7 @@ func (s *Service) Hold(ctx context.Context, a Action, by Actor) (Reservation, er
 	}
 	res, err := s.store.Hold(ctx, key, by, now, now.Add(s.cfg.HoldTTL), s.cfg.MaxHoldsPerUser)
 	if err != nil {
-		return Reservation{}, fmt.Errorf("hold spazio %d %s slot %d: %w", key.SpazioID, key.Date, key.Slot, err)
+		return Reservation{}, err // the store's error names the action and the slot
 	}
 	if res.Expired != nil {
 		s.notifier.HoldsExpired(ctx, []Change{s.change(*res.Expired, protocol.StatusAvailable, start)})
@@ -356,7 +356,7 @@ func (s *Service) Book(ctx context.Context, a Action, by Actor) (Reservation, er
 	}
 	r, err := s.store.Book(ctx, key, by, s.clock.Now())
 	if err != nil {
-		return Reservation{}, fmt.Errorf("book spazio %d %s slot %d: %w", key.SpazioID, key.Date, key.Slot, err)
+		return Reservation{}, err // the store's error names the action and the slot
 	}
 	s.notifier.SlotChanged(ctx, s.change(r, protocol.StatusBooked, start))
 	return r, nil
@@ -370,7 +370,7 @@ func (s *Service) Release(ctx context.Context, a Action, by Actor) (Reservation,
 	}
 	r, err := s.store.Release(ctx, key, by, s.clock.Now())
 	if err != nil {
-		return Reservation{}, fmt.Errorf("release spazio %d %s slot %d: %w", key.SpazioID, key.Date, key.Slot, err)
+		return Reservation{}, err // the store's error names the action and the slot
 	}
 	s.notifier.SlotChanged(ctx, s.change(r, protocol.StatusAvailable, start))
 	return r, nil
@@ -423,7 +423,7 @@ func (s *Service) Cancel(ctx context.Context, a Action, by Actor, reason string,
 	}
 	res, err := s.store.Cancel(ctx, key, by, reason, expected, s.clock.Now())
 	if err != nil {
-		return CancelResult{}, fmt.Errorf("cancel spazio %d %s slot %d: %w", key.SpazioID, key.Date, key.Slot, err)
+		return CancelResult{}, err // the store's error names the action and the slot
 	}
 	s.notifier.SlotCancelled(ctx, s.change(res.Reservation, protocol.StatusAvailable, start), reason)
 	s.log.Info("slot cancelled by staff", "spazio", key.SpazioID, "date", key.Date, "slot", key.Slot,

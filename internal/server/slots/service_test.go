@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -261,6 +262,14 @@ func TestActionErrors(t *testing.T) {
 			}
 			if !slots.IsClientError(err) {
 				t.Fatalf("IsClientError(%v) = false", err)
+			}
+			// Wrapped once: no part of the message is said twice.
+			seen := map[string]bool{}
+			for _, part := range strings.Split(err.Error(), ": ") {
+				if seen[part] {
+					t.Errorf("%q says %q twice", err, part)
+				}
+				seen[part] = true
 			}
 		})
 	}
