@@ -37,12 +37,12 @@ func spaceRequest(args []any) (spazioID, sedeID int64, date string, err error) {
 func (h *Hub) onJoin(sess *session, e *sio.Event) {
 	spazioID, sedeID, date, err := spaceRequest(e.Args)
 	if err != nil {
-		h.spaceError(sess.sock, e, protocol.CodeInvalidInput, "Richiesta join_space non valida: "+err.Error())
+		h.spaceError(sess.sock, e, &badRequest{event: protocol.EventJoinSpace, err: err})
 		return
 	}
 	room := protocol.SpaceRoom(spazioID, sedeID)
 	if !h.presence.canJoin(sess, room, h.cfg.MaxRoomsPerSocket) {
-		h.spaceError(sess.sock, e, protocol.CodeTooManyRooms, "Troppi spazi seguiti da questa connessione")
+		h.spaceError(sess.sock, e, errTooManyRooms)
 		return
 	}
 	// Join before the snapshot is read: an update committed after the read
@@ -60,17 +60,10 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 		if !wasIn {
 			sess.sock.Leave(room)
 		}
-		switch {
-		case errors.Is(err, slots.ErrSpazioNotFound):
-			h.spaceError(sess.sock, e, protocol.CodeSpaceNotFound, "Spazio non trovato")
-		case errors.Is(err, slots.ErrSpazioNotInSede):
-			h.spaceError(sess.sock, e, protocol.CodeSpaceMismatch, "Lo spazio non appartiene a questa sede")
-		case errors.Is(err, slots.ErrBadDate):
-			h.spaceError(sess.sock, e, protocol.CodeInvalidInput, protocol.MsgBadDate)
-		default:
+		if _, _, internal := refusal(err); internal {
 			h.log.Error("join snapshot failed", "socket", sess.id, "room", room, "err", err)
-			h.spaceError(sess.sock, e, protocol.CodeInternal, "Errore interno, riprova")
 		}
+		h.spaceError(sess.sock, e, err)
 		return
 	}
 	if !h.presence.join(sess, room) {
@@ -89,7 +82,7 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 func (h *Hub) onLeave(sess *session, e *sio.Event) {
 	spazioID, sedeID, _, err := spaceRequest(e.Args)
 	if err != nil {
-		h.spaceError(sess.sock, e, protocol.CodeInvalidInput, "Richiesta leave_space non valida: "+err.Error())
+		h.spaceError(sess.sock, e, &badRequest{event: protocol.EventLeaveSpace, err: err})
 		return
 	}
 	room := protocol.SpaceRoom(spazioID, sedeID)
@@ -103,7 +96,8 @@ func (h *Hub) onLeave(sess *session, e *sio.Event) {
 // spaceError answers a rejected client event: space_error to that socket
 // and a failed ack. Neither is kept for recovery, so a client flooding
 // bad or rate-limited events cannot grow the server's memory.
-func (h *Hub) spaceError(s *sio.Socket, e *sio.Event, code, msg string) {
+func (h *Hub) spaceError(s *sio.Socket, e *sio.Event, cause error) {
+	code, msg, _ := refusal(cause)
 	err := s.EmitTransient(protocol.EventSpaceError, protocol.SpaceError{Type: protocol.EventSpaceError, Code: code, Message: msg, Timestamp: protocol.Timestamp(time.Now())})
 	if err == nil {
 		h.metrics.EventsOut.WithLabelValues(protocol.EventSpaceError).Inc()

@@ -332,7 +332,7 @@ func (h *Hub) guardEvent(sess *session, e *sio.Event) bool {
 		return true
 	}
 	h.metrics.RateLimited.Inc()
-	h.spaceError(sess.sock, e, protocol.CodeRateLimited, "Troppe richieste: rallenta")
+	h.spaceError(sess.sock, e, errRateLimited)
 	return false
 }
 
