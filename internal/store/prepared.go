@@ -135,53 +135,41 @@ func (s *Store) readRows(ctx context.Context, query string, args ...any) (*sql.R
 // txStmt is the write pool's prepared statement of query for tx, or nil
 // when it is not prepared yet (it then is soon) or statements are not
 // cached (PostgreSQL).
-func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
 	if s.writes == nil {
-		return nil, nil
+		return nil
 	}
 	st := s.writes.cached(query)
 	if st == nil {
 		s.writes.prepareLater(query)
-		return nil, nil
+		return nil
 	}
-	return tx.StmtContext(ctx, st), nil
+	return tx.StmtContext(ctx, st)
 }
 
 // txRow runs a fixed single-row statement in tx.
 func (s *Store) txRow(ctx context.Context, tx *sql.Tx, query string, args ...any) rowScanner {
 	query = s.q(query)
-	st, err := s.txStmt(ctx, tx, query)
-	switch {
-	case err != nil:
-		return errRow{err}
-	case st == nil:
-		return tx.QueryRowContext(ctx, query, args...)
+	if st := s.txStmt(ctx, tx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
-	return st.QueryRowContext(ctx, args...)
+	return tx.QueryRowContext(ctx, query, args...)
 }
 
 // txRows runs a fixed statement returning rows in tx.
 func (s *Store) txRows(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
 	query = s.q(query)
-	st, err := s.txStmt(ctx, tx, query)
-	switch {
-	case err != nil:
-		return nil, err
-	case st == nil:
-		return tx.QueryContext(ctx, query, args...)
+	if st := s.txStmt(ctx, tx, query); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
-	return st.QueryContext(ctx, args...)
+	return tx.QueryContext(ctx, query, args...)
 }
 
 // txExec runs a fixed statement in tx.
 func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
 	query = s.q(query)
-	st, err := s.txStmt(ctx, tx, query)
-	switch {
-	case err != nil:
-		return nil, err
-	case st == nil:
-		return tx.ExecContext(ctx, query, args...)
+	if st := s.txStmt(ctx, tx, query); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
-	return st.ExecContext(ctx, args...)
+	return tx.ExecContext(ctx, query, args...)
 }
