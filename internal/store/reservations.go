@@ -157,7 +157,7 @@ func (s *Store) Hold(ctx context.Context, key slots.SlotKey, by slots.Actor, now
 	userID := by.UserID
 	nowMs := toMillis(now)
 	var res slots.HoldResult
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if maxHolds > 0 {
 			if err := s.checkHoldLimit(ctx, tx, userID, nowMs, maxHolds); err != nil {
 				return err
@@ -276,7 +276,7 @@ func (s *Store) Release(ctx context.Context, key slots.SlotKey, by slots.Actor, 
 func (s *Store) endHold(ctx context.Context, key slots.SlotKey, by slots.Actor, now time.Time, action, state string) (slots.Reservation, error) {
 	nowMs := toMillis(now)
 	var r slots.Reservation
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		r, err = scanReservation(s.txRow(ctx, tx, `
 			UPDATE reservations SET state = ?, expires_at = NULL, updated_at = ?
@@ -315,7 +315,7 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) ([]slots.Reservati
 	var rs []slots.Reservation
 	// In a transaction so that a failure while reading the rows rolls the
 	// expiry back: a hold must not turn expired without being announced.
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := s.txRows(ctx, tx, `
 			UPDATE reservations SET state = 'expired', updated_at = ?
 			WHERE state = 'occupied' AND expires_at <= ?
@@ -363,7 +363,7 @@ func (s *Store) Cancel(ctx context.Context, key slots.SlotKey, by slots.Actor, r
 		lock = " FOR UPDATE"
 	}
 	var res slots.CancelResult
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		cur, err := scanReservation(s.txRow(ctx, tx, `
 			SELECT `+reservationCols+` FROM reservations
 			WHERE spazio_id = ? AND date = ? AND slot = ?

@@ -62,6 +62,9 @@ type Store struct {
 	// reads and writes cache the fixed statements prepared on r and w;
 	// nil on PostgreSQL (see prepared.go).
 	reads, writes *prepared
+	// group runs SQLite's slot changes several to a commit; nil on
+	// PostgreSQL (see groupcommit.go).
+	group *groupCommitter
 	// catalog caches Spazio lookups (see catalog.go).
 	catalog spazioCache
 	// skipHoldLock leaves out the per-user lock of checkHoldLimit. Only
@@ -155,7 +158,12 @@ func openSQLite(ctx context.Context, t target) (*Store, error) {
 	readers := max(runtime.GOMAXPROCS(0), 2)
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
-	return &Store{dialect: sqliteDialect, w: w, r: r, reads: newPrepared(r), writes: newPrepared(w), name: "sqlite:" + t.sqlitePath}, nil
+	s := &Store{dialect: sqliteDialect, w: w, r: r, reads: newPrepared(r), writes: newPrepared(w), name: "sqlite:" + t.sqlitePath}
+	s.group = newGroupCommitter(w, func(ctx context.Context, tx *sql.Tx, query string) error {
+		_, err := s.txExec(ctx, tx, query)
+		return err
+	})
+	return s, nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*Store, error) {
@@ -201,6 +209,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the database. Later calls return the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		if s.group != nil {
+			s.group.close()
+		}
 		var errs []error
 		for _, p := range []*prepared{s.reads, s.writes} {
 			if p != nil {
@@ -220,6 +231,16 @@ func (s *Store) Close() error {
 
 // q adapts a query written with ? placeholders to the dialect.
 func (s *Store) q(query string) string { return s.dialect.rebind(query) }
+
+// write runs one slot change: in a group commit on SQLite, in a
+// transaction of its own on PostgreSQL. fn must use the context it is
+// given, not the caller's (see txFunc).
+func (s *Store) write(ctx context.Context, fn txFunc) error {
+	if s.group != nil {
+		return s.group.run(ctx, fn)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
+}
 
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE on SQLite) and
 // commits when fn returns nil.

@@ -1,0 +1,242 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coworkctl/coworkctl/internal/server/slots"
+)
+
+// groupTest is a SQLite store with a scratch table t(n) for operations
+// that insert numbers.
+func groupTest(t *testing.T) *Store {
+	t.Helper()
+	s := openStore(t, sqliteBackend().newDSN(t))
+	if s.group == nil {
+		t.Fatal("SQLite store has no group committer")
+	}
+	if _, err := s.w.ExecContext(context.Background(), `CREATE TABLE t (n INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func insert(n int) txFunc {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO t (n) VALUES (?)`, n)
+		return err
+	}
+}
+
+func numbers(t *testing.T, s *Store) []int {
+	t.Helper()
+	rows, err := s.r.QueryContext(context.Background(), `SELECT n FROM t ORDER BY n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ns []int
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		ns = append(ns, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+// inOneGroup runs ops so that they queue behind a blocked operation and
+// are taken together, and returns their errors in order. It fails the
+// test unless at least two of them shared a commit.
+func inOneGroup(t *testing.T, s *Store, ops ...txFunc) []error {
+	t.Helper()
+	release := make(chan struct{})
+	blockerDone := make(chan error, 1)
+	go func() {
+		blockerDone <- s.group.run(context.Background(), func(context.Context, *sql.Tx) error {
+			<-release
+			return nil
+		})
+	}()
+	groupsBefore, _ := s.group.counts()
+
+	errs := make([]error, len(ops))
+	var wg sync.WaitGroup
+	for i, op := range ops {
+		wg.Go(func() { errs[i] = s.group.run(context.Background(), op) })
+	}
+	// The operations are parked on the queue while the blocker runs; give
+	// them time to get there.
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if err := <-blockerDone; err != nil {
+		t.Fatalf("blocking operation: %v", err)
+	}
+	groups, _ := s.group.counts()
+	if commits := groups - groupsBefore; commits >= 1+len(ops) {
+		t.Fatalf("%d operations took %d commits: none shared one", 1+len(ops), commits)
+	}
+	return errs
+}
+
+func TestGroupCommitSharesCommits(t *testing.T) {
+	s := groupTest(t)
+	ops := make([]txFunc, 20)
+	for i := range ops {
+		ops[i] = insert(i)
+	}
+	for i, err := range inOneGroup(t, s, ops...) {
+		if err != nil {
+			t.Errorf("operation %d: %v", i, err)
+		}
+	}
+	if got := numbers(t, s); len(got) != len(ops) {
+		t.Fatalf("rows after 20 grouped inserts: %v", got)
+	}
+}
+
+// A failed operation is rolled back alone: what it wrote before failing
+// is gone, and the others of its commit stay.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	s := groupTest(t)
+	boom := errors.New("boom")
+	errs := inOneGroup(t, s,
+		insert(1),
+		func(ctx context.Context, tx *sql.Tx) error {
+			if err := insert(2)(ctx, tx); err != nil {
+				return err
+			}
+			return boom
+		},
+		insert(3),
+	)
+	if errs[0] != nil || errs[2] != nil || !errors.Is(errs[1], boom) {
+		t.Fatalf("errors = %v; want nil, boom, nil", errs)
+	}
+	if got := numbers(t, s); !slices.Equal(got, []int{1, 3}) {
+		t.Fatalf("rows = %v; want [1 3]: the failed operation's insert must be undone", got)
+	}
+}
+
+// When SQLite ends the whole transaction under an operation (as it does
+// on a full disk or an I/O error), no operation of the group may report
+// success, and the writer goes on working.
+func TestGroupCommitBrokenTransaction(t *testing.T) {
+	s := groupTest(t)
+	errs := inOneGroup(t, s,
+		insert(1),
+		func(ctx context.Context, tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK`); err != nil {
+				return err
+			}
+			return errors.New("transaction gone")
+		},
+		insert(3),
+	)
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("operation %d reported success in a transaction that was rolled back", i)
+		}
+	}
+	if got := numbers(t, s); len(got) != 0 {
+		t.Fatalf("rows = %v; want none", got)
+	}
+	if err := s.group.run(context.Background(), insert(4)); err != nil {
+		t.Fatalf("insert after the broken group: %v", err)
+	}
+	if got := numbers(t, s); !slices.Equal(got, []int{4}) {
+		t.Fatalf("rows = %v; want [4]", got)
+	}
+}
+
+// An operation whose caller gave up before it was taken never runs.
+func TestGroupCommitSkipsCanceled(t *testing.T) {
+	s := groupTest(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	err := s.group.run(ctx, func(context.Context, *sql.Tx) error { ran = true; return nil })
+	if !errors.Is(err, context.Canceled) || ran {
+		t.Fatalf("run with a canceled context = %v, ran %v; want context.Canceled, not run", err, ran)
+	}
+}
+
+func TestGroupCommitAfterClose(t *testing.T) {
+	s, err := Open(context.Background(), sqliteBackend().newDSN(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Hold(context.Background(), key(1, 1), as(1), t0, t0.Add(ttl), 0)
+	if !errors.Is(err, errStoreClosed) {
+		t.Fatalf("Hold after Close = %v; want %v", err, errStoreClosed)
+	}
+}
+
+// Holds and releases of many users in shared commits give what one
+// transaction each would: every hold wins its free slot once, a second
+// hold of a held slot is refused, versions of a grid are consecutive.
+func TestGroupCommitHolds(t *testing.T) {
+	s := newSeeded(t, sqliteBackend())
+	const users = 18 // two per slot of spazio 1's nine
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		won     = map[int]int64{}
+		taken   int
+		unknown []error
+	)
+	for u := range users {
+		wg.Go(func() {
+			// Two users per slot: one wins, one is refused.
+			r, err := s.Hold(context.Background(), key(1, u%(users/2)+1), as(int64(100+u)), t0, t0.Add(ttl), 0)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won[r.Reservation.Key.Slot] = r.Reservation.Version
+			case errors.Is(err, slots.ErrSlotTaken):
+				taken++
+			default:
+				unknown = append(unknown, err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(unknown) > 0 || len(won) != users/2 || taken != users/2 {
+		t.Fatalf("%d slots won, %d refused, other errors %v; want %d and %d", len(won), taken, unknown, users/2, users/2)
+	}
+	versions := slices.Sorted(func(yield func(int64) bool) {
+		for _, v := range won {
+			if !yield(v) {
+				return
+			}
+		}
+	})
+	for i, v := range versions {
+		if v != int64(i+1) {
+			t.Fatalf("versions of the winning holds = %v; want 1…%d", versions, users/2)
+		}
+	}
+	snap, err := s.Snapshot(context.Background(), 1, key(1, 1).Date, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Version != users/2 || len(snap.Active) != users/2 {
+		t.Fatalf("snapshot: version %d, %d active; want %d and %d", snap.Version, len(snap.Active), users/2, users/2)
+	}
+	groups, ops := s.group.counts()
+	t.Logf("%d operations in %d commits", ops, groups)
+}
