@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -307,14 +308,11 @@ func testCancelRaces(t *testing.T, b backend) {
 	}
 }
 
-// testMigrationKeepsReservations: a database in use at schema version 3
-// keeps its reservations, their ids and the one-active-per-slot index
-// through migration 4 (SQLite rebuilds the table), and the new state works.
-func testMigrationKeepsReservations(t *testing.T, b backend) {
+// atVersion empties s's database and runs migrations 1 to n on it by hand,
+// as a database last opened by a coworkctl of schema version n.
+func atVersion(t *testing.T, s *Store, n int) {
+	t.Helper()
 	ctx := context.Background()
-	dsn := b.newDSN(t)
-	// A store at version 3: run migrations 1–3 by hand.
-	s := openStore(t, dsn)
 	ms, err := migrations(s.dialect)
 	if err != nil {
 		t.Fatal(err)
@@ -326,7 +324,7 @@ func testMigrationKeepsReservations(t *testing.T, b backend) {
 				return fmt.Errorf("%s: %w", stmt, err)
 			}
 		}
-		for _, m := range ms[:3] {
+		for _, m := range ms[:n] {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)
 			}
@@ -337,8 +335,19 @@ func testMigrationKeepsReservations(t *testing.T, b backend) {
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("set the database back to version 3: %v", err)
+		t.Fatalf("set the database back to version %d: %v", n, err)
 	}
+	s.catalog.clear()
+}
+
+// testMigrationKeepsReservations: a database in use at schema version 3
+// keeps its reservations, their ids and the one-active-per-slot index
+// through migration 4 (SQLite rebuilds the table), and the new state works.
+func testMigrationKeepsReservations(t *testing.T, b backend) {
+	ctx := context.Background()
+	dsn := b.newDSN(t)
+	s := openStore(t, dsn)
+	atVersion(t, s, 3)
 	if err := s.UpsertCatalog(ctx, slots.DemoCatalog()); err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +367,7 @@ func testMigrationKeepsReservations(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 
-	s = openStore(t, dsn) // migrates to 4
+	s = openStore(t, dsn) // migrates to the newest version
 	active, err := activeReservations(ctx, s, 1, "2030-03-04", t0)
 	if err != nil || len(active) != 2 || active[0].ID != ids[0] || active[1].ID != ids[1] || active[1].State != slots.StateBooked {
 		t.Fatalf("after migration 4 the active reservations are %+v, %v; want ids %v", active, err, ids[:2])
@@ -374,5 +383,50 @@ func testMigrationKeepsReservations(t *testing.T, b backend) {
 	}
 	if es := history(t, s, key(1, 1), 0); len(es) != 2 || es[0].Action != slots.AuditCancel || es[1].Action != slots.AuditHold {
 		t.Fatalf("history after migration 4 = %v", briefs(es))
+	}
+}
+
+// testMigrationKeepsAudit: a database in use at schema version 4 keeps its
+// reservations and audit entries, with their ids, through migration 5
+// (SQLite rebuilds both tables), and new ones get larger ids.
+func testMigrationKeepsAudit(t *testing.T, b backend) {
+	ctx := context.Background()
+	dsn := b.newDSN(t)
+	s := openStore(t, dsn)
+	atVersion(t, s, 4)
+	if err := s.UpsertCatalog(ctx, slots.DemoCatalog()); err != nil {
+		t.Fatal(err)
+	}
+	held := mustHold(t, s, key(1, 1), 10, t0)
+	booked := mustHold(t, s, key(1, 2), 10, t0)
+	if _, err := s.Book(ctx, key(1, 2), as(10), t0); err != nil {
+		t.Fatal(err)
+	}
+	before := history(t, s, key(1, 1), 0)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openStore(t, dsn)
+	if after := history(t, s, key(1, 1), 0); !slices.Equal(briefs(after), briefs(before)) || after[0].ID != before[0].ID {
+		t.Fatalf("history after migration 5 = %v (first id %d); before it %v (first id %d)",
+			briefs(after), after[0].ID, briefs(before), before[0].ID)
+	}
+	active, err := activeReservations(ctx, s, 1, "2030-03-04", t0)
+	if err != nil || len(active) != 2 || active[0].ID != held.ID || active[1].ID != booked.ID {
+		t.Fatalf("active reservations after migration 5 = %+v, %v; want ids %d and %d", active, err, held.ID, booked.ID)
+	}
+	if next, ok, err := s.NextExpiry(ctx); err != nil || !ok || !next.Equal(held.ExpiresAt) {
+		t.Fatalf("NextExpiry after migration 5 = %v, %v, %v; want the hold's %v", next, ok, err, held.ExpiresAt)
+	}
+	r := mustHold(t, s, key(1, 3), 11, t0)
+	if r.ID <= booked.ID {
+		t.Fatalf("a new reservation got id %d, not above the migrated %d", r.ID, booked.ID)
+	}
+	if es := history(t, s, key(1, 3), 3); len(es) != 1 || es[0].ID <= before[0].ID {
+		t.Fatalf("new audit entry %v; want one with an id above %d", es, before[0].ID)
+	}
+	if rs, err := s.ExpireDue(ctx, t0.Add(ttl)); err != nil || len(rs) != 2 {
+		t.Fatalf("ExpireDue after migration 5 = %d rows, %v; want the 2 holds", len(rs), err)
 	}
 }

@@ -23,6 +23,7 @@ func BenchmarkHold(b *testing.B) {
 			b.Run("free", func(b *testing.B) { benchHoldFree(b, be) })
 			b.Run("free-parallel", func(b *testing.B) { benchHoldFreeParallel(b, be) })
 			b.Run("contended", func(b *testing.B) { benchHoldContended(b, be) })
+			b.Run("cycle-parallel", func(b *testing.B) { benchCycleParallel(b, be) })
 		})
 	}
 }
@@ -81,6 +82,30 @@ func benchHoldContended(b *testing.B, be backend) {
 		for pb.Next() {
 			k := benchKey(next.Add(1) / 50) // ~50 attempts per slot
 			if _, err := s.Hold(ctx, k, as(10), t0, t0.Add(ttl), 0); err != nil && !errors.Is(err, slots.ErrSlotTaken) {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// benchCycleParallel: 16 users each holding a free slot and releasing it,
+// over and over, as emit load --churn does; one op is a hold and its
+// release.
+func benchCycleParallel(b *testing.B, be backend) {
+	s := benchStore(b, be)
+	ctx := context.Background()
+	var next, user atomic.Int64
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		by := as(100 + user.Add(1))
+		for pb.Next() {
+			k := benchKey(next.Add(1))
+			if _, err := s.Hold(ctx, k, by, t0, t0.Add(ttl), 0); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := s.Release(ctx, k, by, t0); err != nil {
 				b.Error(err)
 				return
 			}

@@ -51,6 +51,7 @@ func runConformance(t *testing.T, b backend) {
 		{"Cancel", testCancel},
 		{"CancelRaces", testCancelRaces},
 		{"MigrationKeepsReservations", testMigrationKeepsReservations},
+		{"MigrationKeepsAudit", testMigrationKeepsAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 )
 
@@ -53,8 +54,8 @@ type groupCommitter struct {
 	ops     chan groupOp
 	stop    chan struct{}
 	stopped sync.WaitGroup
-	// groups and grouped count commits and the operations in them, for
-	// tests that prove operations do share commits.
+	// groups and grouped count the transactions begun and the operations
+	// in them, for tests that prove operations do share transactions.
 	mu              sync.Mutex
 	groups, grouped int
 }
@@ -97,6 +98,10 @@ func (g *groupCommitter) loop() {
 		case <-g.stop:
 			return
 		}
+		// Let callers that are ready to run reach the queue: with one
+		// processor (GOMAXPROCS=1) they only run when this goroutine
+		// yields, and each group would hold one operation.
+		runtime.Gosched()
 	gather:
 		for len(group) < maxGroup {
 			select {
@@ -125,6 +130,10 @@ func (g *groupCommitter) commit(group []groupOp) {
 	if len(live) == 0 {
 		return
 	}
+	g.mu.Lock()
+	g.groups++
+	g.grouped += len(live)
+	g.mu.Unlock()
 	// Statements run under a context that never ends: modernc.org/sqlite
 	// then starts no goroutine per statement to watch for a cancel.
 	ctx := context.Background()
@@ -166,10 +175,6 @@ func (g *groupCommitter) commit(group []groupOp) {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
-	g.mu.Lock()
-	g.groups++
-	g.grouped += len(live)
-	g.mu.Unlock()
 	fail(nil)
 }
 
@@ -206,7 +211,7 @@ func allFailed(errs []error) bool {
 	return true
 }
 
-// counts returns the commits made and the operations they held.
+// counts returns the transactions begun and the operations they held.
 func (g *groupCommitter) counts() (groups, ops int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -59,14 +59,16 @@ func numbers(t *testing.T, s *Store) []int {
 // test unless at least two of them shared a commit.
 func inOneGroup(t *testing.T, s *Store, ops ...txFunc) []error {
 	t.Helper()
-	release := make(chan struct{})
+	running, release := make(chan struct{}), make(chan struct{})
 	blockerDone := make(chan error, 1)
 	go func() {
 		blockerDone <- s.group.run(context.Background(), func(context.Context, *sql.Tx) error {
+			close(running)
 			<-release
 			return nil
 		})
 	}()
+	<-running // the blocker's group is formed: ops queue for the next one
 	groupsBefore, _ := s.group.counts()
 
 	errs := make([]error, len(ops))
@@ -84,7 +86,7 @@ func inOneGroup(t *testing.T, s *Store, ops ...txFunc) []error {
 	}
 	groups, _ := s.group.counts()
 	if commits := groups - groupsBefore; commits >= 1+len(ops) {
-		t.Fatalf("%d operations took %d commits: none shared one", 1+len(ops), commits)
+		t.Fatalf("%d operations took %d transactions: none shared one", 1+len(ops), commits)
 	}
 	return errs
 }
@@ -239,4 +241,40 @@ func TestGroupCommitHolds(t *testing.T) {
 	}
 	groups, ops := s.group.counts()
 	t.Logf("%d operations in %d commits", ops, groups)
+}
+
+// walFrames empties SQLite's WAL into the database, runs change alone and
+// returns the frames (pages) its commit appended to the WAL.
+func walFrames(t *testing.T, s *Store, change func()) int {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	change()
+	var busy, frames, done int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &done); err != nil {
+		t.Fatal(err)
+	}
+	return frames
+}
+
+// A hold and a release each write one page per table and index they
+// change: reservations and its three indexes, the grid's version, the
+// audit entry and its index. AUTOINCREMENT's counter page, and the expiry
+// index entry of every reservation whatever its state, are gone.
+func TestPagesPerChange(t *testing.T) {
+	s := newSeeded(t, sqliteBackend())
+	ctx := context.Background()
+	const most = 7
+	hold := walFrames(t, s, func() { mustHold(t, s, key(1, 1), 10, t0) })
+	release := walFrames(t, s, func() {
+		if _, err := s.Release(ctx, key(1, 1), as(10), t0); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if hold > most || release > most {
+		t.Fatalf("a hold wrote %d pages and a release %d; want at most %d each", hold, release, most)
+	}
+	t.Logf("pages written: hold %d, release %d", hold, release)
 }

@@ -1,4 +1,4 @@
--- Staff cancel and the audit trail (SPEC §7).
+-- Staff cancel and the audit trail.
 --
 -- A hold or booking ended by staff is 'cancelled'. The column's CHECK of
 -- 0001 got PostgreSQL's default name reservations_state_check.

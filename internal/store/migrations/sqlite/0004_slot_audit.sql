@@ -1,4 +1,4 @@
--- Staff cancel and the audit trail (SPEC §7).
+-- Staff cancel and the audit trail.
 --
 -- A hold or booking ended by staff is 'cancelled'. SQLite cannot change a
 -- CHECK constraint in place, so reservations is rebuilt with the wider one
