@@ -12,6 +12,7 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/server/wire"
 	"gopkg.in/yaml.v3"
 )
 
@@ -78,17 +79,16 @@ func FromWire(in []protocol.Sede) ([]slots.Sede, error) {
 	seenSpazio := map[int64]int64{}
 	out := make([]slots.Sede, 0, len(in))
 	for _, ws := range in {
-		s := slots.Sede{ID: ws.IDSede, Nome: ws.Nome, Citta: ws.Citta, Timezone: ws.Timezone, Apertura: ws.OrarioApertura, Chiusura: ws.OrarioChiusura}
+		s := wire.FromSede(ws)
 		if seenSede[s.ID] {
 			return nil, fmt.Errorf("sede %d listed twice", s.ID)
 		}
 		seenSede[s.ID] = true
-		for _, wsp := range ws.Spazi {
-			if other, dup := seenSpazio[wsp.IDSpazio]; dup {
-				return nil, fmt.Errorf("spazio %d listed twice (sedi %d and %d)", wsp.IDSpazio, other, s.ID)
+		for _, sp := range s.Spazi {
+			if other, dup := seenSpazio[sp.ID]; dup {
+				return nil, fmt.Errorf("spazio %d listed twice (sedi %d and %d)", sp.ID, other, s.ID)
 			}
-			seenSpazio[wsp.IDSpazio] = s.ID
-			s.Spazi = append(s.Spazi, slots.Spazio{ID: wsp.IDSpazio, SedeID: wsp.IDSede, Nome: wsp.Nome, Tipologia: wsp.Tipologia, Capacita: wsp.Capacita})
+			seenSpazio[sp.ID] = s.ID
 		}
 		if err := s.Validate(); err != nil {
 			return nil, err

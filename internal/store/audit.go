@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/slots"
 )
 
@@ -25,11 +24,11 @@ const auditBatch = 200
 func slotStatus(state string) string {
 	switch state {
 	case slots.StateOccupied:
-		return protocol.StatusOccupied
+		return string(slots.StatusOccupied)
 	case slots.StateBooked:
-		return protocol.StatusBooked
+		return string(slots.StatusBooked)
 	}
-	return protocol.StatusAvailable
+	return string(slots.StatusAvailable)
 }
 
 // entry is the audit entry of a change that took r's slot from the status
@@ -45,7 +44,7 @@ func entry(action string, r slots.Reservation, from string, by slots.Actor, reas
 // expiryEntry is the audit entry of r's expiry: nobody acted, so the actor
 // is the holder with slots.RoleSystem.
 func expiryEntry(r slots.Reservation) slots.AuditEntry {
-	return entry(slots.AuditExpire, r, protocol.StatusOccupied, slots.Actor{UserID: r.UserID, Role: slots.RoleSystem}, "")
+	return entry(slots.AuditExpire, r, string(slots.StatusOccupied), slots.Actor{UserID: r.UserID, Role: slots.RoleSystem}, "")
 }
 
 // writeAudit inserts entries in tx, the transaction of their changes,

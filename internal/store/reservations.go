@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/slots"
 )
 
@@ -199,7 +198,7 @@ func (s *Store) Hold(ctx context.Context, key slots.SlotKey, by slots.Actor, now
 			res.Expired.Version = v - 1
 			audit = append(audit, expiryEntry(*res.Expired))
 		}
-		audit = append(audit, entry(slots.AuditHold, res.Reservation, protocol.StatusAvailable, by, ""))
+		audit = append(audit, entry(slots.AuditHold, res.Reservation, string(slots.StatusAvailable), by, ""))
 		return s.writeAudit(ctx, tx, audit)
 	})
 	switch {
@@ -294,7 +293,7 @@ func (s *Store) endHold(ctx context.Context, key slots.SlotKey, by slots.Actor, 
 		if r.Version, err = s.bumpVersion(ctx, tx, key.SpazioID, key.Date, 1); err != nil {
 			return err
 		}
-		return s.writeAudit(ctx, tx, []slots.AuditEntry{entry(action, r, protocol.StatusOccupied, by, "")})
+		return s.writeAudit(ctx, tx, []slots.AuditEntry{entry(action, r, string(slots.StatusOccupied), by, "")})
 	})
 	if err != nil {
 		return slots.Reservation{}, err

@@ -20,6 +20,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server/metrics"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/server/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -163,29 +164,7 @@ func (a *api) sedi(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, "catalog", err)
 		return
 	}
-	out := make([]protocol.Sede, 0, len(cat))
-	for _, s := range cat {
-		out = append(out, ToWireSede(s))
-	}
-	writeJSON(w, http.StatusOK, protocol.SediResponse{Success: true, Data: out})
-}
-
-// ToWireSede converts a domain sede to its wire form.
-func ToWireSede(s slots.Sede) protocol.Sede {
-	ps := protocol.Sede{IDSede: s.ID, Nome: s.Nome, Citta: s.Citta, Timezone: s.Timezone,
-		OrarioApertura: orDefault(s.Apertura, slots.DefaultApertura), OrarioChiusura: orDefault(s.Chiusura, slots.DefaultChiusura),
-		Spazi: []protocol.Spazio{}}
-	for _, sp := range s.Spazi {
-		ps.Spazi = append(ps.Spazi, protocol.Spazio{IDSpazio: sp.ID, IDSede: s.ID, Nome: sp.Nome, Tipologia: sp.Tipologia, Capacita: sp.Capacita})
-	}
-	return ps
-}
-
-func orDefault(v, d string) string {
-	if v == "" {
-		return d
-	}
-	return v
+	writeJSON(w, http.StatusOK, protocol.SediResponse{Success: true, Data: wire.Sedi(cat)})
 }
 
 func (a *api) slots(w http.ResponseWriter, r *http.Request) {
@@ -211,9 +190,7 @@ func (a *api) slots(w http.ResponseWriter, r *http.Request) {
 		a.domainError(w, actionRead, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, protocol.SlotsResponse{Success: true, Data: protocol.SlotsList{
-		Slots: g.Slots, Count: len(g.Slots), Date: g.Date, IDSpazio: g.Spazio.ID, IDSede: g.Sede.ID, Version: g.Version,
-	}})
+	writeJSON(w, http.StatusOK, protocol.SlotsResponse{Success: true, Data: wire.SlotsList(g)})
 }
 
 // badRequest is a 400 answer found while reading a request.
@@ -277,18 +254,19 @@ func (a *api) slotAction(act action) func(http.ResponseWriter, *http.Request, *a
 			return
 		}
 		a.countAction(act, "ok")
-		data := &protocol.SlotActionData{SlotID: in.Slot, PrenotazioneID: res.ID}
-		var msg string
+		var (
+			status slots.Status
+			msg    string
+		)
 		switch act {
 		case actionHold:
-			exp := protocol.Timestamp(res.ExpiresAt)
-			data.ExpiresAt, data.Status, msg = &exp, protocol.StatusOccupied, protocol.HoldMessage(a.Slots.HoldTTL())
+			status, msg = slots.StatusOccupied, protocol.HoldMessage(a.Slots.HoldTTL())
 		case actionBook:
-			data.Status, msg = protocol.StatusBooked, protocol.MsgSlotBooked
+			status, msg = slots.StatusBooked, protocol.MsgSlotBooked
 		case actionRelease:
-			data.Status, msg = protocol.StatusAvailable, protocol.MsgSlotReleased
+			status, msg = slots.StatusAvailable, protocol.MsgSlotReleased
 		}
-		writeJSON(w, http.StatusOK, protocol.SlotActionResponse{Success: true, Message: msg, Data: data})
+		writeJSON(w, http.StatusOK, protocol.SlotActionResponse{Success: true, Message: msg, Data: wire.SlotActionData(in.Slot, res, status)})
 	}
 }
 
@@ -319,10 +297,7 @@ func (a *api) cancelSlot(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 	}
 	a.countAction(actionCancel, "ok")
 	reason, _ := slots.CleanReason(body.Reason) // what Cancel recorded
-	writeJSON(w, http.StatusOK, protocol.SlotCancelResponse{Success: true, Message: protocol.MsgSlotCancelled, Data: protocol.SlotCancelData{
-		SlotID: in.Slot, PrenotazioneID: res.Reservation.ID, Status: protocol.StatusAvailable,
-		PreviousStatus: res.From, IDUtente: res.Reservation.UserID, Reason: reason, Version: res.Reservation.Version,
-	}})
+	writeJSON(w, http.StatusOK, protocol.SlotCancelResponse{Success: true, Message: protocol.MsgSlotCancelled, Data: wire.SlotCancelData(in.Slot, res, reason)})
 }
 
 // history is GET /api/admin/slots/{idSpazio}/{date}/history (staff), with
@@ -358,22 +333,7 @@ func (a *api) history(w http.ResponseWriter, r *http.Request, _ *auth.Claims) {
 		a.domainError(w, actionHistory, err)
 		return
 	}
-	out := protocol.HistoryList{IDSpazio: h.Spazio.ID, IDSede: h.Sede.ID, Date: h.Date, Slot: h.Slot, Limit: h.Limit,
-		Count: len(h.Entries), Entries: make([]protocol.AuditEntry, 0, len(h.Entries))}
-	for _, e := range h.Entries {
-		out.Entries = append(out.Entries, ToWireAuditEntry(e))
-	}
-	writeJSON(w, http.StatusOK, protocol.HistoryResponse{Success: true, Data: out})
-}
-
-// ToWireAuditEntry converts a domain audit entry to its wire form.
-func ToWireAuditEntry(e slots.AuditEntry) protocol.AuditEntry {
-	return protocol.AuditEntry{
-		ID: e.ID, At: protocol.Timestamp(e.At), Action: e.Action, SlotID: e.Key.Slot,
-		IDSpazio: e.Key.SpazioID, IDSede: e.Key.SedeID, Date: e.Key.Date, From: e.From, To: e.To,
-		PrenotazioneID: e.ReservationID, HolderID: e.HolderID, UserID: e.Actor.UserID, Role: e.Actor.Role,
-		Reason: e.Reason, Version: e.Version,
-	}
+	writeJSON(w, http.StatusOK, protocol.HistoryResponse{Success: true, Data: wire.History(h)})
 }
 
 func resultOf(err error) string {

@@ -8,6 +8,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/realtime/sio"
 	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/server/wire"
 )
 
 // joinTimeout bounds the snapshot query of one join.
@@ -70,11 +71,9 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 		return // disconnected while the snapshot was read
 	}
 	h.refreshGauges()
-	now := protocol.Timestamp(time.Now())
-	h.emitTo(sess.sock, protocol.EventJoinedSpace, protocol.JoinedSpace{Room: room, SpazioID: spazioID, SedeID: sedeID, Date: grid.Date, Timestamp: now})
-	h.emitTo(sess.sock, protocol.EventSlotsStatusUpdate, protocol.SlotsStatusUpdate{
-		Type: protocol.EventSlotsStatusUpdate, SpazioID: spazioID, SedeID: sedeID, Date: grid.Date, SlotsStatus: grid.Slots, Version: grid.Version, Timestamp: now,
-	})
+	now := time.Now()
+	h.emitTo(sess.sock, protocol.EventJoinedSpace, protocol.JoinedSpace{Room: room, SpazioID: spazioID, SedeID: sedeID, Date: grid.Date, Timestamp: protocol.Timestamp(now)})
+	h.emitTo(sess.sock, protocol.EventSlotsStatusUpdate, wire.SlotsStatusUpdate(grid, now))
 	e.Ack(protocol.Ack{Success: true, Room: room})
 	h.log.Info("joined space", "socket", sess.id, "user", sess.claims.UserID, "room", room, "date", grid.Date)
 }

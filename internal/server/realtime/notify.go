@@ -8,32 +8,15 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/server/wire"
 )
 
 var _ slots.Notifier = (*Hub)(nil)
 
-func slotData(c slots.Change) protocol.SlotData {
-	d := protocol.SlotData{
-		ID: c.Key.Slot, IDSlot: c.Key.Slot, IDSpazio: c.Key.SpazioID, IDSede: c.Key.SedeID,
-		Date: c.Key.Date, Orario: c.Orario, Status: c.Status,
-	}
-	if !c.ExpiresAt.IsZero() {
-		exp := protocol.Timestamp(c.ExpiresAt)
-		d.ExpiresAt = &exp
-	}
-	if c.ReservationID != 0 {
-		id := c.ReservationID
-		d.PrenotazioneID = &id
-	}
-	return d
-}
-
 // SlotChanged broadcasts slot_update, with the change's grid version, to
 // the spazio's room. The payload never names the holder: other users must not learn who holds a slot.
 func (h *Hub) SlotChanged(_ context.Context, c slots.Change) {
-	h.Broadcast(protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), protocol.EventSlotUpdate, protocol.SlotUpdate{
-		Type: protocol.EventSlotUpdate, SlotID: c.Key.Slot, Status: c.Status, Data: slotData(c), Version: c.Version, Timestamp: protocol.Timestamp(time.Now()),
-	})
+	h.Broadcast(protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), protocol.EventSlotUpdate, wire.SlotUpdate(c, time.Now()))
 	h.log.Debug("slot changed", "room", protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), "slot", c.Key.Slot, "status", c.Status)
 }
 
@@ -42,17 +25,12 @@ func (h *Hub) SlotChanged(_ context.Context, c slots.Change) {
 // slot_cancelled with staff's reason to the holder's personal room, so
 // every tab of theirs, on any node, learns why the slot went.
 func (h *Hub) SlotCancelled(_ context.Context, c slots.Change, reason string) {
-	c.Status, c.ExpiresAt = protocol.StatusAvailable, time.Time{}
-	now := protocol.Timestamp(time.Now())
-	data := slotData(c)
+	c.Status, c.ExpiresAt = slots.StatusAvailable, time.Time{}
+	now := time.Now()
 	room := protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID)
-	h.Broadcast(room, protocol.EventSlotUpdate, protocol.SlotUpdate{
-		Type: protocol.EventSlotUpdate, SlotID: c.Key.Slot, Status: c.Status, Data: data, Version: c.Version, Timestamp: now,
-	})
+	h.Broadcast(room, protocol.EventSlotUpdate, wire.SlotUpdate(c, now))
 	if c.UserID != 0 {
-		h.Broadcast(protocol.UserRoom(c.UserID), protocol.EventSlotCancelled, protocol.SlotCancelled{
-			Type: protocol.EventSlotCancelled, SlotID: c.Key.Slot, Data: data, Reason: reason, Timestamp: now,
-		})
+		h.Broadcast(protocol.UserRoom(c.UserID), protocol.EventSlotCancelled, wire.SlotCancelled(c, reason, now))
 	}
 	h.log.Debug("slot cancelled", "room", room, "slot", c.Key.Slot, "holder", c.UserID)
 }
@@ -64,23 +42,18 @@ func (h *Hub) HoldsExpired(_ context.Context, freed []slots.Change) {
 	if len(freed) == 0 {
 		return
 	}
-	now := protocol.Timestamp(time.Now())
+	now := time.Now()
 	list := make([]protocol.FreedSlot, 0, len(freed))
 	for _, c := range freed {
-		c.Status = protocol.StatusAvailable
-		data := slotData(c)
-		h.Broadcast(protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), protocol.EventSlotUpdate, protocol.SlotUpdate{
-			Type: protocol.EventSlotUpdate, SlotID: c.Key.Slot, Status: c.Status, Data: data, Version: c.Version, Timestamp: now,
-		})
+		c.Status = slots.StatusAvailable
+		h.Broadcast(protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), protocol.EventSlotUpdate, wire.SlotUpdate(c, now))
 		if c.UserID != 0 {
-			h.Broadcast(protocol.UserRoom(c.UserID), protocol.EventHoldExpired, protocol.HoldExpired{
-				Type: protocol.EventHoldExpired, SlotID: c.Key.Slot, Data: data, Timestamp: now,
-			})
+			h.Broadcast(protocol.UserRoom(c.UserID), protocol.EventHoldExpired, wire.HoldExpired(c, now))
 		}
-		list = append(list, protocol.FreedSlot{IDSpazio: c.Key.SpazioID, IDSede: c.Key.SedeID, Date: c.Key.Date, IDSlot: c.Key.Slot})
+		list = append(list, wire.FreedSlot(c))
 		h.metrics.Expiries.Inc()
 	}
-	h.Broadcast("", protocol.EventSlotsFreed, protocol.SlotsFreed{Type: protocol.EventSlotsFreed, Count: len(freed), Slots: list, Timestamp: now})
+	h.Broadcast("", protocol.EventSlotsFreed, protocol.SlotsFreed{Type: protocol.EventSlotsFreed, Count: len(freed), Slots: list, Timestamp: protocol.Timestamp(now)})
 }
 
 // Broadcast emits event to a room, or to every socket when room is "".

@@ -91,13 +91,13 @@ func TestCancelNotifiesHolderAndAudits(t *testing.T) {
 		t.Fatalf("announced %d changes and %d cancels, want the hold's change and one cancel", len(changes), len(cancels))
 	}
 	got := cancels[0]
-	want := slots.Change{Key: slots.SlotKey{SpazioID: 3, SedeID: 1, Date: day, Slot: 2}, Orario: "10:00",
-		Status: protocol.StatusAvailable, ReservationID: held.ID, UserID: 7, Version: 2}
+	want := slots.Change{Key: slots.SlotKey{SpazioID: 3, SedeID: 1, Date: day, Slot: 2}, Start: time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC),
+		Status: slots.StatusAvailable, ReservationID: held.ID, UserID: 7, Version: 2}
 	if got.change != want || got.reason != "Sala chiusa per manutenzione" {
 		t.Fatalf("announced cancel %+v %q,\nwant %+v %q", got.change, got.reason, want, "Sala chiusa per manutenzione")
 	}
 	g, err := svc.Grid(ctx, 3, 1, day, slots.Viewer{})
-	if err != nil || g.Slots[1].Status != protocol.StatusAvailable || g.Version != 2 {
+	if err != nil || g.Slots[1].Status != slots.StatusAvailable || g.Version != 2 {
 		t.Fatalf("grid after the cancel: slot 2 %+v, version %d, %v", g.Slots[1], g.Version, err)
 	}
 

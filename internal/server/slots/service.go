@@ -9,21 +9,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/coworkctl/coworkctl/internal/protocol"
 )
 
 // Change is one slot's new state, published after the store committed it.
 type Change struct {
-	Key       SlotKey
-	Orario    string
-	Status    string // protocol.StatusAvailable/Occupied/Booked
+	Key SlotKey
+	// Start is the slot's start in the sede's zone; zero when the sweeper
+	// could not look the sede up.
+	Start  time.Time
+	Status Status // StatusAvailable, StatusOccupied or StatusBooked
+	// ExpiresAt is when the hold lapses, zero unless Status is StatusOccupied.
 	ExpiresAt time.Time
 	// ReservationID and UserID identify the reservation behind the change;
 	// notifiers must not show UserID to other users: only the holder and staff see it.
@@ -155,12 +155,15 @@ func (s *Service) location(sede Sede) *time.Location {
 	return loc
 }
 
+// DateLayout is the layout of dates: YYYY-MM-DD, in the sede's zone.
+const DateLayout = "2006-01-02"
+
 // ParseDate validates a YYYY-MM-DD calendar date.
 func ParseDate(date string) (time.Time, error) {
-	if len(date) != len(protocol.DateLayout) {
+	if len(date) != len(DateLayout) {
 		return time.Time{}, fmt.Errorf("%w: %q is not YYYY-MM-DD", ErrBadDate, date)
 	}
-	t, err := time.Parse(protocol.DateLayout, date)
+	t, err := time.Parse(DateLayout, date)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: %q: %v", ErrBadDate, date, err)
 	}
@@ -169,7 +172,7 @@ func ParseDate(date string) (time.Time, error) {
 
 // Today is the current date in the sede's zone.
 func (s *Service) Today(sede Sede) string {
-	return s.clock.Now().In(s.location(sede)).Format(protocol.DateLayout)
+	return s.clock.Now().In(s.location(sede)).Format(DateLayout)
 }
 
 // ResolveSpace returns the spazio and its sede, checking that the spazio
@@ -196,83 +199,6 @@ func (s *Service) slotStart(sede Sede, day time.Time, n int) (time.Time, error) 
 	}
 	minutes := open + (n-1)*60
 	return time.Date(day.Year(), day.Month(), day.Day(), minutes/60, minutes%60, 0, 0, s.location(sede)), nil
-}
-
-func orario(start time.Time) string { return start.Format("15:04") }
-
-// Grid is one spazio's slots on one date, as the viewer may see them.
-type Grid struct {
-	Spazio Spazio
-	Sede   Sede
-	Date   string
-	Slots  []protocol.Slot
-	// Version is the grid's version read with its reservations (see
-	// Snapshot): a change with a higher Version is not in Slots.
-	Version int64
-}
-
-// Grid builds the slot grid of a spazio and date. Held slots whose hold
-// lapsed read as available even before the sweeper runs.
-func (s *Service) Grid(ctx context.Context, spazioID, sedeID int64, date string, v Viewer) (Grid, error) {
-	sp, sede, err := s.ResolveSpace(ctx, spazioID, sedeID)
-	if err != nil {
-		return Grid{}, err
-	}
-	if date == "" {
-		date = s.Today(sede)
-	}
-	day, err := ParseDate(date)
-	if err != nil {
-		return Grid{}, err
-	}
-	n, err := sede.SlotCount()
-	if err != nil {
-		return Grid{}, err
-	}
-	now := s.clock.Now()
-	snap, err := s.store.Snapshot(ctx, spazioID, date, now)
-	if err != nil {
-		return Grid{}, fmt.Errorf("grid of spazio %d on %s: %w", spazioID, date, err)
-	}
-	bySlot := make(map[int]Reservation, len(snap.Active))
-	for _, r := range snap.Active {
-		bySlot[r.Key.Slot] = r
-	}
-	g := Grid{Spazio: sp, Sede: sede, Date: date, Slots: make([]protocol.Slot, 0, n), Version: snap.Version}
-	for i := 1; i <= n; i++ {
-		start, err := s.slotStart(sede, day, i)
-		if err != nil {
-			return Grid{}, err
-		}
-		slot := protocol.Slot{
-			ID: i, IDSlot: i, IDSpazio: sp.ID, IDSede: sede.ID, Date: date,
-			Orario: orario(start), Status: protocol.StatusAvailable,
-			Title: fmt.Sprintf("%s - %s", orario(start), orario(start.Add(time.Hour))),
-		}
-		if r, ok := bySlot[i]; ok {
-			slot.Status = protocol.StatusBooked
-			if r.State == StateOccupied {
-				slot.Status = protocol.StatusOccupied
-				exp := protocol.Timestamp(r.ExpiresAt)
-				mins := int(math.Ceil(r.ExpiresAt.Sub(now).Minutes()))
-				slot.ExpiresAt, slot.MinutesRemaining = &exp, &mins
-			}
-			// The reservation id is no personal data (slot_update carries it
-			// too); the holder's id is shown to the holder and staff only.
-			id := r.ID
-			slot.PrenotazioneID = &id
-			if v.Staff || v.UserID == r.UserID {
-				uid := r.UserID
-				slot.IDUtente = &uid
-			}
-		}
-		if !start.After(now) {
-			slot.Status = protocol.StatusPast
-			slot.ExpiresAt, slot.MinutesRemaining = nil, nil
-		}
-		g.Slots = append(g.Slots, slot)
-	}
-	return g, nil
 }
 
 // Action names a slot to act on, as the REST API receives it.
@@ -329,9 +255,9 @@ func (s *Service) Hold(ctx context.Context, a Action, by Actor) (Reservation, er
 		return Reservation{}, err // the store's error names the action and the slot
 	}
 	if res.Expired != nil {
-		s.notifier.HoldsExpired(ctx, []Change{s.change(*res.Expired, protocol.StatusAvailable, start)})
+		s.notifier.HoldsExpired(ctx, []Change{s.change(*res.Expired, StatusAvailable, start)})
 	}
-	s.notifier.SlotChanged(ctx, s.change(res.Reservation, protocol.StatusOccupied, start))
+	s.notifier.SlotChanged(ctx, s.change(res.Reservation, StatusOccupied, start))
 	s.planSweep(res.Reservation.ExpiresAt)
 	return res.Reservation, nil
 }
@@ -358,7 +284,7 @@ func (s *Service) Book(ctx context.Context, a Action, by Actor) (Reservation, er
 	if err != nil {
 		return Reservation{}, err // the store's error names the action and the slot
 	}
-	s.notifier.SlotChanged(ctx, s.change(r, protocol.StatusBooked, start))
+	s.notifier.SlotChanged(ctx, s.change(r, StatusBooked, start))
 	return r, nil
 }
 
@@ -372,7 +298,7 @@ func (s *Service) Release(ctx context.Context, a Action, by Actor) (Reservation,
 	if err != nil {
 		return Reservation{}, err // the store's error names the action and the slot
 	}
-	s.notifier.SlotChanged(ctx, s.change(r, protocol.StatusAvailable, start))
+	s.notifier.SlotChanged(ctx, s.change(r, StatusAvailable, start))
 	return r, nil
 }
 
@@ -425,7 +351,7 @@ func (s *Service) Cancel(ctx context.Context, a Action, by Actor, reason string,
 	if err != nil {
 		return CancelResult{}, err // the store's error names the action and the slot
 	}
-	s.notifier.SlotCancelled(ctx, s.change(res.Reservation, protocol.StatusAvailable, start), reason)
+	s.notifier.SlotCancelled(ctx, s.change(res.Reservation, StatusAvailable, start), reason)
 	s.log.Info("slot cancelled by staff", "spazio", key.SpazioID, "date", key.Date, "slot", key.Slot,
 		"prenotazione", res.Reservation.ID, "holder", res.Reservation.UserID, "was", res.From, "staff", by.UserID, "role", by.Role)
 	return res, nil
@@ -494,16 +420,16 @@ func (s *Service) History(ctx context.Context, q HistoryQuery) (History, error) 
 	return History{Spazio: sp, Sede: sede, Date: q.Date, Slot: q.Slot, Limit: q.Limit, Entries: entries}, nil
 }
 
-func (s *Service) change(r Reservation, status string, start time.Time) Change {
-	c := Change{Key: r.Key, Orario: orario(start), Status: status, ReservationID: r.ID, UserID: r.UserID, Version: r.Version}
-	if status == protocol.StatusOccupied {
+func (s *Service) change(r Reservation, status Status, start time.Time) Change {
+	c := Change{Key: r.Key, Start: start, Status: status, ReservationID: r.ID, UserID: r.UserID, Version: r.Version}
+	if status == StatusOccupied {
 		c.ExpiresAt = r.ExpiresAt
 	}
 	return c
 }
 
 // changeOf builds a Change when only the reservation is known (sweeper).
-func (s *Service) changeOf(ctx context.Context, r Reservation, status string) Change {
+func (s *Service) changeOf(ctx context.Context, r Reservation, status Status) Change {
 	c := Change{Key: r.Key, Status: status, ReservationID: r.ID, UserID: r.UserID, Version: r.Version}
 	_, sede, err := s.store.Spazio(ctx, r.Key.SpazioID)
 	if err != nil {
@@ -511,7 +437,7 @@ func (s *Service) changeOf(ctx context.Context, r Reservation, status string) Ch
 	}
 	if day, err := ParseDate(r.Key.Date); err == nil {
 		if start, err := s.slotStart(sede, day, r.Key.Slot); err == nil {
-			c.Orario = orario(start)
+			c.Start = start
 		}
 	}
 	return c
@@ -563,7 +489,7 @@ func (s *Service) SweepOnce(ctx context.Context) (int, error) {
 	}
 	changes := make([]Change, 0, len(expired))
 	for _, r := range expired {
-		changes = append(changes, s.changeOf(ctx, r, protocol.StatusAvailable))
+		changes = append(changes, s.changeOf(ctx, r, StatusAvailable))
 	}
 	s.notifier.HoldsExpired(ctx, changes)
 	s.log.Info("holds expired", "count", len(expired))

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/slots"
 	"github.com/coworkctl/coworkctl/internal/store"
 )
@@ -140,26 +139,41 @@ func TestGridStatusesAndPrivacy(t *testing.T) {
 			if len(g.Slots) != 9 {
 				t.Fatalf("got %d slots, want 9 (09:00-18:00)", len(g.Slots))
 			}
-			want := map[int]string{1: protocol.StatusPast, 2: protocol.StatusAvailable, 3: protocol.StatusOccupied, 5: protocol.StatusBooked, 9: protocol.StatusAvailable}
+			want := map[int]slots.Status{1: slots.StatusPast, 2: slots.StatusAvailable, 3: slots.StatusOccupied, 5: slots.StatusBooked, 9: slots.StatusAvailable}
 			for n, status := range want {
 				if got := g.Slots[n-1].Status; got != status {
 					t.Errorf("slot %d status = %s, want %s", n, got, status)
 				}
 			}
-			if g.Slots[0].Orario != "09:00" || g.Slots[8].Orario != "17:00" || g.Slots[2].Title != "11:00 - 12:00" {
-				t.Errorf("orari wrong: %q %q %q", g.Slots[0].Orario, g.Slots[8].Orario, g.Slots[2].Title)
+			for i, s := range g.Slots {
+				if s.Number != i+1 {
+					t.Errorf("slot %d has number %d", i+1, s.Number)
+				}
+			}
+			at := func(h int) time.Time { return time.Date(2026, 3, 10, h, 0, 0, 0, time.UTC) }
+			if !g.Slots[0].Start.Equal(at(9)) || !g.Slots[8].Start.Equal(at(17)) || !g.Slots[2].Start.Equal(at(11)) || !g.Slots[2].End.Equal(at(12)) {
+				t.Errorf("times wrong: %v %v %v-%v", g.Slots[0].Start, g.Slots[8].Start, g.Slots[2].Start, g.Slots[2].End)
+			}
+			if !g.At.Equal(clock.Now()) {
+				t.Errorf("grid read at %v, want %v", g.At, clock.Now())
 			}
 			s3 := g.Slots[2]
 			// Held at 08:30 for two hours, read at 09:30: one hour left.
-			if s3.ExpiresAt == nil || *s3.ExpiresAt != "2026-03-10T10:30:00.000Z" || s3.MinutesRemaining == nil || *s3.MinutesRemaining != 60 {
-				t.Errorf("slot 3 expiry = %v / %v minutes, want 10:30Z / 60", s3.ExpiresAt, s3.MinutesRemaining)
+			if !s3.ExpiresAt.Equal(time.Date(2026, 3, 10, 10, 30, 0, 0, time.UTC)) || s3.ExpiresAt.Sub(g.At) != time.Hour {
+				t.Errorf("slot 3 expires at %v, %v after the read; want 10:30Z, 1h", s3.ExpiresAt, s3.ExpiresAt.Sub(g.At))
 			}
-			if g.Slots[0].ExpiresAt != nil || g.Slots[4].ExpiresAt != nil {
-				t.Error("past or booked slot carries expires_at")
+			if !g.Slots[0].ExpiresAt.IsZero() || !g.Slots[4].ExpiresAt.IsZero() {
+				t.Error("past or booked slot carries an expiry")
 			}
-			if (s3.IDUtente != nil) != tt.seeHolder3 || (g.Slots[4].IDUtente != nil) != tt.seeHolder5 {
-				t.Errorf("privacy: holder of 3 visible=%v (want %v), of 5 visible=%v (want %v)",
-					s3.IDUtente != nil, tt.seeHolder3, g.Slots[4].IDUtente != nil, tt.seeHolder5)
+			visible := func(see bool, id int64) int64 {
+				if see {
+					return id
+				}
+				return 0
+			}
+			if s3.HolderID != visible(tt.seeHolder3, 10) || g.Slots[4].HolderID != visible(tt.seeHolder5, 11) {
+				t.Errorf("privacy: holders %d of 3 and %d of 5, want %d and %d",
+					s3.HolderID, g.Slots[4].HolderID, visible(tt.seeHolder3, 10), visible(tt.seeHolder5, 11))
 			}
 		})
 	}
@@ -174,12 +188,12 @@ func TestLapsedHoldReadsFreeBeforeSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, _ := svc.Grid(ctx, 2, 1, day, slots.Viewer{})
-	if g.Slots[3].Status != protocol.StatusOccupied || g.Slots[3].MinutesRemaining == nil || *g.Slots[3].MinutesRemaining != 15 {
+	if g.Slots[3].Status != slots.StatusOccupied || g.Slots[3].ExpiresAt.Sub(g.At) != 15*time.Minute {
 		t.Fatalf("fresh hold: %+v", g.Slots[3])
 	}
 	clock.Add(15 * time.Minute)
 	g, _ = svc.Grid(ctx, 2, 1, day, slots.Viewer{})
-	if g.Slots[3].Status != protocol.StatusAvailable {
+	if g.Slots[3].Status != slots.StatusAvailable {
 		t.Fatalf("lapsed hold reads %s, want available", g.Slots[3].Status)
 	}
 	// Another user takes it before the sweeper ran: the lapsed hold is
@@ -191,7 +205,7 @@ func TestLapsedHoldReadsFreeBeforeSweep(t *testing.T) {
 		t.Fatalf("SweepOnce after takeover = %d, %v; want 0 (already expired by the hold)", n, err)
 	}
 	_, expired := rec.snapshot()
-	if len(expired) != 1 || len(expired[0]) != 1 || expired[0][0].UserID != 1 || expired[0][0].Orario != "12:00" {
+	if len(expired) != 1 || len(expired[0]) != 1 || expired[0][0].UserID != 1 || !expired[0][0].Start.Equal(time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)) {
 		t.Fatalf("expired announcements = %+v, want one for user 1 at 12:00", expired)
 	}
 	// Hold (1), its expiry (2), the new hold (3): announced in that order.
@@ -294,12 +308,12 @@ func TestNotificationsFollowActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	changes, _ := rec.snapshot()
-	want := []string{protocol.StatusOccupied, protocol.StatusAvailable, protocol.StatusOccupied, protocol.StatusBooked}
+	want := []slots.Status{slots.StatusOccupied, slots.StatusAvailable, slots.StatusOccupied, slots.StatusBooked}
 	if len(changes) != len(want) {
 		t.Fatalf("got %d changes, want %d", len(changes), len(want))
 	}
 	for i, c := range changes {
-		if c.Status != want[i] || c.Key.Slot != 2 || c.Key.SpazioID != 3 || c.Orario != "10:00" {
+		if c.Status != want[i] || c.Key.Slot != 2 || c.Key.SpazioID != 3 || !c.Start.Equal(time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)) {
 			t.Errorf("change %d = %+v, want status %s for slot 2 of spazio 3 at 10:00", i, c, want[i])
 		}
 		if c.Version != int64(i+1) {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/coworkctl/coworkctl/internal/protocol"
 )
 
 // Domain errors. Adapters map them once to HTTP statuses and socket replies.
@@ -77,16 +75,16 @@ type Actor struct {
 
 // RoleSystem is the audit role of changes nobody asked for: expiries. Their
 // entries name the holder whose hold lapsed as the user.
-const RoleSystem = protocol.RoleSystem
+const RoleSystem = "system"
 
 // Audit actions: what an AuditEntry did to its slot. They are the wire's
 // names, as slot statuses are.
 const (
-	AuditHold    = protocol.AuditHold    // available → occupied
-	AuditBook    = protocol.AuditBook    // occupied → booked
-	AuditRelease = protocol.AuditRelease // occupied → available
-	AuditExpire  = protocol.AuditExpire  // occupied → available: the sweeper, or a hold taking over a lapsed one
-	AuditCancel  = protocol.AuditCancel  // occupied or booked → available, by staff
+	AuditHold    = "hold"    // available → occupied
+	AuditBook    = "book"    // occupied → booked
+	AuditRelease = "release" // occupied → available
+	AuditExpire  = "expire"  // occupied → available: the sweeper, or a hold taking over a lapsed one
+	AuditCancel  = "cancel"  // occupied or booked → available, by staff
 )
 
 // AuditEntry is one committed change of one slot, written in the change's
@@ -97,7 +95,7 @@ type AuditEntry struct {
 	Action string    // AuditHold, AuditBook, …
 	Key    SlotKey
 	// From and To are the slot's status before and after, as clients see
-	// it: protocol.StatusAvailable, StatusOccupied or StatusBooked.
+	// it: the value of StatusAvailable, StatusOccupied or StatusBooked.
 	From, To string
 	// ReservationID and HolderID name the reservation changed and its user.
 	ReservationID int64
