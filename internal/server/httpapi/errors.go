@@ -26,6 +26,8 @@ type problem struct {
 	status int
 	code   string
 	msg    string
+	// result labels the action's outcome in the slot action metrics.
+	result string
 }
 
 // errorTable is the one place domain errors become HTTP answers.
@@ -34,33 +36,33 @@ func errorTable(a action, err error) problem {
 	errors.As(err, &limit)
 	switch {
 	case errors.Is(err, slots.ErrHoldLimit) && limit != nil:
-		return problem{http.StatusTooManyRequests, protocol.CodeHoldLimit, protocol.HoldLimitMessage(limit.Limit)}
+		return problem{http.StatusTooManyRequests, protocol.CodeHoldLimit, protocol.HoldLimitMessage(limit.Limit), "limited"}
 	case errors.Is(err, slots.ErrDateTooFar) && limit != nil:
-		return problem{http.StatusBadRequest, protocol.CodeDateTooFar, protocol.DateTooFarMessage(limit.Limit)}
+		return problem{http.StatusBadRequest, protocol.CodeDateTooFar, protocol.DateTooFarMessage(limit.Limit), "invalid"}
 	case errors.Is(err, slots.ErrNothingToCancel):
-		return problem{http.StatusNotFound, protocol.CodeNothingToCancel, protocol.MsgNothingToCancel}
+		return problem{http.StatusNotFound, protocol.CodeNothingToCancel, protocol.MsgNothingToCancel, "nothing"}
 	case errors.Is(err, slots.ErrSlotChanged):
-		return problem{http.StatusConflict, protocol.CodeSlotChanged, protocol.MsgSlotChanged}
+		return problem{http.StatusConflict, protocol.CodeSlotChanged, protocol.MsgSlotChanged, "changed"}
 	case errors.Is(err, slots.ErrBadReason):
-		return problem{http.StatusBadRequest, protocol.CodeBadReason, protocol.BadReasonMessage(slots.MaxReasonLen)}
+		return problem{http.StatusBadRequest, protocol.CodeBadReason, protocol.BadReasonMessage(slots.MaxReasonLen), "invalid"}
 	case errors.Is(err, slots.ErrSlotTaken):
-		return problem{http.StatusConflict, "SLOT_TAKEN", protocol.MsgSlotUnavailable}
+		return problem{http.StatusConflict, "SLOT_TAKEN", protocol.MsgSlotUnavailable, "taken"}
 	case errors.Is(err, slots.ErrNotHeld) && a == actionBook:
-		return problem{http.StatusConflict, "NOT_HELD", protocol.MsgSlotNotBookable}
+		return problem{http.StatusConflict, "NOT_HELD", protocol.MsgSlotNotBookable, "not_held"}
 	case errors.Is(err, slots.ErrNotHeld):
-		return problem{http.StatusNotFound, "NOT_HELD", protocol.MsgSlotNotHeldByUser}
+		return problem{http.StatusNotFound, "NOT_HELD", protocol.MsgSlotNotHeldByUser, "not_held"}
 	case errors.Is(err, slots.ErrSpazioNotFound):
-		return problem{http.StatusNotFound, "SPACE_NOT_FOUND", "Spazio non trovato"}
+		return problem{http.StatusNotFound, "SPACE_NOT_FOUND", "Spazio non trovato", "invalid"}
 	case errors.Is(err, slots.ErrSpazioNotInSede):
-		return problem{http.StatusBadRequest, "SPACE_NOT_IN_SEDE", "Lo spazio non appartiene a questa sede"}
+		return problem{http.StatusBadRequest, "SPACE_NOT_IN_SEDE", "Lo spazio non appartiene a questa sede", "invalid"}
 	case errors.Is(err, slots.ErrSlotOutOfRange):
-		return problem{http.StatusBadRequest, "SLOT_OUT_OF_RANGE", "Slot non valido: fuori dall'orario della sede"}
+		return problem{http.StatusBadRequest, "SLOT_OUT_OF_RANGE", "Slot non valido: fuori dall'orario della sede", "invalid"}
 	case errors.Is(err, slots.ErrSlotPast):
-		return problem{http.StatusBadRequest, "SLOT_PAST", "Slot nel passato: non disponibile"}
+		return problem{http.StatusBadRequest, "SLOT_PAST", "Slot nel passato: non disponibile", "invalid"}
 	case errors.Is(err, slots.ErrBadDate):
-		return problem{http.StatusBadRequest, "BAD_DATE", protocol.MsgBadDate}
+		return problem{http.StatusBadRequest, "BAD_DATE", protocol.MsgBadDate, "invalid"}
 	case errors.Is(err, slots.ErrBadInput):
-		return problem{http.StatusBadRequest, "BAD_INPUT", "Dati non validi: " + err.Error()}
+		return problem{http.StatusBadRequest, "BAD_INPUT", "Dati non validi: " + err.Error(), "invalid"}
 	}
-	return problem{http.StatusInternalServerError, "INTERNAL", "Errore interno del server"}
+	return problem{http.StatusInternalServerError, "INTERNAL", "Errore interno del server", "error"}
 }

@@ -249,7 +249,7 @@ func (a *api) slotAction(act action) func(http.ResponseWriter, *http.Request, *a
 			res, err = a.Slots.Release(r.Context(), in, actor(c))
 		}
 		if err != nil {
-			a.countAction(act, resultOf(err))
+			a.countAction(act, errorTable(act, err).result)
 			a.domainError(w, act, err)
 			return
 		}
@@ -291,7 +291,7 @@ func (a *api) cancelSlot(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 	}
 	res, err := a.Slots.Cancel(r.Context(), in, actor(c), body.Reason, expected)
 	if err != nil {
-		a.countAction(actionCancel, resultOf(err))
+		a.countAction(actionCancel, errorTable(actionCancel, err).result)
 		a.domainError(w, actionCancel, err)
 		return
 	}
@@ -334,24 +334,6 @@ func (a *api) history(w http.ResponseWriter, r *http.Request, _ *auth.Claims) {
 		return
 	}
 	writeJSON(w, http.StatusOK, protocol.HistoryResponse{Success: true, Data: wire.History(h)})
-}
-
-func resultOf(err error) string {
-	switch {
-	case errors.Is(err, slots.ErrSlotTaken):
-		return "taken"
-	case errors.Is(err, slots.ErrNotHeld):
-		return "not_held"
-	case errors.Is(err, slots.ErrHoldLimit):
-		return "limited"
-	case errors.Is(err, slots.ErrNothingToCancel):
-		return "nothing"
-	case errors.Is(err, slots.ErrSlotChanged):
-		return "changed"
-	case slots.IsClientError(err):
-		return "invalid"
-	}
-	return "error"
 }
 
 func (a *api) countAction(act action, result string) {

@@ -10,15 +10,12 @@ import (
 )
 
 // wantLimit fails unless err is a fair-use refusal of kind sentinel with
-// the given limit, and a client error (a 4xx).
+// the given limit.
 func wantLimit(t *testing.T, err, sentinel error, limit int) {
 	t.Helper()
 	var le *slots.LimitError
 	if !errors.Is(err, sentinel) || !errors.As(err, &le) || le.Limit != limit {
 		t.Fatalf("err = %v, want a *slots.LimitError of %v with limit %d", err, sentinel, limit)
-	}
-	if !slots.IsClientError(err) {
-		t.Fatalf("IsClientError(%v) = false", err)
 	}
 }
 

@@ -6,7 +6,6 @@ package slots
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -566,15 +565,4 @@ func (s *Service) sweepAndPlan(ctx context.Context) (time.Time, error) {
 		next = capped
 	}
 	return next, nil
-}
-
-// IsClientError reports whether err is the caller's fault (a 4xx).
-func IsClientError(err error) bool {
-	for _, e := range []error{ErrSlotTaken, ErrNotHeld, ErrSpazioNotFound, ErrSpazioNotInSede, ErrSlotOutOfRange, ErrSlotPast,
-		ErrBadDate, ErrBadInput, ErrHoldLimit, ErrDateTooFar, ErrNothingToCancel, ErrSlotChanged, ErrBadReason} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
