@@ -186,6 +186,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m := metrics.New(s.registry)
+	metrics.StoreWrites(s.registry,
+		func() float64 { return float64(st.WriteStats().Transactions) },
+		func() float64 { return float64(st.WriteStats().Changes) })
 
 	var cluster *redisCluster
 	if s.cfg.Redis != "" {

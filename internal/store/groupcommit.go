@@ -49,19 +49,17 @@ type groupCommitter struct {
 	db *sql.DB
 	// exec runs a savepoint statement in a transaction of db.
 	exec func(ctx context.Context, tx *sql.Tx, query string) error
+	// begun is told of every transaction begun and its operations.
+	begun func(ops int)
 	// ops is unbuffered: an operation is either taken by the loop or its
 	// caller is still free to give up, never stranded in a buffer.
 	ops     chan groupOp
 	stop    chan struct{}
 	stopped sync.WaitGroup
-	// groups and grouped count the transactions begun and the operations
-	// in them, for tests that prove operations do share transactions.
-	mu              sync.Mutex
-	groups, grouped int
 }
 
-func newGroupCommitter(db *sql.DB, exec func(ctx context.Context, tx *sql.Tx, query string) error) *groupCommitter {
-	g := &groupCommitter{db: db, exec: exec, ops: make(chan groupOp), stop: make(chan struct{})}
+func newGroupCommitter(db *sql.DB, exec func(ctx context.Context, tx *sql.Tx, query string) error, begun func(ops int)) *groupCommitter {
+	g := &groupCommitter{db: db, exec: exec, begun: begun, ops: make(chan groupOp), stop: make(chan struct{})}
 	g.stopped.Add(1)
 	go g.loop()
 	return g
@@ -130,10 +128,7 @@ func (g *groupCommitter) commit(group []groupOp) {
 	if len(live) == 0 {
 		return
 	}
-	g.mu.Lock()
-	g.groups++
-	g.grouped += len(live)
-	g.mu.Unlock()
+	g.begun(len(live))
 	// Statements run under a context that never ends: modernc.org/sqlite
 	// then starts no goroutine per statement to watch for a cancel.
 	ctx := context.Background()
@@ -209,11 +204,4 @@ func allFailed(errs []error) bool {
 		}
 	}
 	return true
-}
-
-// counts returns the transactions begun and the operations they held.
-func (g *groupCommitter) counts() (groups, ops int) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.groups, g.grouped
 }

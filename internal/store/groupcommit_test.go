@@ -69,7 +69,7 @@ func inOneGroup(t *testing.T, s *Store, ops ...txFunc) []error {
 		})
 	}()
 	<-running // the blocker's group is formed: ops queue for the next one
-	groupsBefore, _ := s.group.counts()
+	groupsBefore := s.WriteStats().Transactions
 
 	errs := make([]error, len(ops))
 	var wg sync.WaitGroup
@@ -84,8 +84,8 @@ func inOneGroup(t *testing.T, s *Store, ops ...txFunc) []error {
 	if err := <-blockerDone; err != nil {
 		t.Fatalf("blocking operation: %v", err)
 	}
-	groups, _ := s.group.counts()
-	if commits := groups - groupsBefore; commits >= 1+len(ops) {
+	groups := s.WriteStats().Transactions
+	if commits := groups - groupsBefore; commits >= int64(1+len(ops)) {
 		t.Fatalf("%d operations took %d transactions: none shared one", 1+len(ops), commits)
 	}
 	return errs
@@ -239,8 +239,8 @@ func TestGroupCommitHolds(t *testing.T) {
 	if snap.Version != users/2 || len(snap.Active) != users/2 {
 		t.Fatalf("snapshot: version %d, %d active; want %d and %d", snap.Version, len(snap.Active), users/2, users/2)
 	}
-	groups, ops := s.group.counts()
-	t.Logf("%d operations in %d commits", ops, groups)
+	st := s.WriteStats()
+	t.Logf("%d changes in %d transactions", st.Changes, st.Transactions)
 }
 
 // walFrames empties SQLite's WAL into the database, runs change alone and

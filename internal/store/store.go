@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,6 +66,9 @@ type Store struct {
 	// group runs SQLite's slot changes several to a commit; nil on
 	// PostgreSQL (see groupcommit.go).
 	group *groupCommitter
+	// writeTxs and writeOps count the slot changes' transactions and the
+	// changes in them (see WriteStats).
+	writeTxs, writeOps atomic.Int64
 	// catalog caches Spazio lookups (see catalog.go).
 	catalog spazioCache
 	// skipHoldLock leaves out the per-user lock of checkHoldLimit. Only
@@ -162,6 +166,9 @@ func openSQLite(ctx context.Context, t target) (*Store, error) {
 	s.group = newGroupCommitter(w, func(ctx context.Context, tx *sql.Tx, query string) error {
 		_, err := s.txExec(ctx, tx, query)
 		return err
+	}, func(ops int) {
+		s.writeTxs.Add(1)
+		s.writeOps.Add(int64(ops))
 	})
 	return s, nil
 }
@@ -239,7 +246,22 @@ func (s *Store) write(ctx context.Context, fn txFunc) error {
 	if s.group != nil {
 		return s.group.run(ctx, fn)
 	}
+	s.writeTxs.Add(1)
+	s.writeOps.Add(1)
 	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
+}
+
+// WriteStats counts the slot changes (holds, books, releases, cancels,
+// expiry sweeps) run since Open and the write transactions they took. On
+// SQLite, changes waiting for the writer share a transaction, so under load
+// there are fewer transactions than changes.
+type WriteStats struct {
+	Transactions, Changes int64
+}
+
+// WriteStats returns the counts so far.
+func (s *Store) WriteStats() WriteStats {
+	return WriteStats{Transactions: s.writeTxs.Load(), Changes: s.writeOps.Load()}
 }
 
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE on SQLite) and

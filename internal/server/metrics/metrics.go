@@ -57,3 +57,15 @@ func New(reg prometheus.Registerer) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// StoreWrites registers the store's write counters, read at each scrape:
+// slot changes and the transactions they took. Their ratio is how many
+// changes share a commit on SQLite.
+func StoreWrites(reg prometheus.Registerer, transactions, changes func() float64) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coworkctl_store_write_transactions_total",
+			Help: "Write transactions of slot changes committed or tried."}, transactions),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coworkctl_store_writes_total",
+			Help: "Slot changes (hold, book, release, cancel, expiry sweep) written to the store."}, changes),
+	)
+}
