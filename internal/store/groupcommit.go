@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 )
 
@@ -133,7 +134,9 @@ func (g *groupCommitter) commit(group []groupOp) {
 	// then starts no goroutine per statement to watch for a cancel.
 	ctx := context.Background()
 	errs := make([]error, len(live))
-	fail := func(err error) {
+	// reply sends every operation its own error, or err to those that
+	// have none.
+	reply := func(err error) {
 		for i, op := range live {
 			if errs[i] == nil {
 				errs[i] = err
@@ -143,34 +146,46 @@ func (g *groupCommitter) commit(group []groupOp) {
 	}
 	tx, err := g.db.BeginTx(ctx, nil)
 	if err != nil {
-		fail(fmt.Errorf("begin: %w", err))
+		reply(fmt.Errorf("begin: %w", err))
 		return
 	}
-	if len(live) == 1 {
-		errs[0] = live[0].fn(ctx, tx)
-	} else {
-		for i, op := range live {
-			if err := g.inSavepoint(ctx, tx, op.fn); err != nil {
-				var broken *brokenTxError
-				if errors.As(err, &broken) {
-					_ = tx.Rollback()
-					fail(broken.err)
-					return
-				}
-				errs[i] = err
+	for i, op := range live {
+		run := callSafely
+		if len(live) > 1 {
+			run = g.inSavepoint
+		}
+		if err := run(ctx, tx, op.fn); err != nil {
+			var broken *brokenTxError
+			if errors.As(err, &broken) {
+				_ = tx.Rollback()
+				reply(broken.err)
+				return
 			}
+			errs[i] = err
 		}
 	}
 	if allFailed(errs) {
 		_ = tx.Rollback()
-		fail(nil)
+		reply(nil)
 		return
 	}
 	if err := tx.Commit(); err != nil {
-		fail(fmt.Errorf("commit: %w", err))
+		reply(fmt.Errorf("commit: %w", err))
 		return
 	}
-	fail(nil)
+	reply(nil)
+}
+
+// callSafely runs fn and turns a panic into a *brokenTxError: the
+// transaction is in an unknown state, and the committer must go on
+// serving the other writers.
+func callSafely(ctx context.Context, tx *sql.Tx, fn txFunc) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &brokenTxError{fmt.Errorf("store operation panicked: %v\n%s", r, debug.Stack())}
+		}
+	}()
+	return fn(ctx, tx)
 }
 
 // brokenTxError is a savepoint statement's failure: SQLite may have rolled
@@ -185,7 +200,11 @@ func (g *groupCommitter) inSavepoint(ctx context.Context, tx *sql.Tx, fn txFunc)
 	if err := g.exec(ctx, tx, `SAVEPOINT op`); err != nil {
 		return &brokenTxError{fmt.Errorf("savepoint: %w", err)}
 	}
-	opErr := fn(ctx, tx)
+	opErr := callSafely(ctx, tx, fn)
+	var broken *brokenTxError
+	if errors.As(opErr, &broken) {
+		return opErr
+	}
 	if opErr != nil {
 		if err := g.exec(ctx, tx, `ROLLBACK TO op`); err != nil {
 			return &brokenTxError{fmt.Errorf("roll back to savepoint after %v: %w", opErr, err)}

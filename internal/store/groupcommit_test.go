@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,6 +156,28 @@ func TestGroupCommitBrokenTransaction(t *testing.T) {
 	}
 	if err := s.group.run(context.Background(), insert(4)); err != nil {
 		t.Fatalf("insert after the broken group: %v", err)
+	}
+	if got := numbers(t, s); !slices.Equal(got, []int{4}) {
+		t.Fatalf("rows = %v; want [4]", got)
+	}
+}
+
+// A panicking operation fails its whole group, alone or not, and the
+// writer goes on serving the next ones.
+func TestGroupCommitPanic(t *testing.T) {
+	s := groupTest(t)
+	boom := func(context.Context, *sql.Tx) error { panic("boom") }
+	errs := inOneGroup(t, s, insert(1), boom, insert(3))
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("operation %d reported success in a group with a panic", i)
+		}
+	}
+	if err := s.group.run(context.Background(), boom); err == nil || !strings.Contains(err.Error(), "panicked: boom") {
+		t.Fatalf("a lone panicking operation = %v; want its panic as an error", err)
+	}
+	if err := s.group.run(context.Background(), insert(4)); err != nil {
+		t.Fatalf("insert after the panics: %v", err)
 	}
 	if got := numbers(t, s); !slices.Equal(got, []int{4}) {
 		t.Fatalf("rows = %v; want [4]", got)
