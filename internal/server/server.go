@@ -188,7 +188,8 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	m := metrics.New(s.registry)
 	metrics.StoreWrites(s.registry,
 		func() float64 { return float64(st.WriteStats().Transactions) },
-		func() float64 { return float64(st.WriteStats().Changes) })
+		func() float64 { return float64(st.WriteStats().Changes) },
+		func() float64 { return float64(st.WriteStats().Waiting) })
 
 	var cluster *redisCluster
 	if s.cfg.Redis != "" {

@@ -249,7 +249,7 @@ func TestStatsHealthMetrics(t *testing.T) {
 	h.call("GET", "/api/stats", "bad-token", nil)
 	_, m, _ := h.call("GET", "/metrics", "", nil)
 	text := m["_raw"].(string)
-	for _, name := range []string{"coworkctl_sockets", "coworkctl_holds_total{result=\"ok\"} 1", "coworkctl_hold_expiries_total", "coworkctl_auth_failures_total{code=\"AUTH_INVALID\",via=\"http\"} 1", "coworkctl_broadcast_seconds", "coworkctl_store_writes_total ", "coworkctl_store_write_transactions_total ", "go_goroutines"} {
+	for _, name := range []string{"coworkctl_sockets", "coworkctl_holds_total{result=\"ok\"} 1", "coworkctl_hold_expiries_total", "coworkctl_auth_failures_total{code=\"AUTH_INVALID\",via=\"http\"} 1", "coworkctl_broadcast_seconds", "coworkctl_store_writes_total ", "coworkctl_store_write_transactions_total ", "coworkctl_store_writes_waiting 0", "go_goroutines"} {
 		if !strings.Contains(text, name) {
 			t.Errorf("metrics lack %q", name)
 		}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 )
 
 // SQLite has one writer, and most of a small write transaction's cost is
@@ -57,6 +58,8 @@ type groupCommitter struct {
 	ops     chan groupOp
 	stop    chan struct{}
 	stopped sync.WaitGroup
+	// waiting counts callers not yet taken by the loop.
+	waiting atomic.Int64
 }
 
 func newGroupCommitter(db *sql.DB, exec func(ctx context.Context, tx *sql.Tx, query string) error, begun func(ops int)) *groupCommitter {
@@ -71,11 +74,15 @@ func newGroupCommitter(db *sql.DB, exec func(ctx context.Context, tx *sql.Tx, qu
 // fn runs and commits (or not) whatever ctx does, and run reports which.
 func (g *groupCommitter) run(ctx context.Context, fn txFunc) error {
 	op := groupOp{ctx: ctx, fn: fn, result: make(chan error, 1)}
+	g.waiting.Add(1)
 	select {
 	case g.ops <- op:
+		g.waiting.Add(-1)
 	case <-ctx.Done():
+		g.waiting.Add(-1)
 		return ctx.Err()
 	case <-g.stop:
+		g.waiting.Add(-1)
 		return errStoreClosed
 	}
 	return <-op.result

@@ -77,9 +77,10 @@ func inOneGroup(t *testing.T, s *Store, ops ...txFunc) []error {
 	for i, op := range ops {
 		wg.Go(func() { errs[i] = s.group.run(context.Background(), op) })
 	}
-	// The operations are parked on the queue while the blocker runs; give
-	// them time to get there.
-	time.Sleep(100 * time.Millisecond)
+	// The operations queue while the blocker runs.
+	for s.WriteStats().Waiting < int64(len(ops)) {
+		time.Sleep(time.Millisecond)
+	}
 	close(release)
 	wg.Wait()
 	if err := <-blockerDone; err != nil {

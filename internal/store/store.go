@@ -257,11 +257,18 @@ func (s *Store) write(ctx context.Context, fn txFunc) error {
 // there are fewer transactions than changes.
 type WriteStats struct {
 	Transactions, Changes int64
+	// Waiting is how many changes wait for SQLite's writer right now;
+	// always 0 on PostgreSQL.
+	Waiting int64
 }
 
 // WriteStats returns the counts so far.
 func (s *Store) WriteStats() WriteStats {
-	return WriteStats{Transactions: s.writeTxs.Load(), Changes: s.writeOps.Load()}
+	st := WriteStats{Transactions: s.writeTxs.Load(), Changes: s.writeOps.Load()}
+	if s.group != nil {
+		st.Waiting = s.group.waiting.Load()
+	}
+	return st
 }
 
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE on SQLite) and

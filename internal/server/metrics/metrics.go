@@ -59,13 +59,16 @@ func New(reg prometheus.Registerer) *Metrics {
 }
 
 // StoreWrites registers the store's write counters, read at each scrape:
-// slot changes and the transactions they took. Their ratio is how many
-// changes share a commit on SQLite.
-func StoreWrites(reg prometheus.Registerer, transactions, changes func() float64) {
+// slot changes, the transactions they took (their ratio is how many
+// changes share a commit on SQLite) and the changes waiting for SQLite's
+// writer.
+func StoreWrites(reg prometheus.Registerer, transactions, changes, waiting func() float64) {
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coworkctl_store_write_transactions_total",
 			Help: "Write transactions of slot changes committed or tried."}, transactions),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coworkctl_store_writes_total",
 			Help: "Slot changes (hold, book, release, cancel, expiry sweep) written to the store."}, changes),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "coworkctl_store_writes_waiting",
+			Help: "Slot changes waiting for SQLite's single writer (0 on PostgreSQL)."}, waiting),
 	)
 }
