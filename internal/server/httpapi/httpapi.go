@@ -249,8 +249,7 @@ func (a *api) slotAction(act action) func(http.ResponseWriter, *http.Request, *a
 			res, err = a.Slots.Release(r.Context(), in, actor(c))
 		}
 		if err != nil {
-			a.countAction(act, errorTable(act, err).result)
-			a.domainError(w, act, err)
+			a.countAction(act, a.domainError(w, act, err).result)
 			return
 		}
 		a.countAction(act, "ok")
@@ -291,8 +290,7 @@ func (a *api) cancelSlot(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 	}
 	res, err := a.Slots.Cancel(r.Context(), in, actor(c), body.Reason, expected)
 	if err != nil {
-		a.countAction(actionCancel, errorTable(actionCancel, err).result)
-		a.domainError(w, actionCancel, err)
+		a.countAction(actionCancel, a.domainError(w, actionCancel, err).result)
 		return
 	}
 	a.countAction(actionCancel, "ok")
@@ -419,12 +417,15 @@ func emitTarget(b protocol.AdminEmitRequest) (realtime.Target, error) {
 	return t, errors.New("un solo destinatario: room, spazioId+sedeId, userId oppure all")
 }
 
-func (a *api) domainError(w http.ResponseWriter, act action, err error) {
+// domainError answers err with its row of the error table and returns
+// the row, whose result the slot actions count.
+func (a *api) domainError(w http.ResponseWriter, act action, err error) problem {
 	p := errorTable(act, err)
 	if p.status >= 500 {
 		a.Log.Error("request failed", "action", act, "err", err)
 	}
 	writeError(w, p.status, p.code, p.msg)
+	return p
 }
 
 func (a *api) internal(w http.ResponseWriter, what string, err error) {
