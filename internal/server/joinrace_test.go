@@ -422,14 +422,19 @@ func (c *raceClient) leave(ctx context.Context) error {
 	return nil
 }
 
-// settle waits until every view has heard of version, or until timeout:
-// a view that missed an update never does.
+// settle waits until every view has heard of version and of every
+// version between its snapshot and that one, or until timeout: a view
+// that missed an update never does. Updates of different slots may
+// arrive out of order (those committed together are broadcast by their
+// callers in any order), so having heard of version alone does not mean
+// the ones below it are in.
 func settle(cs []*raceClient, version int64, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for _, c := range cs {
 		for time.Now().Before(deadline) {
 			c.mu.Lock()
-			done := c.view.versions.Latest() >= version
+			_, gap := c.view.versions.Missing()
+			done := c.view.versions.Latest() >= version && !gap
 			c.mu.Unlock()
 			if done {
 				break
