@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
 	"github.com/coworkctl/coworkctl/internal/server/wire"
+	"github.com/coworkctl/coworkctl/internal/slots"
 	"gopkg.in/yaml.v3"
 )
 

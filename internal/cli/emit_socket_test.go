@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/loadtest"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/sio"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 )
 
 // A server with connection state recovery appends an offset to every

@@ -14,7 +14,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/catalog"
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 	"github.com/spf13/cobra"
 )
 

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/sio"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 )
 
 // newSIOServer starts a real Socket.IO server (the product's own core)

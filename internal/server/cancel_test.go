@@ -15,7 +15,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/loadtest"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 	"github.com/coworkctl/coworkctl/internal/store"
 )
 

@@ -21,7 +21,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/loadtest"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 // The join/snapshot race: clients join a spazio while every one of its

@@ -10,7 +10,7 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/redisadapter"
+	"github.com/coworkctl/coworkctl/internal/socketio/redisadapter"
 	rds "github.com/redis/go-redis/v9"
 )
 

@@ -22,7 +22,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server/httpapi"
 	"github.com/coworkctl/coworkctl/internal/server/metrics"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 	"github.com/coworkctl/coworkctl/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"

@@ -17,7 +17,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 const secret = "server-test-secret"

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 // Staff cancel and the audit trail: every committed change of a slot

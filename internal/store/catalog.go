@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 // UpsertCatalog inserts or updates sedi and their spazi in one transaction.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 // groupTest is a SQLite store with a scratch table t(n) for operations

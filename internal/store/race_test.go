@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 // No double booking: of N simultaneous holds on one free slot

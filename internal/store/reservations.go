@@ -10,7 +10,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 // reservationCols is the column list every reservation query reads or

@@ -24,8 +24,8 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/sio"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 )
 
 func main() {

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/auth"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/sio"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 )
 
 // TestWatchLogFileRecordsTheConnection: --log-file gets the connection's

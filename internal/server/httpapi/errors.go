@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 // action names the REST call an error came from: the seed answers the

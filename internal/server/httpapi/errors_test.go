@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 // Every domain error is the caller's fault: the table answers each with a

@@ -19,8 +19,8 @@ import (
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/metrics"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
 	"github.com/coworkctl/coworkctl/internal/server/wire"
+	"github.com/coworkctl/coworkctl/internal/slots"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )

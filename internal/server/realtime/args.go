@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/sio"
+	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 )
 
 // decodeArg re-decodes the first payload argument into v. Socket.IO hands

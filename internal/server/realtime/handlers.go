@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/sio"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
 	"github.com/coworkctl/coworkctl/internal/server/wire"
+	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 )
 
 // joinTimeout bounds the snapshot query of one join.

@@ -18,10 +18,10 @@ import (
 	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/metrics"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/adapter"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/sio"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 	"golang.org/x/time/rate"
 )
 

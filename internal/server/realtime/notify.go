@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
 	"github.com/coworkctl/coworkctl/internal/server/wire"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 var _ slots.Notifier = (*Hub)(nil)

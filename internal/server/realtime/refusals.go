@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 // The socket's refusals (space_error and the failed ack): one table of

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 // TestRefusals: every socket refusal's code and text, the ones the

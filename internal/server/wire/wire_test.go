@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
 	"github.com/coworkctl/coworkctl/internal/server/wire"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/adapter"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 )
 
 // Namespace is a set of sockets with its middlewares and rooms.

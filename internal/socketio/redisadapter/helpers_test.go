@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/adapter"
+	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
 )
 
 // redisOptions reads COWORK_TEST_REDIS_URL or skips the test.

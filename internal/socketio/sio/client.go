@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 )
 
 // conn is what sio needs of an Engine.IO session (*eio.Session).

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 )
 
 // frameData records what each frame made by this package holds, since

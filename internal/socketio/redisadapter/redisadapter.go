@@ -23,7 +23,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/adapter"
+	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
 )
 
 // Config configures a Cluster. Zero values take the defaults in brackets.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 // sweepStore is an in-memory Store for the sweeper's tests: it keeps the

@@ -10,7 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 )
 
 // connectReply parses a CONNECT reply, checking its prefix.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/adapter"
+	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
 )
 
 // proxy is a TCP proxy in front of Redis that can be cut (every

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 )
 
 // nopConn is a session that accepts and forgets frames.

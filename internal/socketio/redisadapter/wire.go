@@ -13,7 +13,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/adapter"
+	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
 )
 
 // Request types of @socket.io/redis-adapter v8 (its RequestType enum). The

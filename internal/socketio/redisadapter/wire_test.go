@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/adapter"
+	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
 )
 
 // Broadcasts as Node's adapter frames them, encoded by notepack.io 3.0.1

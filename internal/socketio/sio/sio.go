@@ -29,8 +29,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/adapter"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 )
 
 // Config tunes the Socket.IO layer. Zero values take the defaults in brackets.

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 )
 
 // Defaults of Recovery.

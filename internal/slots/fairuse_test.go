@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 // wantLimit fails unless err is a fair-use refusal of kind sentinel with

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 )
 
 // wsClient is a raw Engine.IO/Socket.IO client over a real websocket.

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/adapter"
-	"github.com/coworkctl/coworkctl/internal/server/realtime/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 )
 
 // Socket.IO v5 packet types.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime/adapter"
+	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
 )
 
 // nodeFixture is test/node/cluster, relative to this package.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
-	"github.com/coworkctl/coworkctl/internal/server/slots"
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 func TestCleanReason(t *testing.T) {
