@@ -38,13 +38,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
 // Server → client event names.
 const (
 	EventConnectionConfirmed = "connection_confirmed"
 	EventJoinedSpace         = "joined_space"
-	EventLeftSpace           = "left_space"
 	EventSlotsStatusUpdate   = "slots_status_update"
 	EventSlotUpdate          = "slot_update"
 	EventSlotsFreed          = "slots_freed"
@@ -62,6 +63,19 @@ const (
 	EventPing       = "ping_latency"
 )
 
+// ServerEvents lists the events the server sends, for documentation and
+// the test that keeps docs/contract.md true.
+func ServerEvents() []string {
+	return []string{
+		EventConnectionConfirmed, EventJoinedSpace, EventSlotsStatusUpdate,
+		EventSlotUpdate, EventSlotsFreed, EventHoldExpired, EventSlotCancelled,
+		EventSpaceError, EventSessionExpired, EventServerShutdown,
+	}
+}
+
+// ClientEvents lists the events the server handles.
+func ClientEvents() []string { return []string{EventJoinSpace, EventLeaveSpace, EventPing} }
+
 // Slot statuses.
 const (
 	StatusAvailable = "available"
@@ -70,49 +84,14 @@ const (
 	StatusPast      = "past"
 )
 
-// Messages whose text the frontend matches on.
+// Wire formats.
 const (
-	MsgConnected          = "Connesso al sistema real-time"
-	MsgSocketAuthRequired = "Token di autenticazione richiesto"
-	MsgSocketAuthInvalid  = "Token non valido"
-	MsgHTTPAuthRequired   = "Token di accesso richiesto"
-	MsgHTTPAuthInvalid    = "Token non valido o scaduto"
-	MsgBadDate            = "Formato data non valido. Usa YYYY-MM-DD"
-	MsgSlotUnavailable    = "Slot non disponibile"
-	MsgSlotNotBookable    = "Slot non disponibile per prenotazione"
-	MsgSlotBooked         = "Slot prenotato con successo"
-	MsgSlotReleased       = "Slot liberato con successo"
-	MsgSlotNotHeldByUser  = "Slot non trovato o non occupato da questo utente"
-	CodeAuthRequired      = "AUTH_REQUIRED"
-	CodeAuthInvalid       = "AUTH_INVALID"
-	DateLayout            = "2006-01-02"
-	timestampLayout       = "2006-01-02T15:04:05.000Z"
-	userRoomPrefix        = "user_"
-	spaceRoomFormat       = "spazio_%d_sede_%d"
-	MsgHoldTemplate       = "Slot occupato per %s"
-)
-
-// Fair-use refusals of a hold, as REST error codes.
-const (
-	// CodeHoldLimit: the user already has --max-holds-per-user active holds.
-	CodeHoldLimit = "HOLD_LIMIT"
-	// CodeDateTooFar: the date is more than --max-days-ahead days ahead.
-	CodeDateTooFar = "DATE_TOO_FAR"
-)
-
-// Staff cancel: REST error codes and texts.
-const (
-	// CodeNothingToCancel: the slot is neither held nor booked (404).
-	CodeNothingToCancel = "NOTHING_TO_CANCEL"
-	// CodeSlotChanged: the request named a prenotazione and the slot now
-	// has another one (409); nothing was changed.
-	CodeSlotChanged = "SLOT_CHANGED"
-	// CodeBadReason: the reason is missing, too long or not one line (400).
-	CodeBadReason = "BAD_REASON"
-
-	MsgNothingToCancel = "Nessuna prenotazione da annullare su questo slot"
-	MsgSlotChanged     = "La prenotazione su questo slot è cambiata: ricarica e riprova"
-	MsgSlotCancelled   = "Prenotazione annullata: slot liberato"
+	// DateLayout is the form of every date on the wire (YYYY-MM-DD); it is
+	// the domain's own layout.
+	DateLayout      = slots.DateLayout
+	timestampLayout = "2006-01-02T15:04:05.000Z"
+	userRoomPrefix  = "user_"
+	spaceRoomFormat = "spazio_%d_sede_%d"
 )
 
 // BadReasonMessage is the text of CodeBadReason for reasons of at most n
@@ -328,18 +307,6 @@ type SessionExpired struct {
 	Code      string `json:"code"`
 	Timestamp string `json:"timestamp"`
 }
-
-// Space error codes.
-const (
-	CodeInvalidInput    = "INVALID_INPUT"
-	CodeSpaceNotFound   = "SPACE_NOT_FOUND"
-	CodeSpaceMismatch   = "SPACE_NOT_IN_SEDE"
-	CodeTooManyRooms    = "TOO_MANY_ROOMS"
-	CodeRateLimited     = "RATE_LIMITED"
-	CodeInternal        = "INTERNAL_ERROR"
-	CodeSessionExpired  = "TOKEN_EXPIRED"
-	CodePayloadTooLarge = "PAYLOAD_TOO_LARGE"
-)
 
 // Ack is the acknowledgement of join_space/leave_space.
 type Ack struct {

@@ -21,11 +21,11 @@ const (
 	actionHistory action = "history"
 )
 
-// problem is one row of the error table.
+// problem is one row of the error table: a refusal of the contract and
+// the HTTP status it is answered with.
 type problem struct {
 	status int
-	code   string
-	msg    string
+	protocol.Refusal
 	// result labels the action's outcome in the slot action metrics.
 	result string
 }
@@ -36,33 +36,33 @@ func errorTable(a action, err error) problem {
 	errors.As(err, &limit)
 	switch {
 	case errors.Is(err, slots.ErrHoldLimit) && limit != nil:
-		return problem{http.StatusTooManyRequests, protocol.CodeHoldLimit, protocol.HoldLimitMessage(limit.Limit), "limited"}
+		return problem{http.StatusTooManyRequests, protocol.HoldLimit(limit.Limit), "limited"}
 	case errors.Is(err, slots.ErrDateTooFar) && limit != nil:
-		return problem{http.StatusBadRequest, protocol.CodeDateTooFar, protocol.DateTooFarMessage(limit.Limit), "invalid"}
+		return problem{http.StatusBadRequest, protocol.DateTooFar(limit.Limit), "invalid"}
 	case errors.Is(err, slots.ErrNothingToCancel):
-		return problem{http.StatusNotFound, protocol.CodeNothingToCancel, protocol.MsgNothingToCancel, "nothing"}
+		return problem{http.StatusNotFound, protocol.RefusalNothingToCancel, "nothing"}
 	case errors.Is(err, slots.ErrSlotChanged):
-		return problem{http.StatusConflict, protocol.CodeSlotChanged, protocol.MsgSlotChanged, "changed"}
+		return problem{http.StatusConflict, protocol.RefusalSlotChanged, "changed"}
 	case errors.Is(err, slots.ErrBadReason):
-		return problem{http.StatusBadRequest, protocol.CodeBadReason, protocol.BadReasonMessage(slots.MaxReasonLen), "invalid"}
+		return problem{http.StatusBadRequest, protocol.BadReason(slots.MaxReasonLen), "invalid"}
 	case errors.Is(err, slots.ErrSlotTaken):
-		return problem{http.StatusConflict, "SLOT_TAKEN", protocol.MsgSlotUnavailable, "taken"}
+		return problem{http.StatusConflict, protocol.RefusalSlotTaken, "taken"}
 	case errors.Is(err, slots.ErrNotHeld) && a == actionBook:
-		return problem{http.StatusConflict, "NOT_HELD", protocol.MsgSlotNotBookable, "not_held"}
+		return problem{http.StatusConflict, protocol.RefusalNotBookable, "not_held"}
 	case errors.Is(err, slots.ErrNotHeld):
-		return problem{http.StatusNotFound, "NOT_HELD", protocol.MsgSlotNotHeldByUser, "not_held"}
+		return problem{http.StatusNotFound, protocol.RefusalNotHeldByUser, "not_held"}
 	case errors.Is(err, slots.ErrSpazioNotFound):
-		return problem{http.StatusNotFound, "SPACE_NOT_FOUND", "Spazio non trovato", "invalid"}
+		return problem{http.StatusNotFound, protocol.RefusalSpaceNotFound, "invalid"}
 	case errors.Is(err, slots.ErrSpazioNotInSede):
-		return problem{http.StatusBadRequest, "SPACE_NOT_IN_SEDE", "Lo spazio non appartiene a questa sede", "invalid"}
+		return problem{http.StatusBadRequest, protocol.RefusalSpaceMismatch, "invalid"}
 	case errors.Is(err, slots.ErrSlotOutOfRange):
-		return problem{http.StatusBadRequest, "SLOT_OUT_OF_RANGE", "Slot non valido: fuori dall'orario della sede", "invalid"}
+		return problem{http.StatusBadRequest, protocol.RefusalSlotOutOfRange, "invalid"}
 	case errors.Is(err, slots.ErrSlotPast):
-		return problem{http.StatusBadRequest, "SLOT_PAST", "Slot nel passato: non disponibile", "invalid"}
+		return problem{http.StatusBadRequest, protocol.RefusalSlotPast, "invalid"}
 	case errors.Is(err, slots.ErrBadDate):
-		return problem{http.StatusBadRequest, "BAD_DATE", protocol.MsgBadDate, "invalid"}
+		return problem{http.StatusBadRequest, protocol.RefusalBadDate, "invalid"}
 	case errors.Is(err, slots.ErrBadInput):
-		return problem{http.StatusBadRequest, "BAD_INPUT", "Dati non validi: " + err.Error(), "invalid"}
+		return problem{http.StatusBadRequest, protocol.Refusal{Code: protocol.CodeBadInput, Text: "Dati non validi: " + err.Error()}, "invalid"}
 	}
-	return problem{http.StatusInternalServerError, "INTERNAL", "Errore interno del server", "error"}
+	return problem{http.StatusInternalServerError, protocol.RefusalInternalHTTP, "error"}
 }

@@ -39,9 +39,9 @@ func TestErrorTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		p := errorTable(tt.act, wrap(tt.err))
-		if p.status != tt.status || p.code != tt.code || p.result != tt.result || p.msg == "" {
+		if p.status != tt.status || p.Code != tt.code || p.result != tt.result || p.Text == "" {
 			t.Errorf("%s %v: %d %s %q (outcome %s); want %d %s, a message, outcome %s",
-				tt.act, tt.err, p.status, p.code, p.msg, p.result, tt.status, tt.code, tt.result)
+				tt.act, tt.err, p.status, p.Code, p.Text, p.result, tt.status, tt.code, tt.result)
 		}
 	}
 }

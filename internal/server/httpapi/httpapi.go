@@ -61,7 +61,7 @@ func Routes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/admin/slots/{idSpazio}/{date}/history", a.wrap("admin_history", a.requireStaff(a.history)))
 	mux.Handle("OPTIONS /api/", a.wrap("preflight", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	mux.Handle("/api/", a.wrap("not_found", func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "Risorsa non trovata")
+		writeRefusal(w, http.StatusNotFound, protocol.RefusalNotFound)
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
@@ -128,13 +128,13 @@ func (a *api) bearer(w http.ResponseWriter, r *http.Request) (*auth.Claims, bool
 	token, found := strings.CutPrefix(h, "Bearer ")
 	if h == "" || !found || strings.TrimSpace(token) == "" {
 		a.Metrics.AuthFailures.WithLabelValues(protocol.CodeAuthRequired, "http").Inc()
-		writeError(w, http.StatusUnauthorized, protocol.CodeAuthRequired, protocol.MsgHTTPAuthRequired)
+		writeRefusal(w, http.StatusUnauthorized, protocol.RefusalHTTPAuthRequired)
 		return nil, false
 	}
 	c, err := a.Verifier.Verify(strings.TrimSpace(token))
 	if err != nil {
 		a.Metrics.AuthFailures.WithLabelValues(protocol.CodeAuthInvalid, "http").Inc()
-		writeError(w, http.StatusForbidden, protocol.CodeAuthInvalid, protocol.MsgHTTPAuthInvalid)
+		writeRefusal(w, http.StatusForbidden, protocol.RefusalHTTPAuthInvalid)
 		return nil, false
 	}
 	return c, true
@@ -151,7 +151,7 @@ func (a *api) requireUser(next func(http.ResponseWriter, *http.Request, *auth.Cl
 func (a *api) requireStaff(next func(http.ResponseWriter, *http.Request, *auth.Claims)) http.HandlerFunc {
 	return a.requireUser(func(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
 		if !c.IsStaff() {
-			writeError(w, http.StatusForbidden, "FORBIDDEN", "Accesso riservato allo staff")
+			writeRefusal(w, http.StatusForbidden, protocol.RefusalForbidden)
 			return
 		}
 		next(w, r, c)
@@ -170,12 +170,12 @@ func (a *api) sedi(w http.ResponseWriter, r *http.Request) {
 func (a *api) slots(w http.ResponseWriter, r *http.Request) {
 	spazioID, err := protocol.ParseID(r.PathValue("idSpazio"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "BAD_INPUT", "idSpazio non valido: "+err.Error())
+		writeError(w, http.StatusBadRequest, protocol.CodeBadInput, "idSpazio non valido: "+err.Error())
 		return
 	}
 	date := r.PathValue("date")
 	if _, err := slots.ParseDate(date); err != nil {
-		writeError(w, http.StatusBadRequest, "BAD_DATE", protocol.MsgBadDate)
+		writeRefusal(w, http.StatusBadRequest, protocol.RefusalBadDate)
 		return
 	}
 	// Public endpoint; a valid token only adds the viewer's own details.
@@ -194,7 +194,7 @@ func (a *api) slots(w http.ResponseWriter, r *http.Request) {
 }
 
 // badRequest is a 400 answer found while reading a request.
-type badRequest struct{ code, msg string }
+type badRequest struct{ protocol.Refusal }
 
 // slotTarget reads the slot a hold, book, release or cancel acts on: the
 // path's {id} and the body's ids and date (sedeId is optional), into body.
@@ -202,24 +202,24 @@ type badRequest struct{ code, msg string }
 func slotTarget(r *http.Request, body any, ids func() (idSpazio, sedeID any, date string)) (slots.Action, *badRequest) {
 	n, err := strconv.Atoi(r.PathValue("id"))
 	if err != nil || n <= 0 {
-		return slots.Action{}, &badRequest{"BAD_INPUT", "id slot non valido: deve essere un intero positivo"}
+		return slots.Action{}, &badRequest{protocol.Refusal{Code: protocol.CodeBadInput, Text: "id slot non valido: deve essere un intero positivo"}}
 	}
 	if err := decodeBody(r, body); err != nil {
-		return slots.Action{}, &badRequest{"BAD_INPUT", "Corpo della richiesta non valido: " + err.Error()}
+		return slots.Action{}, &badRequest{protocol.Refusal{Code: protocol.CodeBadInput, Text: "Corpo della richiesta non valido: " + err.Error()}}
 	}
 	idSpazio, idSede, date := ids()
 	spazioID, err := protocol.ParseID(idSpazio)
 	if err != nil {
-		return slots.Action{}, &badRequest{"BAD_INPUT", "idSpazio non valido: " + err.Error()}
+		return slots.Action{}, &badRequest{protocol.Refusal{Code: protocol.CodeBadInput, Text: "idSpazio non valido: " + err.Error()}}
 	}
 	var sedeID int64
 	if idSede != nil {
 		if sedeID, err = protocol.ParseID(idSede); err != nil {
-			return slots.Action{}, &badRequest{"BAD_INPUT", "sedeId non valido: " + err.Error()}
+			return slots.Action{}, &badRequest{protocol.Refusal{Code: protocol.CodeBadInput, Text: "sedeId non valido: " + err.Error()}}
 		}
 	}
 	if _, err := slots.ParseDate(date); err != nil {
-		return slots.Action{}, &badRequest{"BAD_DATE", protocol.MsgBadDate}
+		return slots.Action{}, &badRequest{protocol.RefusalBadDate}
 	}
 	return slots.Action{SpazioID: spazioID, SedeID: sedeID, Date: date, Slot: n}, nil
 }
@@ -233,7 +233,7 @@ func (a *api) slotAction(act action) func(http.ResponseWriter, *http.Request, *a
 		in, bad := slotTarget(r, &body, func() (any, any, string) { return body.IDSpazio, body.SedeID, body.Date })
 		if bad != nil {
 			a.countAction(act, "invalid")
-			writeError(w, http.StatusBadRequest, bad.code, bad.msg)
+			writeRefusal(w, http.StatusBadRequest, bad.Refusal)
 			return
 		}
 		var (
@@ -276,7 +276,7 @@ func (a *api) cancelSlot(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 	in, bad := slotTarget(r, &body, func() (any, any, string) { return body.IDSpazio, body.SedeID, body.Date })
 	if bad != nil {
 		a.countAction(actionCancel, "invalid")
-		writeError(w, http.StatusBadRequest, bad.code, bad.msg)
+		writeRefusal(w, http.StatusBadRequest, bad.Refusal)
 		return
 	}
 	var expected int64
@@ -284,7 +284,7 @@ func (a *api) cancelSlot(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 		var err error
 		if expected, err = protocol.ParseID(body.PrenotazioneID); err != nil {
 			a.countAction(actionCancel, "invalid")
-			writeError(w, http.StatusBadRequest, "BAD_INPUT", "prenotazioneId non valido: "+err.Error())
+			writeError(w, http.StatusBadRequest, protocol.CodeBadInput, "prenotazioneId non valido: "+err.Error())
 			return
 		}
 	}
@@ -304,12 +304,12 @@ func (a *api) cancelSlot(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 func (a *api) history(w http.ResponseWriter, r *http.Request, _ *auth.Claims) {
 	spazioID, err := protocol.ParseID(r.PathValue("idSpazio"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "BAD_INPUT", "idSpazio non valido: "+err.Error())
+		writeError(w, http.StatusBadRequest, protocol.CodeBadInput, "idSpazio non valido: "+err.Error())
 		return
 	}
 	q := slots.HistoryQuery{SpazioID: spazioID, Date: r.PathValue("date")}
 	if _, err := slots.ParseDate(q.Date); err != nil {
-		writeError(w, http.StatusBadRequest, "BAD_DATE", protocol.MsgBadDate)
+		writeRefusal(w, http.StatusBadRequest, protocol.RefusalBadDate)
 		return
 	}
 	for _, p := range []struct {
@@ -321,7 +321,7 @@ func (a *api) history(w http.ResponseWriter, r *http.Request, _ *auth.Claims) {
 		}
 		n, err := strconv.Atoi(r.URL.Query().Get(p.name))
 		if err != nil || n <= 0 {
-			writeError(w, http.StatusBadRequest, "BAD_INPUT", p.name+" non valido: deve essere un intero positivo")
+			writeError(w, http.StatusBadRequest, protocol.CodeBadInput, p.name+" non valido: deve essere un intero positivo")
 			return
 		}
 		*p.dst = n
@@ -353,20 +353,20 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request, _ *auth.Claims) {
 func (a *api) adminEmit(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
 	var body protocol.AdminEmitRequest
 	if err := decodeBody(r, &body); err != nil {
-		writeError(w, http.StatusBadRequest, "BAD_INPUT", "Corpo della richiesta non valido: "+err.Error())
+		writeError(w, http.StatusBadRequest, protocol.CodeBadInput, "Corpo della richiesta non valido: "+err.Error())
 		return
 	}
 	if body.Event == "" {
-		writeError(w, http.StatusBadRequest, "BAD_INPUT", "event è obbligatorio")
+		writeError(w, http.StatusBadRequest, protocol.CodeBadInput, "event è obbligatorio")
 		return
 	}
 	if protocol.ReservedEvents[body.Event] {
-		writeError(w, http.StatusBadRequest, "RESERVED_EVENT", fmt.Sprintf("Nome evento riservato: %q", body.Event))
+		writeError(w, http.StatusBadRequest, protocol.CodeReservedEvent, fmt.Sprintf("Nome evento riservato: %q", body.Event))
 		return
 	}
 	t, err := emitTarget(body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "BAD_TARGET", err.Error())
+		writeError(w, http.StatusBadRequest, protocol.CodeBadTarget, err.Error())
 		return
 	}
 	n, exact, err := a.Emit(r.Context(), t, body.Event, body.Data)
@@ -424,13 +424,13 @@ func (a *api) domainError(w http.ResponseWriter, act action, err error) problem 
 	if p.status >= 500 {
 		a.Log.Error("request failed", "action", act, "err", err)
 	}
-	writeError(w, p.status, p.code, p.msg)
+	writeRefusal(w, p.status, p.Refusal)
 	return p
 }
 
 func (a *api) internal(w http.ResponseWriter, what string, err error) {
 	a.Log.Error(what+" failed", "err", err)
-	writeError(w, http.StatusInternalServerError, "INTERNAL", "Errore interno del server")
+	writeRefusal(w, http.StatusInternalServerError, protocol.RefusalInternalHTTP)
 }
 
 // decodeBody decodes one JSON object; an empty or trailing-garbage body is an error.
@@ -456,6 +456,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeRefusal answers a refusal of the contract's table with status.
+func writeRefusal(w http.ResponseWriter, status int, r protocol.Refusal) {
+	writeError(w, status, r.Code, r.Text)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

@@ -261,13 +261,13 @@ func (h *Hub) authenticate(hs *sio.Handshake) (any, error) {
 	token := handshakeToken(hs)
 	if token == "" {
 		h.metrics.AuthFailures.WithLabelValues(protocol.CodeAuthRequired, "socket").Inc()
-		return nil, &sio.ConnectError{Message: protocol.MsgSocketAuthRequired, Data: map[string]any{"code": protocol.CodeAuthRequired}}
+		return nil, &sio.ConnectError{Message: protocol.RefusalAuthRequired.Text, Data: map[string]any{"code": protocol.RefusalAuthRequired.Code}}
 	}
 	claims, err := h.verifier.Verify(token)
 	if err != nil {
 		h.metrics.AuthFailures.WithLabelValues(protocol.CodeAuthInvalid, "socket").Inc()
 		h.log.Debug("socket auth rejected", "err", err, "remote", hs.Address)
-		return nil, &sio.ConnectError{Message: protocol.MsgSocketAuthInvalid, Data: map[string]any{"code": protocol.CodeAuthInvalid}}
+		return nil, &sio.ConnectError{Message: protocol.RefusalAuthInvalid.Text, Data: map[string]any{"code": protocol.RefusalAuthInvalid.Code}}
 	}
 	return claims, nil
 }
@@ -350,7 +350,7 @@ const expiryNoticeLead = 100 * time.Millisecond
 
 func (h *Hub) expireSession(sess *session) {
 	h.emitTo(sess.sock, protocol.EventSessionExpired, protocol.SessionExpired{
-		Message: "Sessione scaduta", Code: protocol.CodeSessionExpired, Timestamp: protocol.Timestamp(time.Now()),
+		Message: protocol.RefusalSessionExpired.Text, Code: protocol.RefusalSessionExpired.Code, Timestamp: protocol.Timestamp(time.Now()),
 	})
 	h.log.Info("token expired, disconnecting", "socket", sess.id, "user", sess.claims.UserID)
 	// The DISCONNECT tells the official client not to reconnect with the

@@ -25,14 +25,14 @@ func (b *badRequest) Error() string { return b.event + ": " + b.err.Error() }
 func (b *badRequest) Unwrap() error { return b.err }
 
 var refusals = []struct {
-	err        error
-	code, text string
+	err error
+	protocol.Refusal
 }{
-	{slots.ErrSpazioNotFound, protocol.CodeSpaceNotFound, "Spazio non trovato"},
-	{slots.ErrSpazioNotInSede, protocol.CodeSpaceMismatch, "Lo spazio non appartiene a questa sede"},
-	{slots.ErrBadDate, protocol.CodeInvalidInput, protocol.MsgBadDate},
-	{errTooManyRooms, protocol.CodeTooManyRooms, "Troppi spazi seguiti da questa connessione"},
-	{errRateLimited, protocol.CodeRateLimited, "Troppe richieste: rallenta"},
+	{slots.ErrSpazioNotFound, protocol.RefusalSpaceNotFound},
+	{slots.ErrSpazioNotInSede, protocol.RefusalSpaceMismatch},
+	{slots.ErrBadDate, protocol.RefusalSocketBadDate},
+	{errTooManyRooms, protocol.RefusalTooManyRooms},
+	{errRateLimited, protocol.RefusalRateLimited},
 }
 
 // refusal is the code and text a client gets for err; internal reports
@@ -44,8 +44,8 @@ func refusal(err error) (code, text string, internal bool) {
 	}
 	for _, r := range refusals {
 		if errors.Is(err, r.err) {
-			return r.code, r.text, false
+			return r.Code, r.Text, false
 		}
 	}
-	return protocol.CodeInternal, "Errore interno, riprova", true
+	return protocol.RefusalInternal.Code, protocol.RefusalInternal.Text, true
 }
