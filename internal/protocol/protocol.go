@@ -221,12 +221,13 @@ type JoinSpaceRequest struct {
 	Date     string `json:"date,omitempty"`
 }
 
-// JoinedSpace answers a successful join_space.
+// JoinedSpace answers a successful join_space. Date is the joined grid's
+// date, absent for a join without one.
 type JoinedSpace struct {
 	Room      string `json:"room"`
 	SpazioID  int64  `json:"spazioId"`
 	SedeID    int64  `json:"sedeId"`
-	Date      string `json:"date"`
+	Date      string `json:"date,omitempty"`
 	Timestamp string `json:"timestamp"`
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -217,7 +218,7 @@ func TestEmitSlotActionsExitCodes(t *testing.T) {
 
 func TestEmitSocketProbe(t *testing.T) {
 	s := StartServer(t, ServerConfig{})
-	r := runCoworkctl(t, 20*time.Second, "emit", "socket", "join_space", "--data", `{"spazioId":2,"sedeId":1}`,
+	r := runCoworkctl(t, 20*time.Second, "emit", "socket", "join_space", "--data", fmt.Sprintf(`{"spazioId":2,"sedeId":1,"date":%q}`, time.Now().AddDate(0, 0, 1).Format("2006-01-02")),
 		"--listen", "300ms", "--server", s.URL, "--jwt-secret", s.Secret, "--json")
 	if r.Code != 0 {
 		t.Fatalf("probe exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)

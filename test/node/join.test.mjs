@@ -50,16 +50,36 @@ describe('join_space', () => {
     assert.deepEqual(rec.events.map((e) => e.event), ['joined_space', 'slots_status_update']);
   });
 
-  it('without ack and without date (today in the sede zone)', async () => {
+  it('without date (the original page): joined_space and no snapshot', async () => {
     const s = await open();
-    const joined = once(s, 'joined_space');
-    const snap = once(s, 'slots_status_update');
+    const rec = new Recorder(s, ['joined_space', 'slots_status_update']);
+    const ack = await emitAck(s, 'join_space', { spazioId: 2, sedeId: 1 });
+    assert.deepEqual(ack, { success: true, room: 'spazio_2_sede_1' });
+    const joined = (await rec.wait('joined_space')).payload;
+    assert.equal(joined.room, 'spazio_2_sede_1');
+    assert.equal(joined.date, undefined);
+    // Events of one socket arrive in order: a snapshot of the dateless
+    // join would come before the dated join's snapshot.
+    await emitAck(s, 'join_space', { spazioId: 2, sedeId: 1, date: DATE });
+    const snap = (await rec.wait('slots_status_update')).payload;
+    assert.equal(snap.date, DATE);
+    assert.deepEqual(rec.events.map((e) => e.event), ['joined_space', 'joined_space', 'slots_status_update']);
+  });
+
+  it('without date and without ack: joined_space only', async () => {
+    const s = await open();
+    const rec = new Recorder(s, ['joined_space', 'slots_status_update']);
     s.emit('join_space', { spazioId: 2, sedeId: 1 });
-    assert.equal((await joined).room, 'spazio_2_sede_1');
-    const today = new Date().toISOString().slice(0, 10);
-    const snapshot = await snap;
-    assert.equal(snapshot.slotsStatus.length, 9);
-    if (snapshot.date !== undefined) assert.equal(snapshot.date, today);
+    assert.equal((await rec.wait('joined_space')).payload.room, 'spazio_2_sede_1');
+    await emitAck(s, 'ping_latency');
+    assert.deepEqual(rec.events.map((e) => e.event), ['joined_space']);
+  });
+
+  it('without date still refuses an unknown spazio', async () => {
+    const s = await open();
+    const ack = await emitAck(s, 'join_space', { spazioId: 99, sedeId: 1 });
+    assert.equal(ack.success, false);
+    assert.equal(ack.code, 'SPACE_NOT_FOUND');
   });
 
   it('ids as numeric strings', async () => {

@@ -46,6 +46,10 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 		h.spaceError(sess.sock, e, errTooManyRooms)
 		return
 	}
+	if date == "" {
+		h.joinRoom(sess, e, spazioID, sedeID, room)
+		return
+	}
 	// Join before the snapshot is read: an update committed after the read
 	// then reaches this socket, and one committed before it is in the
 	// snapshot. Reading first would lose updates that land in between.
@@ -61,10 +65,7 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 		if !wasIn {
 			sess.sock.Leave(room)
 		}
-		if _, _, internal := refusal(err); internal {
-			h.log.Error("join snapshot failed", "socket", sess.id, "room", room, "err", err)
-		}
-		h.spaceError(sess.sock, e, err)
+		h.joinFailed(sess, e, room, err)
 		return
 	}
 	if !h.presence.join(sess, room) {
@@ -76,6 +77,35 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 	h.emitTo(sess.sock, protocol.EventSlotsStatusUpdate, wire.SlotsStatusUpdate(grid, now))
 	e.Ack(protocol.Ack{Success: true, Room: room})
 	h.log.Info("joined space", "socket", sess.id, "user", sess.claims.UserID, "room", room, "date", grid.Date)
+}
+
+// joinRoom is a join without a date, the original page's: the room and
+// joined_space, no snapshot. The page loads its grid over REST and would
+// apply any snapshot to the date it shows, whatever date the snapshot
+// is of.
+func (h *Hub) joinRoom(sess *session, e *sio.Event, spazioID, sedeID int64, room string) {
+	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
+	defer cancel()
+	if _, _, err := h.spaces.ResolveSpace(ctx, spazioID, sedeID); err != nil {
+		h.joinFailed(sess, e, room, err)
+		return
+	}
+	sess.sock.Join(room)
+	if !h.presence.join(sess, room) {
+		return // disconnected meanwhile
+	}
+	h.refreshGauges()
+	h.emitTo(sess.sock, protocol.EventJoinedSpace, protocol.JoinedSpace{Room: room, SpazioID: spazioID, SedeID: sedeID, Timestamp: protocol.Timestamp(time.Now())})
+	e.Ack(protocol.Ack{Success: true, Room: room})
+	h.log.Info("joined space", "socket", sess.id, "user", sess.claims.UserID, "room", room)
+}
+
+// joinFailed answers a join the domain refused or could not serve.
+func (h *Hub) joinFailed(sess *session, e *sio.Event, room string, err error) {
+	if _, _, internal := refusal(err); internal {
+		h.log.Error("join failed", "socket", sess.id, "room", room, "err", err)
+	}
+	h.spaceError(sess.sock, e, err)
 }
 
 func (h *Hub) onLeave(sess *session, e *sio.Event) {

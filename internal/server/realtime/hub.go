@@ -132,8 +132,10 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Spaces is what the hub needs from the domain: snapshots for joins.
+// Spaces is what the hub needs from the domain: the spaces that exist
+// and snapshots for dated joins.
 type Spaces interface {
+	ResolveSpace(ctx context.Context, spazioID, sedeID int64) (slots.Spazio, slots.Sede, error)
 	Grid(ctx context.Context, spazioID, sedeID int64, date string, v slots.Viewer) (slots.Grid, error)
 }
 
