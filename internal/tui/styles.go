@@ -18,7 +18,8 @@ import (
 // Styles is every style of the dashboard, built from one renderer so that
 // colour can be switched off in one place (NO_COLOR, golden tests).
 type Styles struct {
-	Title, Dim, Bold, Border, BoxTitle lipgloss.Style
+	// Plain adds nothing: the base that other styles are composed on.
+	Plain, Title, Dim, Bold, Border, BoxTitle lipgloss.Style
 
 	Available, Occupied, Booked, Past, Unknown, Changed lipgloss.Style
 	// Stale draws a hold whose countdown stopped (the grid is not live).
@@ -65,6 +66,7 @@ func NewStyles(r *lipgloss.Renderer) Styles {
 	green, yellow, red := lipgloss.AdaptiveColor{Light: "#1a7f37", Dark: "#3fb950"}, lipgloss.AdaptiveColor{Light: "#9a6700", Dark: "#d29922"}, lipgloss.AdaptiveColor{Light: "#cf222e", Dark: "#f85149"}
 	grey := lipgloss.AdaptiveColor{Light: "#6e7781", Dark: "#8b949e"}
 	st := Styles{
+		Plain:    s(),
 		Title:    s().Bold(true),
 		Dim:      s().Foreground(grey),
 		Bold:     s().Bold(true),

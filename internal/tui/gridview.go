@@ -1,0 +1,277 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/coworkctl/coworkctl/internal/protocol"
+)
+
+// Grid geometry: a name column, a space, then per slot a one-cell marker
+// (" " or "*" for changed) and the cell, then the taken count.
+const (
+	occW     = 6 // " 10/15"
+	minName5 = 12
+	minName3 = 8
+)
+
+// layout picks the widest cells that fit, shortening long names before
+// narrowing the cells.
+func (g Grid) layout(ncols int) (nameW, cellW int) {
+	full := 6
+	for _, r := range g.rows {
+		full = max(full, lipgloss.Width(g.rowLabel(r)))
+	}
+	full = min(full, 20)
+	for _, c := range []struct{ cw, minName int }{{5, minName5}, {3, minName3}} {
+		room := g.width - 1 - ncols*(c.cw+1) - occW
+		if room >= min(full, c.minName) {
+			return min(full, room), c.cw
+		}
+	}
+	return max(min(full, g.width-1-ncols*2-occW), 4), 1
+}
+
+// View renders the grid in width×height (rows that do not fit are
+// summarised in the last line).
+func (g Grid) View() string {
+	if g.width <= 0 || g.height <= 0 {
+		return ""
+	}
+	cols := g.columns()
+	nameW, cw := g.layout(len(cols))
+	var b strings.Builder
+	lines := 0
+	line := func(s string) {
+		if lines > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(fit(s, g.width))
+		lines++
+	}
+
+	hdr := pad("space", nameW) + " "
+	for _, o := range cols {
+		label := o
+		switch cw {
+		case 3:
+			label = o[:2]
+		case 1:
+			label = o[1:2]
+		}
+		hdr += " " + center(label, cw)
+	}
+	line(g.st.Dim.Render(hdr + " taken"))
+
+	// Header, total and legend take 3 lines.
+	room := g.height - 3
+	shownRows := g.rows
+	hidden := 0
+	if len(shownRows) > room && room >= 1 {
+		hidden = len(shownRows) - (room - 1)
+		shownRows = shownRows[:room-1]
+	}
+	for i, r := range shownRows {
+		s := pad(shortLabel(g.rowLabel(r), nameW), nameW) + " "
+		for j, o := range cols {
+			c, ok := r.at(o)
+			sep := " "
+			if g.cursorAt(i, j-1) {
+				sep = "]"
+			}
+			// A cell is plain text and one style composed of its status,
+			// highlight and cursor: styles are never nested, since an
+			// underline is drawn rune by rune and would split the escape
+			// sequences of a styled text into visible garbage.
+			var text string
+			var style lipgloss.Style
+			switch {
+			case !r.loaded && r.cells == nil:
+				text, style = center("?", cw), g.st.Unknown
+			case !ok:
+				text, style = center("", cw), g.st.Plain
+			default:
+				text, style = g.cellLook(r, c, cw)
+				if !c.changed.IsZero() && g.now.Sub(c.changed) < HighlightFor {
+					if sep == " " {
+						sep = "*"
+					}
+					style = style.Inherit(g.st.Changed)
+				}
+			}
+			if g.cursorAt(i, j) {
+				sep, style = "[", style.Inherit(g.st.Cursor)
+			}
+			s += sep + style.Render(text)
+		}
+		end := " "
+		if g.cursorAt(i, len(cols)-1) {
+			end = "]"
+		}
+		taken, total := g.Occupancy(r.space.Room())
+		if r.loaded || total > 0 {
+			s += end + fmt.Sprintf("%d/%d", taken, total)
+		} else {
+			s += end + g.st.Dim.Render("…")
+		}
+		line(s)
+	}
+	if hidden > 0 {
+		line(g.st.Dim.Render(fmt.Sprintf("… %d more spaces (enlarge the terminal)", hidden)))
+	}
+	taken, total := g.Occupancy("")
+	held, booked := g.counts()
+	pct := 0
+	if total > 0 {
+		pct = taken * 100 / total
+	}
+	line(g.st.Bold.Render(fmt.Sprintf("total %d/%d taken (%d%%)", taken, total, pct)) +
+		g.st.Dim.Render(fmt.Sprintf(" · %d held · %d booked", held, booked)))
+	line(g.legend(cw))
+	return b.String()
+}
+
+// rowLabel is the row's name, with its sede when rows of several sedi
+// are shown.
+func (g Grid) rowLabel(r *gridRow) string {
+	if g.multiSede && r.space.Sede != "" {
+		return r.space.Sede + " · " + r.space.Label()
+	}
+	return r.space.Label()
+}
+
+// Sedi lists the names of the shown rows' sedi, in row order.
+func (g Grid) Sedi() []string {
+	var out []string
+	seen := map[int64]bool{}
+	for _, r := range g.rows {
+		if !seen[r.space.SedeID] {
+			seen[r.space.SedeID] = true
+			name := r.space.Sede
+			if name == "" {
+				name = fmt.Sprintf("sede %d", r.space.SedeID)
+			}
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// shortLabel fits a space's name in w cells, keeping a short last word
+// (the number that tells "Sala riunioni 2" from "Sala riunioni 3").
+func shortLabel(name string, w int) string {
+	if lipgloss.Width(name) <= w {
+		return name
+	}
+	if i := strings.LastIndexByte(name, ' '); i > 0 {
+		last := name[i+1:]
+		if n := lipgloss.Width(last); n <= 3 && w-n-2 >= 3 {
+			return truncate(name[:i], w-n-2) + "… " + last
+		}
+	}
+	return truncate(name, w-1) + "…"
+}
+
+// Title is the grid box's title: the date and, while stale, since when,
+// in as many words as fit in w cells.
+func (g Grid) Title(w int) string {
+	t := "Slots " + g.date
+	since := g.StaleSince()
+	if since.IsZero() {
+		return t
+	}
+	stale := t + " · STALE since " + since.In(g.loc).Format("15:04:05")
+	if long := stale + ", countdowns stopped"; lipgloss.Width(long)+3 <= w-2 {
+		return long
+	}
+	return stale
+}
+
+func (g Grid) counts() (held, booked int) {
+	for _, r := range g.rows {
+		for _, c := range r.cells {
+			switch c.status {
+			case protocol.StatusOccupied:
+				held++
+			case protocol.StatusBooked:
+				booked++
+			}
+		}
+	}
+	return held, booked
+}
+
+// legend explains the symbols as drawn at cell width cw.
+func (g Grid) legend(cw int) string {
+	held := g.st.Occupied.Render("14m59") + " held, time left"
+	switch cw {
+	case 3:
+		held = g.st.Occupied.Render("15m") + " held, min left"
+	case 1:
+		held = g.st.Occupied.Render("o") + " held"
+	}
+	return g.st.Available.Render("·") + " free  " + held + "  " +
+		g.st.Booked.Render("■") + " booked  " +
+		g.st.Past.Render("-") + " past  " +
+		"* changed"
+}
+
+// cellLook is a cell's text (cw cells wide) and the style of its status.
+func (g Grid) cellLook(r *gridRow, c *cell, cw int) (string, lipgloss.Style) {
+	switch g.shown(r, c) {
+	case protocol.StatusAvailable:
+		return center("·", cw), g.st.Available
+	case protocol.StatusOccupied:
+		text := center(countdown(c.expires, g.clock(r), cw), cw)
+		if !r.staleSince.IsZero() {
+			return text, g.st.Stale
+		}
+		return text, g.st.Occupied
+	case protocol.StatusBooked:
+		return center("■", cw), g.st.Booked
+	case protocol.StatusPast:
+		return center("-", cw), g.st.Past
+	default:
+		return center("?", cw), g.st.Unknown
+	}
+}
+
+// countdown formats the time left of a hold for a cell of width cw, in
+// units ("14m59", "9m05s", "42s", "1h40m") so that it never reads as
+// the time of day of the column above it.
+func countdown(expires, now time.Time, cw int) string {
+	if expires.IsZero() {
+		return "held"[:min(4, cw)]
+	}
+	left := max(expires.Sub(now), 0)
+	secs := int((left + time.Second - 1) / time.Second) // round up: 0s only when expired
+	switch {
+	case cw >= 5:
+		switch {
+		case secs < 60:
+			return fmt.Sprintf("%ds", secs)
+		case secs < 10*60:
+			return fmt.Sprintf("%dm%02ds", secs/60, secs%60)
+		case secs < 100*60:
+			return fmt.Sprintf("%dm%02d", secs/60, secs%60)
+		case secs < 10*3600:
+			return fmt.Sprintf("%dh%02dm", secs/3600, secs%3600/60)
+		default:
+			return fmt.Sprintf("%dh", secs/3600)
+		}
+	case cw >= 3:
+		mins := (secs + 59) / 60
+		switch {
+		case secs < 60:
+			return fmt.Sprintf("%ds", secs)
+		case mins < 100:
+			return fmt.Sprintf("%dm", mins)
+		default:
+			return fmt.Sprintf("%dh", mins/60)
+		}
+	default:
+		return "o"
+	}
+}
