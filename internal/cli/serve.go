@@ -155,9 +155,14 @@ func (o *ServeOptions) config() (server.Config, error) {
 	if o.HoldTTL <= 0 {
 		return server.Config{}, UsageErrorf("--hold-ttl must be positive, got %s", o.HoldTTL)
 	}
-	for name, v := range map[string]int{"--max-holds-per-user": o.MaxHoldsPerUser, "--max-days-ahead": o.MaxDaysAhead} {
-		if v < 0 {
-			return server.Config{}, UsageErrorf("%s must be 0 (unlimited) or positive, got %d", name, v)
+	// Checked in the order of the help text, so that of several bad flags
+	// the same one is always reported.
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"--max-holds-per-user", o.MaxHoldsPerUser}, {"--max-days-ahead", o.MaxDaysAhead}} {
+		if f.v < 0 {
+			return server.Config{}, UsageErrorf("%s must be 0 (unlimited) or positive, got %d", f.name, f.v)
 		}
 	}
 	if o.RequestTimeout <= o.PingInterval {
@@ -166,12 +171,19 @@ func (o *ServeOptions) config() (server.Config, error) {
 	if o.MaxPayload < 1024 {
 		return server.Config{}, UsageErrorf("--max-payload must be at least 1024 bytes, got %d", o.MaxPayload)
 	}
-	for name, v := range map[string]float64{"--max-rooms-per-socket": float64(o.MaxRooms), "--max-event-rate": o.MaxEventRate, "--max-connections": float64(o.MaxConnections),
-		"--connect-timeout": o.ConnectTimeout.Seconds(), "--recovery-max-packets": float64(o.RecoveryPackets), "--recovery-max-bytes": float64(o.RecoveryBytes),
-		"--ping-timeout": o.PingTimeout.Seconds(), "--send-queue": float64(o.SendQueue),
-		"--http-header-timeout": o.HeaderTimeout.Seconds(), "--http-request-timeout": o.RequestTimeout.Seconds(), "--http-idle-timeout": o.IdleTimeout.Seconds()} {
-		if v <= 0 {
-			return server.Config{}, UsageErrorf("%s must be positive, got %v", name, v)
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{
+		{"--max-rooms-per-socket", float64(o.MaxRooms)}, {"--max-event-rate", o.MaxEventRate},
+		{"--max-connections", float64(o.MaxConnections)}, {"--connect-timeout", o.ConnectTimeout.Seconds()},
+		{"--recovery-max-packets", float64(o.RecoveryPackets)}, {"--recovery-max-bytes", float64(o.RecoveryBytes)},
+		{"--ping-timeout", o.PingTimeout.Seconds()}, {"--send-queue", float64(o.SendQueue)},
+		{"--http-header-timeout", o.HeaderTimeout.Seconds()}, {"--http-request-timeout", o.RequestTimeout.Seconds()},
+		{"--http-idle-timeout", o.IdleTimeout.Seconds()},
+	} {
+		if f.v <= 0 {
+			return server.Config{}, UsageErrorf("%s must be positive, got %v", f.name, f.v)
 		}
 	}
 	loc := time.Local
@@ -221,6 +233,7 @@ func runServe(ctx context.Context, o *ServeOptions) error {
 	if len(cfg.Realtime.CORSOrigins) == 0 {
 		log.Warn("no --cors-origin: browsers on other origins are refused (same-origin and non-browser clients work)")
 	}
+	server.UseRedisLogger(log)
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		return err

@@ -213,3 +213,26 @@ func TestDevBannerNamesTheSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestServeReportsTheSameBadFlag: with several bad flags, the one reported
+// is the same on every run (the first in the help's order), so a script or
+// a person fixing them one by one is not sent back and forth.
+func TestServeReportsTheSameBadFlag(t *testing.T) {
+	args := []string{"serve", "--dev", "--http-idle-timeout", "-1s", "--max-rooms-per-socket", "0", "--send-queue", "0",
+		"--max-days-ahead", "-1", "--max-holds-per-user", "-1"}
+	first := ""
+	for range 20 {
+		f, _, errOut := testFactory(nil)
+		if code := Run(context.Background(), f, args); code != ExitUsage {
+			t.Fatalf("exit code = %d, want %d (stderr %q)", code, ExitUsage, errOut.String())
+		}
+		if first == "" {
+			first = errOut.String()
+			if !strings.Contains(first, "--max-holds-per-user") {
+				t.Fatalf("stderr = %q, want the first bad flag in help order, --max-holds-per-user", first)
+			}
+		} else if errOut.String() != first {
+			t.Fatalf("bad flags reported differently between runs: %q, then %q", first, errOut.String())
+		}
+	}
+}

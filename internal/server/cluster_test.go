@@ -197,3 +197,40 @@ func TestClusterBroadcastAndExpiryExactlyOnce(t *testing.T) {
 		t.Errorf("cluster stats: totalSockets=%v connectedUsers=%v, want 2 and 2", st["totalSockets"], st["connectedUsers"])
 	}
 }
+
+// TestStoppedNodeLeavesStatsAtOnce: a node that stops withdraws its
+// heartbeat key before its Redis client closes, so the other nodes' stats
+// stop listing it at once rather than when the key's 15 s TTL runs out.
+func TestStoppedNodeLeavesStatsAtOnce(t *testing.T) {
+	rd := os.Getenv("COWORK_TEST_REDIS_URL")
+	if rd == "" {
+		t.Skip("needs COWORK_TEST_REDIS_URL (set by .ci/run)")
+	}
+	prefix := "cwtest-" + t.Name() + "-" + time.Now().Format("150405.000")
+	cfg := func(node string) server.Config {
+		return server.Config{
+			Addr: "127.0.0.1:0", DB: "sqlite:" + t.TempDir() + "/" + node + ".db", Redis: rd, RedisPrefix: prefix, JWTSecret: secret,
+			HoldTTL: time.Minute, Location: time.UTC, Catalog: slots.DemoCatalog(), Realtime: realtime.Config{NodeID: node},
+		}
+	}
+	a, b := startWith(t, cfg("node-a")), startWith(t, cfg("node-b"))
+	staff := token(t, 1, auth.RoleAdmin)
+	nodes := func() []string {
+		_, st, _ := a.call("GET", "/api/stats", staff, nil)
+		list, _ := st["nodes"].([]any)
+		var ids []string
+		for _, n := range list {
+			m, _ := n.(map[string]any)
+			id, _ := m["nodeId"].(string)
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	waitFor(t, "both nodes in stats", func() bool { return len(nodes()) == 2 })
+	if err := b.stop(); err != nil {
+		t.Fatalf("stop node b: %v", err)
+	}
+	if got := nodes(); len(got) != 1 || got[0] != "node-a" {
+		t.Fatalf("nodes right after node-b stopped = %v, want [node-a]", got)
+	}
+}

@@ -31,7 +31,6 @@ type redisCluster struct {
 	nodeKey string // key prefix of node heartbeats
 	adapter *redisadapter.Cluster
 	log     *slog.Logger
-	cancel  context.CancelFunc
 }
 
 // DefaultRedisPrefix is the channel prefix of Node's @socket.io/redis-adapter,
@@ -47,9 +46,6 @@ func newRedisCluster(ctx context.Context, url, prefix string, log *slog.Logger) 
 		return nil, fmt.Errorf("--redis %q: %w", url, err)
 	}
 	opts.DialTimeout = 3 * time.Second
-	// go-redis prints its pool's dial failures to stderr on its own; they
-	// go to our log at debug level instead (the adapter reports outages).
-	rds.SetLogger(redisLog{log})
 	client := rds.NewClient(opts)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -65,6 +61,12 @@ func newRedisCluster(ctx context.Context, url, prefix string, log *slog.Logger) 
 	}, nil
 }
 
+// UseRedisLogger sends go-redis's own messages (its pool's dial failures,
+// which it prints to stderr by default) to log at debug level; the adapter
+// reports outages itself. go-redis keeps one logger per process, so the
+// command that owns the process calls this once.
+func UseRedisLogger(log *slog.Logger) { rds.SetLogger(redisLog{log}) }
+
 // redisLog is go-redis's logger on our slog, at debug level.
 type redisLog struct{ log *slog.Logger }
 
@@ -75,40 +77,37 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 // Healthy is nil while the adapter's subscriptions work.
 func (c *redisCluster) Healthy() error { return c.adapter.Healthy() }
 
-func (c *redisCluster) Close() {
-	if c.cancel != nil {
-		c.cancel()
-	}
-	_ = c.client.Close()
-}
+func (c *redisCluster) Close() { _ = c.client.Close() }
 
-// ServeNodeStats advertises this node every few seconds until Close.
-func (c *redisCluster) ServeNodeStats(hub *realtime.Hub) {
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
+// RunHeartbeat advertises this node every few seconds until ctx ends, then
+// deletes its key before returning, so stats stop listing a stopped node at
+// once instead of after the key's TTL. Run it in the server's errgroup: the
+// client is closed only after it returns.
+func (c *redisCluster) RunHeartbeat(ctx context.Context, hub *realtime.Hub) error {
+	key := c.nodeKey + hub.Stats().NodeID
 	beat := func() {
 		st := hub.Stats()
 		b, _ := json.Marshal(protocol.NodeStats{NodeID: st.NodeID, Sockets: st.Sockets, UptimeSeconds: int64(st.Uptime.Seconds())})
-		if err := c.client.Set(ctx, c.nodeKey+st.NodeID, b, nodeKeyTTL).Err(); err != nil && ctx.Err() == nil {
+		if err := c.client.Set(ctx, key, b, nodeKeyTTL).Err(); err != nil && ctx.Err() == nil {
 			c.log.Warn("node heartbeat failed", "err", err)
 		}
 	}
-	go func() {
-		t := time.NewTicker(nodeBeat)
-		defer t.Stop()
-		beat()
-		for {
-			select {
-			case <-ctx.Done():
-				del, cancel := context.WithTimeout(context.Background(), time.Second)
-				_ = c.client.Del(del, c.nodeKey+hub.Stats().NodeID).Err()
-				cancel()
-				return
-			case <-t.C:
-				beat()
+	t := time.NewTicker(nodeBeat)
+	defer t.Stop()
+	beat()
+	for {
+		select {
+		case <-ctx.Done():
+			del, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+			if err := c.client.Del(del, key).Err(); err != nil {
+				c.log.Warn("could not withdraw this node from the cluster's stats; it ages out in 15s", "err", err)
 			}
+			return nil
+		case <-t.C:
+			beat()
 		}
-	}()
+	}
 }
 
 // Merge replaces node-local presence in out with the cluster's: sockets

@@ -213,9 +213,6 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}, s.log)
 	hub.UseSpaces(svc)
 	stats := &statsSource{hub: hub, store: st, cluster: cluster, version: s.cfg.Version, clock: svc}
-	if cluster != nil {
-		cluster.ServeNodeStats(hub)
-	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", hub.Handler())
@@ -300,6 +297,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	})
 	g.Go(func() error { return svc.RunSweeper(gctx) })
 	g.Go(func() error { return hub.Run(gctx) })
+	if cluster != nil {
+		g.Go(func() error { return cluster.RunHeartbeat(gctx, hub) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		s.log.Info("shutting down", "reason", context.Cause(gctx))
