@@ -34,7 +34,7 @@ func NewCmdEmit(f *Factory) *cobra.Command {
 Every subcommand authenticates with --token (COWORK_TOKEN), or mints a token with
 --jwt-secret (COWORK_JWT_SECRET) for --as-user N with --role R.
 
-Exit codes: 0 success; 1 the server refused or could not be reached; 2 usage;
+Exit codes: 0 success; 1 the server refused, could not be reached, or a load test measured nothing; 2 usage;
 3 a load-test threshold (--max-p99, --max-loss, --max-connect-failures) was breached; 130 interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },

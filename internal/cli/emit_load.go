@@ -84,7 +84,11 @@ errors by kind. --csv FILE writes the per-second series: second, phase,
 connects, sent, delivered, p50_ms, p99_ms, max_ms, errors, holds.
 
 Thresholds (exit code 3 when breached): --max-p99, --max-loss,
---max-connect-failures. --json prints the report as one JSON object.`,
+--max-connect-failures. A run that measured nothing exits 1 whatever the
+thresholds: no client connected and joined, every broadcast failed, or no
+churn hold succeeded; refusals name the server's reason (for example
+connect_refused: Token non valido). --json prints the report as one JSON
+object.`,
 		Example: `  coworkctl emit load --jwt-secret "$SECRET" --clients 1000 --rooms 8 --rate 100 --duration 30s
   coworkctl emit load --token "$STAFF" --clients 200 --polling-share 0.2 --churn 20 --duration 1m
   coworkctl emit load --jwt-secret "$SECRET" --clients 50 --duration 5s --json --max-p99 50ms --max-loss 0
@@ -203,6 +207,9 @@ func runEmitLoad(ctx context.Context, o *EmitLoadOptions) error {
 	}
 	if err != nil {
 		return err
+	}
+	if len(rep.Failures) > 0 {
+		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("load test failed: %s", strings.Join(rep.Failures, "; "))}
 	}
 	if !rep.Pass {
 		return &ExitCodeError{Code: ExitThreshold, Err: fmt.Errorf("threshold breached: %s", strings.Join(rep.Thresholds.Breached, "; "))}

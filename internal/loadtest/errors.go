@@ -51,14 +51,21 @@ func (e *ErrorCounts) Total() uint64 {
 }
 
 // errorKind classifies err for the report under the given prefix:
-// prefix_http_<status>, prefix_timeout, prefix_refused, prefix_failed.
+// prefix_http_<status>, prefix_timeout, prefix_refused, prefix_failed;
+// refusals (a CONNECT refused, HTTP 401 or 403) carry the server's text.
 func errorKind(prefix string, err error) string {
 	var ae *client.APIError
 	var ce *ConnectError
 	var ne net.Error
 	switch {
+	case errors.As(err, &ae) && (ae.Status == 401 || ae.Status == 403) && ae.Message != "":
+		// An auth refusal's text says which: no token, a bad one, not staff.
+		return prefix + "_http_" + strconv.Itoa(ae.Status) + ": " + ae.Message
 	case errors.As(err, &ae):
 		return prefix + "_http_" + strconv.Itoa(ae.Status)
+	case errors.As(err, &ce) && ce.Message != "":
+		// The refusal's text is the server's reason (a bad token, a limit).
+		return prefix + "_refused: " + ce.Message
 	case errors.As(err, &ce):
 		return prefix + "_refused"
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):

@@ -23,7 +23,10 @@ type Report struct {
 	Errors      ErrorsReport  `json:"errors"`
 	Generator   GeneratorCost `json:"generator"`
 	Thresholds  Thresholds    `json:"thresholds"`
-	// Pass is false when a threshold was breached.
+	// Failures lists why the run measured nothing, whatever the
+	// thresholds: no client connected, or every action of a kind failed.
+	Failures []string `json:"failures"`
+	// Pass is false when a threshold was breached or the run failed.
 	Pass bool `json:"pass"`
 
 	// Series is the run second by second (HTML and CSV reports); nil
@@ -227,7 +230,45 @@ func (rep *Report) Check(maxP99 time.Duration, maxLoss, maxConnFail float64) {
 		}
 	}
 	rep.Thresholds = th
-	rep.Pass = len(th.Breached) == 0
+	rep.Failures = rep.failures()
+	rep.Pass = len(th.Breached) == 0 && len(rep.Failures) == 0
+}
+
+// failures lists what makes the run a failure without any threshold:
+// nothing connected, or every broadcast, hold or release failed.
+func (rep *Report) failures() []string {
+	out := []string{}
+	if c := rep.Connections; c.Target > 0 && c.Joined == 0 {
+		out = append(out, fmt.Sprintf("no client connected and joined (0 of %d)", c.Target))
+	}
+	if b := rep.Broadcasts; b.Sent > 0 && b.Failed >= b.Sent {
+		out = append(out, fmt.Sprintf("every broadcast failed (%d of %d)", b.Failed, b.Sent))
+	}
+	if ch := rep.Churn; rep.Config.Churn > 0 && ch.Holds == 0 {
+		out = append(out, "no hold succeeded")
+	}
+	if len(out) > 0 {
+		if top := rep.topErrors(3); top != "" {
+			out = append(out, "errors: "+top)
+		}
+	}
+	return out
+}
+
+// topErrors names the n most frequent error kinds with their counts.
+func (rep *Report) topErrors(n int) string {
+	kinds := slices.Collect(maps.Keys(rep.Errors.ByKind))
+	slices.SortFunc(kinds, func(a, b string) int {
+		if d := int64(rep.Errors.ByKind[b]) - int64(rep.Errors.ByKind[a]); d != 0 {
+			return int(d)
+		}
+		return strings.Compare(a, b)
+	})
+	var parts []string
+	for _, k := range kinds[:min(n, len(kinds))] {
+		parts = append(parts, fmt.Sprintf("%s ×%d", k, rep.Errors.ByKind[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // WriteTable prints rep as a human summary.
@@ -279,9 +320,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	g := rep.Generator
 	p("generator\t%.2fs CPU (user %.2f, sys %.2f), %.2f CPU-s per 100k msgs, max RSS %d MiB, %d CPUs", g.CPUSeconds, g.CPUUserSeconds, g.CPUSysSeconds, g.CPUSecondsPer100kMsgs, g.MaxRSSKiB/1024, g.NumCPU)
-	if len(rep.Thresholds.Breached) > 0 {
+	if fails := append(slices.Clone(rep.Failures), rep.Thresholds.Breached...); len(fails) > 0 {
 		p("")
-		p("FAIL\t%s", strings.Join(rep.Thresholds.Breached, "; "))
+		p("FAIL\t%s", strings.Join(fails, "; "))
 	} else if rep.Thresholds.MaxP99Ms > 0 || rep.Thresholds.MaxLoss != nil {
 		p("")
 		p("PASS\tall thresholds met")
