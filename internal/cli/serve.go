@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/catalog"
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
@@ -39,6 +38,14 @@ type ServeOptions struct {
 	LogFormat       string
 	LogLevel        string
 	Dev             bool
+	// AddrSet: --addr (or COWORK_ADDR) was given; without it --dev
+	// listens on 127.0.0.1 only.
+	AddrSet bool
+	// TokenFile receives a staff token once the server listens; empty
+	// writes none. PrintToken prints that token alone on stdout instead
+	// of the --dev banner.
+	TokenFile       string
+	PrintToken      bool
 	MaxPayload      int64
 	MaxRooms        int
 	MaxEventRate    float64
@@ -70,11 +77,13 @@ existing socket.io-client 4 frontend), the slot REST API on /api/, /healthz,
 /readyz and /metrics. State lives in SQLite by default (coworkctl.db in the
 working directory) or PostgreSQL with --db postgres://…; several nodes share
 PostgreSQL and Redis (--redis) to scale out.`,
-		Example: `  coworkctl serve --dev                      # random secret, demo catalog, prints a staff token
+		Example: `  coworkctl serve --dev                      # 127.0.0.1:3000, random secret, demo catalog, prints a staff token
+  coworkctl serve --dev --token-file tok &   # a script waits for tok, then: coworkctl watch --token "$(cat tok)"
   coworkctl serve --jwt-secret "$SECRET" --demo --cors-origin https://app.example.com
   COWORK_JWT_SECRET=s3cret coworkctl serve --db postgres://app@db/cowork --redis redis://cache:6379 --catalog sedi.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.AddrSet = cmd.Flags().Changed("addr")
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
@@ -82,7 +91,7 @@ PostgreSQL and Redis (--redis) to scale out.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Addr, "addr", ":3000", "listen address")
+	fl.StringVar(&o.Addr, "addr", ":3000", "listen address (--dev: 127.0.0.1:3000 unless given)")
 	fl.StringVar(&o.JWTSecret, "jwt-secret", "", "HS256 secret of the tokens (required unless --dev)")
 	fl.StringVar(&o.JWTSecretFile, "jwt-secret-file", "", "read the JWT secret from this file")
 	fl.StringVar(&o.JWTIssuer, "jwt-issuer", "", "require this iss claim")
@@ -99,7 +108,9 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.StringVar(&o.TZ, "tz", "", "IANA time zone of sedi that name none (default the machine's zone)")
 	fl.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fl.BoolVar(&o.Dev, "dev", false, "development mode: random secret, demo catalog, any CORS origin, prints a staff token")
+	fl.BoolVar(&o.Dev, "dev", false, "development mode: 127.0.0.1 only, random secret, demo catalog, any CORS origin, prints a staff token")
+	fl.StringVar(&o.TokenFile, "token-file", "", "write a staff token (user 1, admin, 12h) to this `file` once listening, for scripts; removed at exit")
+	fl.BoolVar(&o.PrintToken, "print-token", false, "print that staff token alone as stdout's first line once listening (instead of the --dev banner)")
 	fl.Int64Var(&o.MaxPayload, "max-payload", realtime.DefaultMaxPayloadBytes, "largest Socket.IO message in bytes")
 	fl.IntVar(&o.MaxRooms, "max-rooms-per-socket", realtime.DefaultMaxRoomsPerSocket, "space rooms one connection may join")
 	fl.Float64Var(&o.MaxEventRate, "max-event-rate", realtime.DefaultEventsPerSecond, "client events per second per connection (bursts of twice that)")
@@ -207,8 +218,14 @@ func (o *ServeOptions) config() (server.Config, error) {
 	if o.Dev && len(origins) == 0 {
 		origins = []string{"*"}
 	}
+	addr := o.Addr
+	if o.Dev && !o.AddrSet {
+		// A dev server hands out an admin token: keep it off the network
+		// unless asked.
+		addr = "127.0.0.1:3000"
+	}
 	return server.Config{
-		Addr: o.Addr, DB: o.DB, Redis: o.Redis, RedisPrefix: o.RedisPrefix, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
+		Addr: addr, DB: o.DB, Redis: o.Redis, RedisPrefix: o.RedisPrefix, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
 		HoldTTL: o.HoldTTL, MaxHoldsPerUser: o.MaxHoldsPerUser, MaxDaysAhead: o.MaxDaysAhead, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(), DebugAddr: o.DebugAddr,
 		HTTP: server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout},
 		Realtime: realtime.Config{
@@ -238,41 +255,18 @@ func runServe(ctx context.Context, o *ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.Dev {
+	if o.Dev || o.TokenFile != "" || o.PrintToken {
 		// A secret given with --dev is the developer's, not a throwaway.
 		throwaway := o.JWTSecret == "" && o.JWTSecretFile == ""
-		go printDevBanner(ctx, o.F.Out, srv, cfg, throwaway)
+		ann := announcer{w: o.F.Out, log: log, cfg: cfg, dev: o.Dev, throwaway: throwaway,
+			tokenFile: o.TokenFile, printToken: o.PrintToken, self: selfCommand()}
+		annCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		defer func() { stop(); <-done; ann.removeTokenFile() }()
+		go func() { defer close(done); ann.run(annCtx, srv.Addr()) }()
 	}
 	if err := srv.Run(ctx); err != nil {
 		return err
 	}
 	return nil
-}
-
-// printDevBanner tells a developer how to talk to the dev server.
-func printDevBanner(ctx context.Context, w io.Writer, srv *server.Server, cfg server.Config, throwaway bool) {
-	var addr string
-	select {
-	case addr = <-srv.Addr():
-	case <-ctx.Done():
-		return
-	}
-	tok, err := auth.Issue(auth.IssueOptions{Secret: []byte(cfg.JWTSecret), UserID: 1, Role: auth.RoleAdmin, TTL: 12 * time.Hour, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAud})
-	if err != nil {
-		return
-	}
-	fmt.Fprint(w, devBanner(server.URLFor(tcpAddr(addr)), cfg.JWTSecret, tok, throwaway))
-}
-
-func devBanner(url, secret, token string, throwaway bool) string {
-	kind := "throwaway secret"
-	if !throwaway {
-		kind = "your --jwt-secret"
-	}
-	return fmt.Sprintf(`coworkctl dev server on %s (demo catalog, %s)
-  JWT secret:  %s
-  staff token: %s   (user 1, admin, 12h)
-  try:  curl -s %s/api/sedi
-        coworkctl watch --server %s --token <staff token>
-`, url, kind, secret, token, url, url)
 }

@@ -207,9 +207,17 @@ func TestDevBannerNamesTheSecret(t *testing.T) {
 		{true, "(demo catalog, throwaway secret)", "your --jwt-secret"},
 		{false, "(demo catalog, your --jwt-secret)", "throwaway"},
 	} {
-		got := devBanner("http://127.0.0.1:3000", "s3cret", "tok", tc.throwaway)
+		got := devBanner("http://127.0.0.1:3000", "s3cret", "tok", tc.throwaway, "./coworkctl")
 		if !strings.Contains(got, tc.want) || strings.Contains(got, tc.not) || !strings.Contains(got, "JWT secret:  s3cret") {
 			t.Errorf("throwaway=%v: banner %q", tc.throwaway, got)
+		}
+		// One line names the staff token (what a grep finds); the watch
+		// line carries the real token, ready to paste.
+		if n := strings.Count(got, "staff token"); n != 1 {
+			t.Errorf("banner names the staff token %d times: %q", n, got)
+		}
+		if !strings.Contains(got, "./coworkctl watch --server http://127.0.0.1:3000 --token tok\n") {
+			t.Errorf("no watch line with the real token: %q", got)
 		}
 	}
 }
@@ -233,6 +241,40 @@ func TestServeReportsTheSameBadFlag(t *testing.T) {
 			}
 		} else if errOut.String() != first {
 			t.Fatalf("bad flags reported differently between runs: %q, then %q", first, errOut.String())
+		}
+	}
+}
+
+// TestDevListensOnLoopbackUnlessTold: --dev binds 127.0.0.1 unless --addr
+// or COWORK_ADDR says otherwise; without --dev the default stays :3000.
+func TestDevListensOnLoopbackUnlessTold(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"--dev"}, "127.0.0.1:3000"},
+		{nil, []string{"--dev", "--addr", ":4000"}, ":4000"},
+		{map[string]string{"COWORK_ADDR": "0.0.0.0:5000"}, []string{"--dev"}, "0.0.0.0:5000"},
+		{nil, []string{"--jwt-secret", "s"}, ":3000"},
+	}
+	for _, tt := range tests {
+		f, _, _ := testFactory(tt.env)
+		var got *ServeOptions
+		cmd := NewCmdServe(f, func(_ context.Context, o *ServeOptions) error { got = o; return nil })
+		root := NewCmdRoot(f)
+		root.RemoveCommand(findCmd(root, "serve"))
+		root.AddCommand(cmd)
+		root.SetArgs(append([]string{"serve"}, tt.args...))
+		if err := root.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := got.config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Addr != tt.want {
+			t.Errorf("%v (env %v): listens on %q, want %q", tt.args, tt.env, cfg.Addr, tt.want)
 		}
 	}
 }
