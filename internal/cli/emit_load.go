@@ -13,6 +13,7 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/loadtest"
+	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 	"github.com/spf13/cobra"
 )
 
@@ -105,7 +106,7 @@ object.`,
 	o.Conn.AddFlags(fl, auth.RoleCliente)
 	fl.IntVar(&o.Clients, "clients", 100, "number of Socket.IO connections (virtual users)")
 	fl.Float64Var(&o.ConnectRate, "connect-rate", 500, "new connections per second (0: as fast as possible)")
-	fl.StringVar(&o.Transport, "transport", loadtest.TransportWebSocket, "transport of every client: websocket or polling (see --polling-share)")
+	fl.StringVar(&o.Transport, "transport", sioclient.TransportWebSocket, "transport of every client: websocket or polling (see --polling-share)")
 	fl.Float64Var(&o.PollingShare, "polling-share", 0, "fraction 0..1 of clients that use long-polling instead of websocket")
 	fl.IntVar(&o.Rooms, "rooms", 4, "number of space rooms the clients are spread over")
 	fl.DurationVar(&o.Duration, "duration", 10*time.Second, "length of the traffic phase")
@@ -139,8 +140,8 @@ func runEmitLoad(ctx context.Context, o *EmitLoadOptions) error {
 	}
 	share := o.PollingShare
 	switch o.Transport {
-	case loadtest.TransportWebSocket:
-	case loadtest.TransportPolling:
+	case sioclient.TransportWebSocket:
+	case sioclient.TransportPolling:
 		share = 1
 	default:
 		return UsageErrorf("--transport must be websocket or polling, got %q", o.Transport)

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/auth"
-	"github.com/coworkctl/coworkctl/internal/loadtest"
 	"github.com/coworkctl/coworkctl/internal/protocol"
+	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 	"github.com/spf13/cobra"
 )
 
@@ -60,7 +60,7 @@ Exits 1 when the connection is refused, the ack does not come within
 	fl.BoolVar(&o.NoAck, "no-ack", false, "do not ask for an acknowledgement")
 	fl.DurationVar(&o.AckTimeout, "ack-timeout", 5*time.Second, "how long to wait for the ack")
 	fl.DurationVar(&o.Listen, "listen", 2*time.Second, "how long to print incoming events after the ack (0 stops at the ack)")
-	fl.StringVar(&o.Transport, "transport", loadtest.TransportWebSocket, "websocket or polling")
+	fl.StringVar(&o.Transport, "transport", sioclient.TransportWebSocket, "websocket or polling")
 	fl.BoolVar(&o.JSON, "json", false, "print JSON lines")
 	return cmd
 }
@@ -78,7 +78,7 @@ func runEmitSocket(ctx context.Context, o *EmitSocketOptions) error {
 	if protocol.ReservedEvents[o.Event] {
 		return UsageErrorf("%q is a reserved Socket.IO event name", o.Event)
 	}
-	if o.Transport != loadtest.TransportWebSocket && o.Transport != loadtest.TransportPolling {
+	if o.Transport != sioclient.TransportWebSocket && o.Transport != sioclient.TransportPolling {
 		return UsageErrorf("--transport must be websocket or polling, got %q", o.Transport)
 	}
 	args := make([]any, 0, len(o.Data))
@@ -118,9 +118,9 @@ func runEmitSocket(ctx context.Context, o *EmitSocketOptions) error {
 		_, werr = fmt.Fprintln(o.F.Out, line)
 	}
 	closed := make(chan error, 1)
-	conn, err := loadtest.DialSIO(ctx, loadtest.SIOOptions{
-		Server: server, Token: tok, Transport: o.Transport, ConnectTimeout: socketConnectTimeout,
-		OnEvent: func(c *loadtest.SIOConn, pkt []byte, at time.Time) {
+	conn, err := sioclient.Dial(ctx, sioclient.Options{
+		URL: server, Auth: map[string]string{"token": tok}, Transports: []string{o.Transport}, ConnectTimeout: socketConnectTimeout,
+		OnRawEvent: func(c *sioclient.Conn, pkt []byte, at time.Time) {
 			name, args, err := c.ParseEvent(pkt)
 			if err != nil {
 				print("(unparsable)", []json.RawMessage{mustJSON(string(pkt))}, at)
@@ -128,7 +128,7 @@ func runEmitSocket(ctx context.Context, o *EmitSocketOptions) error {
 			}
 			print(name, args, at)
 		},
-		OnClose: func(_ *loadtest.SIOConn, err error) { closed <- err },
+		OnClose: func(_ *sioclient.Conn, err error) { closed <- err },
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -156,16 +156,20 @@ func runEmitSocket(ctx context.Context, o *EmitSocketOptions) error {
 			}
 			return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("emit %s: %w", o.Event, err)}
 		}
+		raw, err := json.Marshal(ack)
+		if err != nil {
+			return fmt.Errorf("emit %s: ack: %w", o.Event, err)
+		}
 		mu.Lock()
 		if o.JSON {
-			werr = writeJSON(o.F.Out, map[string]json.RawMessage{"ack": ack})
+			werr = writeJSON(o.F.Out, map[string]json.RawMessage{"ack": raw})
 		} else {
-			_, werr = fmt.Fprintf(o.F.Out, "ack %s\n", ack)
+			_, werr = fmt.Fprintf(o.F.Out, "ack %s\n", raw)
 		}
 		mu.Unlock()
-		var acks []protocol.Ack
-		if json.Unmarshal(ack, &acks) == nil && len(acks) == 1 && !acks[0].Success && acks[0].Error != "" {
-			failed = fmt.Errorf("%s refused: %s", o.Event, acks[0].Error)
+		var first protocol.Ack
+		if len(ack) == 1 && json.Unmarshal(ack[0], &first) == nil && !first.Success && first.Error != "" {
+			failed = fmt.Errorf("%s refused: %s", o.Event, first.Error)
 		}
 	}
 	if o.Listen > 0 {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/loadtest"
+	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 )
@@ -31,7 +31,7 @@ func TestEmitSocketHidesRecoveryOffset(t *testing.T) {
 		srv.CloseClientConnections()
 		srv.Close()
 	})
-	for _, tr := range []string{loadtest.TransportWebSocket, loadtest.TransportPolling} {
+	for _, tr := range []string{sioclient.TransportWebSocket, sioclient.TransportPolling} {
 		t.Run(tr, func(t *testing.T) {
 			f, out, _ := testFactory(nil)
 			o := &EmitSocketOptions{F: f, Event: "probe", AckTimeout: 5 * time.Second, Transport: tr,
@@ -49,7 +49,7 @@ func TestEmitSocketHidesRecoveryOffset(t *testing.T) {
 
 func TestEmitSocketUnreachable(t *testing.T) {
 	f, _, _ := testFactory(nil)
-	o := &EmitSocketOptions{F: f, Event: "probe", AckTimeout: time.Second, Transport: loadtest.TransportWebSocket,
+	o := &EmitSocketOptions{F: f, Event: "probe", AckTimeout: time.Second, Transport: sioclient.TransportWebSocket,
 		Conn: ConnFlags{Server: "http://127.0.0.1:1", Token: "t"}}
 	err := runEmitSocket(context.Background(), o)
 	if err == nil || err.Error() != "cannot reach http://127.0.0.1:1: connection refused" {

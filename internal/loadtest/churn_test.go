@@ -13,6 +13,7 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/protocol"
+	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 )
 
 // fakeSlots is a server's slot API in memory: each request takes latency,
@@ -79,7 +80,7 @@ func churnRunner(cfg Config, rooms int) *runner {
 	for i := range rooms {
 		r.spaces = append(r.spaces, Space{SpazioID: int64(i + 1), SedeID: 1, Slots: 9})
 	}
-	r.vus = []*vu{{token: "t", conn: &SIOConn{}}}
+	r.vus = []*vu{{token: "t", conn: &sioclient.Conn{}}}
 	return r
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/coworkctl/coworkctl/internal/client"
+	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 )
 
 // ErrorCounts counts errors by kind ("connect_refused", "hold_http_500",
@@ -55,7 +56,7 @@ func (e *ErrorCounts) Total() uint64 {
 // refusals (a CONNECT refused, HTTP 401 or 403) carry the server's text.
 func errorKind(prefix string, err error) string {
 	var ae *client.APIError
-	var ce *ConnectError
+	var ce *sioclient.ConnectError
 	var ne net.Error
 	switch {
 	case errors.As(err, &ae) && (ae.Status == 401 || ae.Status == 403) && ae.Message != "":

@@ -18,6 +18,7 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/protocol"
+	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 )
 
 // Space is one spazio whose room clients join.
@@ -121,7 +122,7 @@ type vu struct {
 	token  string
 	room   int
 	joined atomic.Bool
-	conn   *SIOConn
+	conn   *sioclient.Conn
 }
 
 type runner struct {
@@ -421,10 +422,10 @@ func (r *runner) connectAll(ctx context.Context) error {
 		}
 		v := &vu{index: i, token: tok, room: i % len(r.spaces)}
 		r.vus[i] = v
-		transport := TransportWebSocket
+		transport := sioclient.TransportWebSocket
 		// Spread polling clients evenly rather than bunching them.
 		if nPolling > 0 && (i*nPolling)/cfg.Clients != ((i+1)*nPolling)/cfg.Clients {
-			transport = TransportPolling
+			transport = sioclient.TransportPolling
 		}
 		limit <- struct{}{}
 		wg.Add(1)
@@ -442,9 +443,9 @@ func (r *runner) connectOne(ctx context.Context, v *vu, transport string, pollHT
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
 	defer cancel()
 	t0 := time.Now()
-	c, err := DialSIO(ctx, SIOOptions{
-		Server: r.cfg.Server, Token: v.token, Transport: transport, HTTPClient: pollHTTP,
-		ConnectTimeout: r.cfg.ConnectTimeout, OnEvent: r.onEvent, OnClose: r.onClose,
+	c, err := sioclient.Dial(ctx, sioclient.Options{
+		URL: r.cfg.Server, Auth: map[string]string{"token": v.token}, Transports: []string{transport},
+		HTTPClient: pollHTTP, ConnectTimeout: r.cfg.ConnectTimeout, OnRawEvent: r.onEvent, OnClose: r.onClose,
 	})
 	if err != nil {
 		r.fail(errorKind("connect", err))
@@ -461,14 +462,14 @@ func (r *runner) connectOne(ctx context.Context, v *vu, transport string, pollHT
 		r.fail(errorKind("join", err))
 		return
 	}
-	var acks []protocol.Ack
-	if err := json.Unmarshal(ack, &acks); err != nil || len(acks) == 0 || !acks[0].Success {
+	var first protocol.Ack
+	if len(ack) == 0 || json.Unmarshal(ack[0], &first) != nil || !first.Success {
 		r.fail("join_rejected")
 		return
 	}
 	v.joined.Store(true)
 	r.members[v.room].Add(1)
-	if c.closed.Load() && v.joined.Swap(false) {
+	if isDone(c) && v.joined.Swap(false) {
 		// It closed between the ack and now; onClose missed the join.
 		r.members[v.room].Add(-1)
 	}
@@ -480,7 +481,17 @@ func (r *runner) fail(kind string) {
 	r.timeline.count(countError, time.Now())
 }
 
-func (r *runner) onClose(c *SIOConn, err error) {
+// isDone reports whether c has ended.
+func isDone(c *sioclient.Conn) bool {
+	select {
+	case <-c.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *runner) onClose(c *sioclient.Conn, err error) {
 	v, _ := c.Data.(*vu)
 	if v != nil && v.joined.Swap(false) {
 		r.members[v.room].Add(-1)
@@ -492,7 +503,7 @@ func (r *runner) onClose(c *SIOConn, err error) {
 }
 
 // onEvent runs on every connection's reader goroutine: keep it cheap.
-func (r *runner) onEvent(_ *SIOConn, pkt []byte, at time.Time) {
+func (r *runner) onEvent(c *sioclient.Conn, pkt []byte, at time.Time) {
 	switch {
 	case bytes.HasPrefix(pkt, r.bcastStart) && bytes.Contains(pkt, []byte(seqKey)):
 		seq, ok1 := numberAfter(pkt, seqKey)
@@ -509,7 +520,7 @@ func (r *runner) onEvent(_ *SIOConn, pkt []byte, at time.Time) {
 		r.delivered.Add(1)
 		r.lastRecv.Store(int64(now / time.Microsecond))
 	case r.cfg.Churn > 0 && bytes.HasPrefix(pkt, r.slotStart):
-		_, args, err := ParseEvent(pkt)
+		_, args, err := c.ParseEvent(pkt)
 		if err != nil || len(args) == 0 {
 			r.fail("bad_slot_update")
 			return

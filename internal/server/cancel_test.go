@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/auth"
-	"github.com/coworkctl/coworkctl/internal/loadtest"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/slots"
+	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 	"github.com/coworkctl/coworkctl/internal/store"
 )
 
@@ -23,7 +23,7 @@ import (
 // of internal/client) that keeps every event it receives, decoded into a
 // map so that the wire's field names are checked exactly.
 type sockEvents struct {
-	conn   *loadtest.SIOConn
+	conn   *sioclient.Conn
 	mu     sync.Mutex
 	events []sockEvent
 }
@@ -38,9 +38,9 @@ func dialEvents(t *testing.T, base, tok string) *sockEvents {
 	s := &sockEvents{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := loadtest.DialSIO(ctx, loadtest.SIOOptions{
-		Server: base, Token: tok,
-		OnEvent: func(c *loadtest.SIOConn, pkt []byte, _ time.Time) {
+	conn, err := sioclient.Dial(ctx, sioclient.Options{
+		URL: base, Auth: map[string]string{"token": tok},
+		OnRawEvent: func(c *sioclient.Conn, pkt []byte, _ time.Time) {
 			name, args, err := c.ParseEvent(pkt)
 			if err != nil {
 				return
@@ -67,8 +67,9 @@ func (s *sockEvents) join(t *testing.T, spazio, sede int64, date string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ack, err := s.conn.EmitWithAck(ctx, protocol.EventJoinSpace, map[string]any{"spazioId": spazio, "sedeId": sede, "date": date})
-	if err != nil || !strings.Contains(string(ack), `"success":true`) {
-		t.Fatalf("join %d@%d: %s %v", spazio, sede, ack, err)
+	raw, _ := json.Marshal(ack)
+	if err != nil || !strings.Contains(string(raw), `"success":true`) {
+		t.Fatalf("join %d@%d: %s %v", spazio, sede, raw, err)
 	}
 }
 

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/auth"
-	"github.com/coworkctl/coworkctl/internal/loadtest"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/slots"
+	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 )
 
 // The join/snapshot race: clients join a spazio while every one of its
@@ -150,7 +150,7 @@ func storeName(nodes []*harness) string {
 
 // raceClient is one socket and the view of its current join.
 type raceClient struct {
-	conn *loadtest.SIOConn
+	conn *sioclient.Conn
 	mu   sync.Mutex
 	view *joinView // nil between waves
 	err  error     // the connection ended
@@ -213,7 +213,7 @@ func (v *joinView) judge(u raceUpdate) {
 
 // onEvent feeds the socket's events to the current view. It runs on the
 // connection's reader goroutine.
-func (c *raceClient) onEvent(conn *loadtest.SIOConn, pkt []byte) {
+func (c *raceClient) onEvent(conn *sioclient.Conn, pkt []byte) {
 	name, args, err := conn.ParseEvent(pkt)
 	if err != nil || len(args) == 0 {
 		return
@@ -263,10 +263,10 @@ func dialRaceClients(t *testing.T, ctx context.Context, nodes []*harness, n int)
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			conn, err := loadtest.DialSIO(ctx, loadtest.SIOOptions{
-				Server: nodes[i%len(nodes)].base, Token: tok,
-				OnEvent: func(conn *loadtest.SIOConn, pkt []byte, _ time.Time) { c.onEvent(conn, pkt) },
-				OnClose: func(_ *loadtest.SIOConn, err error) {
+			conn, err := sioclient.Dial(ctx, sioclient.Options{
+				URL: nodes[i%len(nodes)].base, Auth: map[string]string{"token": tok},
+				OnRawEvent: func(conn *sioclient.Conn, pkt []byte, _ time.Time) { c.onEvent(conn, pkt) },
+				OnClose: func(_ *sioclient.Conn, err error) {
 					c.mu.Lock()
 					c.err = errors.Join(err, errors.New("connection closed"))
 					c.mu.Unlock()
@@ -395,10 +395,11 @@ func (c *raceClient) join(ctx context.Context, date string, i int) error {
 	c.mu.Lock()
 	c.view = &joinView{date: date}
 	c.mu.Unlock()
-	raw, err := c.conn.EmitWithAck(ctx, protocol.EventJoinSpace, map[string]any{"spazioId": raceSpazio, "sedeId": raceSede, "date": date})
+	args, err := c.conn.EmitWithAck(ctx, protocol.EventJoinSpace, map[string]any{"spazioId": raceSpazio, "sedeId": raceSede, "date": date})
 	if err != nil {
 		return fmt.Errorf("client %d: join: %w", i, err)
 	}
+	raw, _ := json.Marshal(args)
 	var ack []protocol.Ack
 	if err := json.Unmarshal(raw, &ack); err != nil || len(ack) == 0 || !ack[0].Success {
 		return fmt.Errorf("client %d: join refused: %s", i, raw)
@@ -412,10 +413,11 @@ func (c *raceClient) join(ctx context.Context, date string, i int) error {
 }
 
 func (c *raceClient) leave(ctx context.Context) error {
-	raw, err := c.conn.EmitWithAck(ctx, protocol.EventLeaveSpace, map[string]any{"spazioId": raceSpazio, "sedeId": raceSede})
+	args, err := c.conn.EmitWithAck(ctx, protocol.EventLeaveSpace, map[string]any{"spazioId": raceSpazio, "sedeId": raceSede})
 	if err != nil {
 		return err
 	}
+	raw, _ := json.Marshal(args)
 	if !bytes.Contains(raw, []byte(`"success":true`)) {
 		return fmt.Errorf("leave refused: %s", raw)
 	}

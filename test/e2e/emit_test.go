@@ -15,6 +15,7 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/loadtest"
 	"github.com/coworkctl/coworkctl/internal/protocol"
+	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 )
 
 // emitResult is one finished coworkctl invocation.
@@ -49,19 +50,19 @@ func runCoworkctl(t *testing.T, timeout time.Duration, args ...string) emitResul
 	return res
 }
 
-// listener is a Socket.IO client (the generator's lean client) that
+// listener is a Socket.IO client (our lean client) that
 // records every event it receives.
 type listener struct {
-	conn   *loadtest.SIOConn
+	conn   *sioclient.Conn
 	events chan string // "name args…"
 }
 
 func listen(t *testing.T, s *Server, user int64) *listener {
 	t.Helper()
 	l := &listener{events: make(chan string, 64)}
-	c, err := loadtest.DialSIO(context.Background(), loadtest.SIOOptions{
-		Server: s.URL, Token: s.Token(t, user, "cliente"),
-		OnEvent: func(_ *loadtest.SIOConn, pkt []byte, _ time.Time) {
+	c, err := sioclient.Dial(context.Background(), sioclient.Options{
+		URL: s.URL, Auth: map[string]string{"token": s.Token(t, user, "cliente")},
+		OnRawEvent: func(_ *sioclient.Conn, pkt []byte, _ time.Time) {
 			select {
 			case l.events <- string(pkt):
 			default:
@@ -81,8 +82,9 @@ func (l *listener) join(t *testing.T, spazio, sede int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ack, err := l.conn.EmitWithAck(ctx, protocol.EventJoinSpace, map[string]int64{"spazioId": spazio, "sedeId": sede})
-	if err != nil || !strings.Contains(string(ack), `"success":true`) {
-		t.Fatalf("join %d@%d: %s %v", spazio, sede, ack, err)
+	raw, _ := json.Marshal(ack)
+	if err != nil || !strings.Contains(string(raw), `"success":true`) {
+		t.Fatalf("join %d@%d: %s %v", spazio, sede, raw, err)
 	}
 }
 

@@ -8,6 +8,8 @@ package adapter
 import (
 	"context"
 	"errors"
+
+	"github.com/coworkctl/coworkctl/internal/socketio/parser"
 )
 
 // Socket.IO packet types carried between nodes.
@@ -80,22 +82,4 @@ var ErrUnavailable = errors.New("cluster unavailable")
 // HasBinary reports whether v, a plain value (see Packet.Data), holds a
 // []byte: such a packet travels as a binary event, its bytes as
 // attachments.
-func HasBinary(v any) bool {
-	switch v := v.(type) {
-	case []byte:
-		return true
-	case []any:
-		for _, e := range v {
-			if HasBinary(e) {
-				return true
-			}
-		}
-	case map[string]any:
-		for _, e := range v {
-			if HasBinary(e) {
-				return true
-			}
-		}
-	}
-	return false
-}
+func HasBinary(v any) bool { return parser.HasBinary(v) }

@@ -7,21 +7,24 @@ import (
 	"sync"
 
 	"github.com/gobwas/ws"
+
+	"github.com/coworkctl/coworkctl/internal/socketio/parser"
 )
 
 // Engine.IO packet types, as the first byte of a packet.
+// They come from the codec shared with the client.
 const (
-	packetOpen    = '0'
-	packetClose   = '1'
-	packetPing    = '2'
-	packetPong    = '3'
-	packetMessage = '4'
-	packetUpgrade = '5'
-	packetNoop    = '6'
+	packetOpen    = parser.EngineOpen
+	packetClose   = parser.EngineClose
+	packetPing    = parser.EnginePing
+	packetPong    = parser.EnginePong
+	packetMessage = parser.EngineMessage
+	packetUpgrade = parser.EngineUpgrade
+	packetNoop    = parser.EngineNoop
 )
 
 // recordSeparator joins packets in a polling payload.
-const recordSeparator = 0x1e
+const recordSeparator = parser.RecordSeparator
 
 // Frame is one Engine.IO packet, encoded once and shared, read-only, by
 // every session it is sent to.
@@ -185,21 +188,7 @@ func decodePayload(dst []packet, body []byte, maxPackets int) ([]packet, error) 
 
 var errTooManyPackets = errors.New("eio: too many packets in one payload")
 
-func countPackets(body []byte) int {
-	n := 1
-	for _, c := range body {
-		if c == recordSeparator {
-			n++
-		}
-	}
-	return n
-}
-
-func cutPacket(b []byte) (p, rest []byte, more bool) {
-	for i, c := range b {
-		if c == recordSeparator {
-			return b[:i], b[i+1:], true
-		}
-	}
-	return b, nil, false
-}
+var (
+	countPackets = parser.CountPackets
+	cutPacket    = parser.CutPacket
+)

@@ -1,0 +1,61 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// ConnectError is the server's refusal of the Socket.IO CONNECT (a
+// connect_error): its message and the data it attached, if any.
+type ConnectError struct {
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data,omitempty"`
+}
+
+func (e *ConnectError) Error() string {
+	if len(e.Data) > 0 && string(e.Data) != "null" {
+		return "connect_error: " + e.Message + " " + string(e.Data)
+	}
+	return "connect_error: " + e.Message
+}
+
+// Code is the data's "code" field, the usual way a server tells refusals
+// apart; empty when there is none.
+func (e *ConnectError) Code() string {
+	var d struct {
+		Code string `json:"code"`
+	}
+	if json.Unmarshal(e.Data, &d) != nil {
+		return ""
+	}
+	return d.Code
+}
+
+// HTTPError is a handshake request the server answered with a status
+// other than success (an unknown transport, a refused origin, a session
+// it no longer knows).
+type HTTPError struct {
+	StatusCode int
+	Body       string
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("http %d: %.200s", e.StatusCode, e.Body)
+}
+
+var (
+	// ErrClosed is returned by calls on a connection that has ended.
+	ErrClosed = errors.New("socket.io: connection closed")
+	// ErrServerDisconnect ends a connection the server disconnected
+	// with a Socket.IO DISCONNECT: a client should not reconnect on its
+	// own (Socket.IO's "io server disconnect").
+	ErrServerDisconnect = errors.New("socket.io: server disconnected the socket")
+	// ErrServerClose ends a connection whose Engine.IO session the
+	// server closed (a shutdown, a missed heartbeat): reconnecting is
+	// fine (Socket.IO's "transport close").
+	ErrServerClose = errors.New("socket.io: server closed the session")
+	// ErrPingTimeout ends a connection that heard nothing from the
+	// server for longer than its ping interval and timeout.
+	ErrPingTimeout = errors.New("socket.io: ping timeout")
+)

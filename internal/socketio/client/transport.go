@@ -1,0 +1,256 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/coworkctl/coworkctl/internal/socketio/parser"
+)
+
+// transport moves Engine.IO packets. The Conn serializes sends; recv is
+// called by one goroutine at a time.
+type transport interface {
+	name() string
+	// send writes one text packet.
+	send(pkt []byte) error
+	// recv returns the next packets, valid until the next call, and the
+	// time they were read.
+	recv(deadline time.Time) ([][]byte, time.Time, error)
+	close() error
+}
+
+// sendTimeout bounds one write (a websocket frame, a polling POST).
+const sendTimeout = 10 * time.Second
+
+var defaultDialer = &websocket.Dialer{
+	Proxy:            http.ProxyFromEnvironment,
+	HandshakeTimeout: 10 * time.Second,
+	ReadBufferSize:   2048,
+	WriteBufferSize:  1024,
+	WriteBufferPool:  &sync.Pool{},
+}
+
+// endpoint builds the URLs of one Engine.IO session.
+type endpoint struct {
+	base   *url.URL // http(s)://host/path/
+	query  url.Values
+	header http.Header
+}
+
+func newEndpoint(o *Options) (*endpoint, error) {
+	u, err := url.Parse(strings.TrimRight(o.URL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("server url: %w", err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+	case "ws":
+		u.Scheme = "http"
+	case "wss":
+		u.Scheme = "https"
+	default:
+		return nil, fmt.Errorf("server url %q: scheme must be http(s) or ws(s)", o.URL)
+	}
+	path := o.Path
+	if path == "" {
+		path = "/socket.io/"
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + "/" + strings.Trim(path, "/") + "/"
+	q := url.Values{}
+	for k, v := range o.Query {
+		q[k] = append([]string(nil), v...)
+	}
+	q.Set("EIO", "4")
+	return &endpoint{base: u, query: q, header: o.Header}, nil
+}
+
+// url is the endpoint for transport, with the session id once known.
+func (e *endpoint) url(transport, sid string) string {
+	u := *e.base
+	q := make(url.Values, len(e.query)+2)
+	for k, v := range e.query {
+		q[k] = v
+	}
+	q.Set("transport", transport)
+	if sid != "" {
+		q.Set("sid", sid)
+	}
+	if transport == TransportWebSocket {
+		u.Scheme = map[string]string{"https": "wss"}[u.Scheme]
+		if u.Scheme == "" {
+			u.Scheme = "ws"
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// wsTransport carries one Engine.IO packet per websocket text frame.
+type wsTransport struct {
+	ws  *websocket.Conn
+	buf bytes.Buffer
+	one [1][]byte
+}
+
+func dialWebSocket(ctx context.Context, d *websocket.Dialer, ep *endpoint, sid string) (*wsTransport, error) {
+	if d == nil {
+		d = defaultDialer
+	}
+	ws, resp, err := d.DialContext(ctx, ep.url(TransportWebSocket, sid), ep.header)
+	if resp != nil && resp.Body != nil {
+		defer resp.Body.Close()
+	}
+	if err != nil {
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			return nil, fmt.Errorf("websocket dial: %w", &HTTPError{StatusCode: resp.StatusCode, Body: string(body)})
+		}
+		return nil, fmt.Errorf("websocket dial: %w", err)
+	}
+	return &wsTransport{ws: ws}, nil
+}
+
+func (t *wsTransport) name() string { return TransportWebSocket }
+
+func (t *wsTransport) send(pkt []byte) error {
+	_ = t.ws.SetWriteDeadline(time.Now().Add(sendTimeout))
+	return t.ws.WriteMessage(websocket.TextMessage, pkt)
+}
+
+func (t *wsTransport) recv(deadline time.Time) ([][]byte, time.Time, error) {
+	_ = t.ws.SetReadDeadline(deadline)
+	for {
+		mt, r, err := t.ws.NextReader()
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		at := time.Now()
+		if mt != websocket.TextMessage {
+			// Binary attachments are not supported: skip them.
+			_, _ = io.Copy(io.Discard, r)
+			continue
+		}
+		t.buf.Reset()
+		if _, err := t.buf.ReadFrom(r); err != nil {
+			return nil, time.Time{}, err
+		}
+		if t.buf.Cap() > 64<<10 {
+			// Do not keep a large buffer per idle connection.
+			t.one[0] = bytes.Clone(t.buf.Bytes())
+			t.buf = bytes.Buffer{}
+		} else {
+			t.one[0] = t.buf.Bytes()
+		}
+		return t.one[:], at, nil
+	}
+}
+
+func (t *wsTransport) close() error { return t.ws.Close() }
+
+// pollTransport is Engine.IO long-polling: GETs return packets separated
+// by a record separator, POSTs carry ours. Engine.IO forbids overlapping
+// POSTs of one session; the Conn's send lock keeps them apart.
+type pollTransport struct {
+	hc  *http.Client
+	ep  *endpoint
+	sid string
+
+	cancel atomic.Pointer[context.CancelFunc]
+	closed atomic.Bool
+	body   []byte
+	pkts   [][]byte
+}
+
+func (t *pollTransport) name() string { return TransportPolling }
+
+func (t *pollTransport) do(req *http.Request) ([]byte, error) {
+	for k, v := range t.ep.header {
+		req.Header[k] = v
+	}
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	// Polls (one at a time, on the reader) reuse their buffer; POSTs,
+	// from any goroutine, read their small answer into their own.
+	buf := &bytes.Buffer{}
+	if req.Method == http.MethodGet {
+		buf = bytes.NewBuffer(t.body[:0])
+	}
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &HTTPError{StatusCode: resp.StatusCode, Body: buf.String()}
+	}
+	if req.Method == http.MethodGet {
+		t.body = buf.Bytes()
+	}
+	return buf.Bytes(), nil
+}
+
+// get polls once and splits the payload into packets.
+func (t *pollTransport) get(ctx context.Context) ([][]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.ep.url(TransportPolling, t.sid), nil)
+	if err != nil {
+		return nil, err
+	}
+	body, err := t.do(req)
+	if err != nil {
+		return nil, fmt.Errorf("polling GET: %w", err)
+	}
+	t.pkts = t.pkts[:0]
+	for rest, more := body, true; more; {
+		var p []byte
+		p, rest, more = parser.CutPacket(rest)
+		t.pkts = append(t.pkts, p)
+	}
+	return t.pkts, nil
+}
+
+func (t *pollTransport) send(pkt []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.ep.url(TransportPolling, t.sid), bytes.NewReader(pkt))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	if _, err := t.do(req); err != nil {
+		return fmt.Errorf("polling POST: %w", err)
+	}
+	return nil
+}
+
+func (t *pollTransport) recv(deadline time.Time) ([][]byte, time.Time, error) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	t.cancel.Store(&cancel)
+	defer cancel()
+	if t.closed.Load() {
+		return nil, time.Time{}, net.ErrClosed
+	}
+	pkts, err := t.get(ctx)
+	return pkts, time.Now(), err
+}
+
+// close stops a pending poll; it does not tell the server (the Conn
+// sends the close packet first).
+func (t *pollTransport) close() error {
+	t.closed.Store(true)
+	if c := t.cancel.Load(); c != nil {
+		(*c)()
+	}
+	return nil
+}
