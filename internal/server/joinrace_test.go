@@ -29,11 +29,13 @@ import (
 // snapshot plus the slot_updates it receives, applied by the version rule
 // (protocol.GridVersions); once the churn stops and deliveries settle,
 // every view must equal GET /api/slots. The same event streams are also
-// replayed the way a client that ignores versions would (the snapshot
-// replaces the grid, updates apply in arrival order) and with a per-grid
-// "drop everything at or below the highest version applied" rule: those
-// are the controls, which show that the test sees wrong views when a
-// client gets the rule wrong.
+// replayed the way the original page applies them, ignoring versions
+// (a blind client: the snapshot replaces the grid, updates apply in
+// arrival order), and that view must be right too: the server orders
+// what each socket gets so that it is. A blind view also fails when the
+// socket got, before its snapshot, an update the snapshot lacks, or after
+// it, one the snapshot has. A per-grid "drop everything at or below the
+// highest version applied" rule is replayed as a control.
 
 const (
 	raceSpazio, raceSede = 1, 1
@@ -100,6 +102,9 @@ func joinRaceConfig(db, redis, prefix string) server.Config {
 // raceTally counts the views of one run.
 type raceTally struct {
 	views, wrong, gaps, naiveWrong, gridMaxWrong, early int
+	// blindEarly: updates before the snapshot that it lacked; blindStale:
+	// updates after it that it had; amid: snapshots read amid the churn.
+	blindEarly, blindStale, amid int
 	updates                                             int64
 	firstWrong                                          string
 }
@@ -126,15 +131,20 @@ func runJoinRace(t *testing.T, nodes []*harness) {
 	}
 	t.Logf("join race on %s: %d clients × %d waves: %d views checked, %d wrong, %d with a gap; %d got updates before their snapshot; %d updates delivered in %v",
 		storeName(nodes), clients, waves, tally.views, tally.wrong, tally.gaps, tally.early, tally.updates, time.Since(began).Round(time.Millisecond))
-	t.Logf("controls on the same event streams: %d of %d views wrong for a client that ignores versions, %d for a per-grid (not per-slot) rule",
-		tally.naiveWrong, tally.views, tally.gridMaxWrong)
-	// Without joins that got updates before their snapshot the run did
-	// not hit the race at all and would prove nothing.
-	if tally.early == 0 {
-		t.Errorf("no view got an update before its snapshot: the churn did not overlap the joins")
+	t.Logf("blind client (ignores versions, applies in arrival order) on the same event streams: %d of %d views wrong; %d got an update before the snapshot that it lacked, %d one after it that it had; control: %d wrong for a per-grid (not per-slot) rule",
+		tally.naiveWrong, tally.views, tally.blindEarly, tally.blindStale, tally.gridMaxWrong)
+	// Without snapshots read while the slots changed the run did not hit
+	// the race at all and would prove nothing.
+	if tally.amid == 0 {
+		t.Errorf("no snapshot was read amid the churn: the churn did not overlap the joins")
 	}
+	t.Logf("%d of %d snapshots were read amid the churn", tally.amid, tally.views)
 	if tally.wrong != 0 || tally.gaps != 0 {
 		t.Fatalf("%d of %d views wrong, %d with a gap (a missed update); first: %s", tally.wrong, tally.views, tally.gaps, tally.firstWrong)
+	}
+	if tally.naiveWrong != 0 || tally.blindEarly != 0 || tally.blindStale != 0 {
+		t.Fatalf("blind client: %d of %d views wrong, %d updates before the snapshot that it lacked, %d after it that it had; first: %s",
+			tally.naiveWrong, tally.views, tally.blindEarly, tally.blindStale, tally.firstWrong)
 	}
 }
 
@@ -168,6 +178,11 @@ type joinView struct {
 	gridMax   map[int]string // applies an update only above the highest applied
 	gridTop   int64
 	updates   int
+	// snapVersion is the snapshot's; blindEarly and blindStale count
+	// updates that a blind client gets wrong: before the snapshot and
+	// newer than it, after it and not newer.
+	snapVersion            int64
+	blindEarly, blindStale int
 }
 
 type raceUpdate struct {
@@ -184,9 +199,13 @@ func (v *joinView) takeSnapshot(p protocol.SlotsStatusUpdate) {
 		v.versioned[s.IDSlot], v.naive[s.IDSlot], v.gridMax[s.IDSlot] = s.Status, s.Status, s.Status
 	}
 	v.gridTop = p.Version
+	v.snapVersion = p.Version
 	// The naive client applied the early updates to its old grid, which
 	// the snapshot has just replaced; the rules judge them now.
 	for _, u := range v.early {
+		if u.version > p.Version {
+			v.blindEarly++
+		}
 		v.judge(u)
 	}
 }
@@ -198,6 +217,9 @@ func (v *joinView) apply(u raceUpdate) {
 		return
 	}
 	v.naive[u.slot] = u.status
+	if u.version <= v.snapVersion {
+		v.blindStale++
+	}
 	v.judge(u)
 }
 
@@ -311,6 +333,7 @@ func slicesOf[T any](ch <-chan T) []T {
 func runWave(t *testing.T, ctx context.Context, hc *http.Client, nodes []*harness, cs []*raceClient, date string, wave int, held *[raceSlots + 1]bool, tally *raceTally) {
 	t.Helper()
 	const spread = 300 * time.Millisecond
+	_, before := restGrid(t, ctx, hc, nodes[0].base, date)
 	begin := time.Now()
 	churnErr := make(chan error, raceSlots)
 	var churners sync.WaitGroup
@@ -351,8 +374,17 @@ func runWave(t *testing.T, ctx context.Context, hc *http.Client, nodes []*harnes
 		if len(v.early) > 0 {
 			tally.early++
 		}
-		if !equalGrid(v.naive, truth) {
+		if v.snapVersion > before && v.snapVersion < version {
+			tally.amid++
+		}
+		tally.blindEarly += v.blindEarly
+		tally.blindStale += v.blindStale
+		if !equalGrid(v.naive, truth) || v.blindEarly > 0 || v.blindStale > 0 {
 			tally.naiveWrong++
+			if tally.firstWrong == "" {
+				tally.firstWrong = fmt.Sprintf("wave %d, client %d (blind): snapshot v%d, %d early updates it lacked, %d late ones it had, view %v, GET /api/slots v%d %v",
+					wave, i, v.snapVersion, v.blindEarly, v.blindStale, v.naive, version, truth)
+			}
 		}
 		if !equalGrid(v.gridMax, truth) {
 			tally.gridMaxWrong++

@@ -24,6 +24,9 @@ type Metrics struct {
 	BroadcastSeconds *prometheus.HistogramVec // by event
 	HTTPRequests     *prometheus.CounterVec   // by route, code
 	HTTPSeconds      *prometheus.HistogramVec // by route
+	// StaleUpdates counts slot updates not delivered because a newer
+	// update of the same slot had been (they arrived out of order).
+	StaleUpdates prometheus.Counter
 }
 
 // New registers the metrics on reg, plus Go runtime and process collectors.
@@ -51,9 +54,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_http_requests_total", Help: "REST requests by route and status code."}, []string{"route", "code"}),
 		HTTPSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "coworkctl_http_request_seconds", Help: "REST request latency by route.",
 			Buckets: prometheus.DefBuckets}, []string{"route"}),
+		StaleUpdates: prometheus.NewCounter(prometheus.CounterOpts{Name: "coworkctl_stale_slot_updates_total",
+			Help: "Slot updates not delivered to this node's sockets because a newer update of the same slot already was."}),
 	}
 	reg.MustRegister(m.Sockets, m.Users, m.Rooms, m.EventsIn, m.EventsOut, m.Holds, m.SlotActions, m.Expiries,
-		m.AuthFailures, m.Disconnects, m.Refused, m.RateLimited, m.BroadcastSeconds, m.HTTPRequests, m.HTTPSeconds,
+		m.AuthFailures, m.Disconnects, m.Refused, m.RateLimited, m.BroadcastSeconds, m.HTTPRequests, m.HTTPSeconds, m.StaleUpdates,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -70,5 +75,19 @@ func StoreWrites(reg prometheus.Registerer, transactions, changes, waiting func(
 			Help: "Slot changes (hold, book, release, cancel, expiry sweep) written to the store."}, changes),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "coworkctl_store_writes_waiting",
 			Help: "Slot changes waiting for SQLite's single writer (0 on PostgreSQL)."}, waiting),
+	)
+}
+
+// ClusterBacklog registers the cluster's publish queue, read at each
+// scrape: broadcasts waiting for Redis, those that had to wait (published
+// late) and those dropped from a full queue.
+func ClusterBacklog(reg prometheus.Registerer, waiting, delayed, dropped func() float64) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "coworkctl_cluster_publish_waiting",
+			Help: "Broadcasts queued for the other nodes, not yet handed to Redis."}, waiting),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coworkctl_cluster_publish_delayed_total",
+			Help: "Broadcasts to the other nodes that waited for Redis to come back."}, delayed),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coworkctl_cluster_publish_dropped_total",
+			Help: "Broadcasts to the other nodes dropped from a full queue during a Redis outage (their slots are resent as their current state)."}, dropped),
 	)
 }

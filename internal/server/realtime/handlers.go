@@ -53,15 +53,30 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 	// Join before the snapshot is read: an update committed after the read
 	// then reaches this socket, and one committed before it is in the
 	// snapshot. Reading first would lose updates that land in between.
-	// Updates of either kind may still reach the socket before or after
-	// the snapshot; their versions, compared with the snapshot's (read
-	// atomically with its rows), tell the client which to apply.
+	// Meanwhile the grid's feed keeps this grid's updates for the socket;
+	// once the snapshot is queued, the feed sends those the snapshot lacks
+	// and from then on spares the socket those it has (see gridFeed), so
+	// that a client applying events in arrival order ends right.
+	k := gridKey{room: room, date: date}
+	g := h.feeds.get(k)
+	j := &gridJoin{sess: sess, reading: true}
+	g.mu.Lock()
+	g.joins[sess.id], g.used = j, time.Now()
+	g.mu.Unlock()
+	forget := func() {
+		g.mu.Lock()
+		if g.joins[sess.id] == j {
+			delete(g.joins, sess.id)
+		}
+		g.mu.Unlock()
+	}
 	wasIn := h.presence.has(sess, room)
 	sess.sock.Join(room)
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 	defer cancel()
 	grid, err := h.spaces.Grid(ctx, spazioID, sedeID, date, slots.Viewer{UserID: sess.claims.UserID, Staff: sess.claims.IsStaff()})
 	if err != nil {
+		forget()
 		if !wasIn {
 			sess.sock.Leave(room)
 		}
@@ -69,12 +84,23 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 		return
 	}
 	if !h.presence.join(sess, room) {
+		forget()
 		return // disconnected while the snapshot was read
 	}
 	h.refreshGauges()
 	now := time.Now()
-	h.emitTo(sess.sock, protocol.EventJoinedSpace, protocol.JoinedSpace{Room: room, SpazioID: spazioID, SedeID: sedeID, Date: grid.Date, Timestamp: protocol.Timestamp(now)})
-	h.emitTo(sess.sock, protocol.EventSlotsStatusUpdate, wire.SlotsStatusUpdate(grid, now))
+	g.mu.Lock()
+	if g.joins[sess.id] == j {
+		h.emitTo(sess.sock, protocol.EventJoinedSpace, protocol.JoinedSpace{Room: room, SpazioID: spazioID, SedeID: sedeID, Date: grid.Date, Timestamp: protocol.Timestamp(now)})
+		h.emitTo(sess.sock, protocol.EventSlotsStatusUpdate, wire.SlotsStatusUpdate(grid, now))
+		for _, u := range j.held {
+			if u.version > grid.Version {
+				h.emitTo(sess.sock, protocol.EventSlotUpdate, u.payload)
+			}
+		}
+		j.reading, j.held, j.floor = false, nil, grid.Version
+	}
+	g.mu.Unlock()
 	e.Ack(protocol.Ack{Success: true, Room: room})
 	h.log.Info("joined space", "socket", sess.id, "user", sess.claims.UserID, "room", room, "date", grid.Date)
 }
@@ -117,6 +143,11 @@ func (h *Hub) onLeave(sess *session, e *sio.Event) {
 	room := protocol.SpaceRoom(spazioID, sedeID)
 	sess.sock.Leave(room)
 	h.presence.leave(sess, room)
+	for _, g := range h.feeds.inRoom(room) {
+		g.mu.Lock()
+		delete(g.joins, sess.id)
+		g.mu.Unlock()
+	}
 	h.refreshGauges()
 	e.Ack(protocol.Ack{Success: true, Room: room})
 	h.log.Info("left space", "socket", sess.id, "user", sess.claims.UserID, "room", room)

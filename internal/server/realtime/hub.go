@@ -22,6 +22,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
 	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 	"github.com/coworkctl/coworkctl/internal/socketio/sio"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 )
 
@@ -151,6 +152,7 @@ type Hub struct {
 	started  time.Time
 
 	presence *presence
+	feeds    *feeds
 
 	closing   atomic.Bool
 	closeOnce sync.Once
@@ -167,6 +169,8 @@ type session struct {
 	// rooms (space rooms only) and gone are guarded by the hub's presence.
 	rooms map[string]struct{}
 	gone  bool
+	// left is set once the socket is gone, for the feeds to forget it.
+	left atomic.Bool
 
 	mu     sync.Mutex // guards expiry
 	expiry *time.Timer
@@ -176,13 +180,16 @@ type session struct {
 // serving.
 func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logger) *Hub {
 	cfg.setDefaults()
-	h := &Hub{cfg: cfg, verifier: verifier, metrics: m, log: log, started: time.Now(), presence: newPresence()}
+	h := &Hub{cfg: cfg, verifier: verifier, metrics: m, log: log, started: time.Now(), presence: newPresence(), feeds: newFeeds()}
 	ecfg := EngineConfig(cfg)
 	ecfg.AllowOrigin = h.originAllowed
 	ecfg.AllowRequest = h.allowSession
 	ecfg.Logger = log
 	scfg := SocketConfig(cfg)
 	scfg.Logger = log
+	if cfg.Cluster != nil {
+		scfg.Cluster = feedCluster{Cluster: cfg.Cluster, h: h}
+	}
 	h.srv = sio.NewServer(ecfg, scfg)
 	h.nsp = h.srv.Of("/")
 	h.nsp.Use(h.authenticate)
@@ -222,8 +229,28 @@ func (h *Hub) UseSpaces(s Spaces) { h.spaces = s }
 // Handler serves /socket.io/.
 func (h *Hub) Handler() http.Handler { return h.srv }
 
-// Run serves the cluster connection, if any, until ctx ends.
-func (h *Hub) Run(ctx context.Context) error { return h.srv.Run(ctx) }
+// Run serves the cluster connection, if any, and tends the grids' feeds
+// until ctx ends.
+func (h *Hub) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return h.srv.Run(ctx) })
+	g.Go(func() error {
+		t := time.NewTicker(feedPruneEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case now := <-t.C:
+				h.feeds.prune(now)
+			}
+		}
+	})
+	return g.Wait()
+}
+
+// feedPruneEvery is how often the feeds forget sockets that left.
+const feedPruneEvery = time.Minute
 
 // originAllowed is CORS for polling and the websocket origin check. A
 // request without Origin is not a browser and always passes.
@@ -368,6 +395,7 @@ func (h *Hub) drop(sess *session, reason string) {
 	if !h.presence.remove(sess) {
 		return
 	}
+	sess.left.Store(true)
 	sess.stop()
 	h.metrics.Disconnects.WithLabelValues(reasonLabel(reason)).Inc()
 	h.refreshGauges()

@@ -16,7 +16,7 @@ var _ slots.Notifier = (*Hub)(nil)
 // SlotChanged broadcasts slot_update, with the change's grid version, to
 // the spazio's room. The payload never names the holder: other users must not learn who holds a slot.
 func (h *Hub) SlotChanged(_ context.Context, c slots.Change) {
-	h.Broadcast(protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), protocol.EventSlotUpdate, wire.SlotUpdate(c, time.Now()))
+	h.slotUpdate(c, time.Now())
 	h.log.Debug("slot changed", "room", protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), "slot", c.Key.Slot, "status", c.Status)
 }
 
@@ -28,7 +28,7 @@ func (h *Hub) SlotCancelled(_ context.Context, c slots.Change, reason string) {
 	c.Status, c.ExpiresAt = slots.StatusAvailable, time.Time{}
 	now := time.Now()
 	room := protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID)
-	h.Broadcast(room, protocol.EventSlotUpdate, wire.SlotUpdate(c, now))
+	h.slotUpdate(c, now)
 	if c.UserID != 0 {
 		h.Broadcast(protocol.UserRoom(c.UserID), protocol.EventSlotCancelled, wire.SlotCancelled(c, reason, now))
 	}
@@ -46,7 +46,7 @@ func (h *Hub) HoldsExpired(_ context.Context, freed []slots.Change) {
 	list := make([]protocol.FreedSlot, 0, len(freed))
 	for _, c := range freed {
 		c.Status = slots.StatusAvailable
-		h.Broadcast(protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), protocol.EventSlotUpdate, wire.SlotUpdate(c, now))
+		h.slotUpdate(c, now)
 		if c.UserID != 0 {
 			h.Broadcast(protocol.UserRoom(c.UserID), protocol.EventHoldExpired, wire.HoldExpired(c, now))
 		}
@@ -54,6 +54,40 @@ func (h *Hub) HoldsExpired(_ context.Context, freed []slots.Change) {
 		h.metrics.Expiries.Inc()
 	}
 	h.Broadcast("", protocol.EventSlotsFreed, protocol.SlotsFreed{Type: protocol.EventSlotsFreed, Count: len(freed), Slots: list, Timestamp: protocol.Timestamp(now)})
+}
+
+// slotUpdate announces one committed change: slot_update to the other
+// nodes, and to this node's sockets through the grid's feed, which
+// orders it with the updates of other requests and nodes and with joins.
+func (h *Hub) slotUpdate(c slots.Change, now time.Time) {
+	start := time.Now()
+	room := protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID)
+	payload := wire.SlotUpdate(c, now)
+	if h.cfg.Cluster != nil {
+		if err := h.nsp.To(room).Remote().Emit(protocol.EventSlotUpdate, payload); err != nil {
+			h.log.Debug("slot update not sent to other nodes", "room", room, "err", err)
+		}
+	}
+	h.deliver(gridKey{room: room, date: c.Key.Date}, update{slot: c.Key.Slot, version: c.Version, payload: payload})
+	h.metrics.BroadcastSeconds.WithLabelValues(protocol.EventSlotUpdate).Observe(time.Since(start).Seconds())
+}
+
+// deliver sends a slot update to this node's members of its room in the
+// grid's feed order (see gridFeed).
+func (h *Hub) deliver(k gridKey, u update) {
+	g := h.feeds.get(k)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.admit(u, time.Now()) {
+		h.metrics.StaleUpdates.Inc()
+		return
+	}
+	err := h.nsp.To(k.room).Local().Skip(func(id string) bool { return g.skip(id, u) }).Emit(protocol.EventSlotUpdate, u.payload)
+	if err != nil {
+		h.log.Warn("slot update not delivered", "room", k.room, "err", err)
+		return
+	}
+	h.metrics.EventsOut.WithLabelValues(protocol.EventSlotUpdate).Inc()
 }
 
 // Broadcast emits event to a room, or to every socket when room is "".

@@ -18,7 +18,7 @@ import (
 )
 
 // nodeFixture is test/node/cluster, relative to this package.
-const nodeFixture = "../../../../test/node/cluster"
+const nodeFixture = "../../../test/node/cluster"
 
 // jsonLines is a Node process that prints one JSON object per line.
 type jsonLines struct {

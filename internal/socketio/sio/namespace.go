@@ -125,6 +125,9 @@ func (n *Namespace) FetchSockets(ctx context.Context, rooms ...string) ([]adapte
 type Broadcast struct {
 	ns   *Namespace
 	opts adapter.Options
+	// remote skips this node's sockets; skip filters them.
+	remote bool
+	skip   func(id string) bool
 }
 
 // Except skips members of rooms.
@@ -138,6 +141,25 @@ func (b *Broadcast) Except(rooms ...string) *Broadcast {
 func (b *Broadcast) Local() *Broadcast {
 	c := *b
 	c.opts.Local = true
+	return &c
+}
+
+// Remote sends the broadcast to the other nodes only, for a caller that
+// delivers to this node's sockets itself (for example in an order of its
+// own). Without a cluster it sends nothing.
+func (b *Broadcast) Remote() *Broadcast {
+	c := *b
+	c.remote = true
+	return &c
+}
+
+// Skip leaves out this node's sockets for which fn, given the socket's
+// id, reports true; other nodes do not see it. fn runs once per
+// recipient while the namespace's membership is locked: it must be quick
+// and must not call into the namespace.
+func (b *Broadcast) Skip(fn func(id string) bool) *Broadcast {
+	c := *b
+	c.skip = fn
 	return &c
 }
 
@@ -157,8 +179,10 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 	data := make([]any, 0, len(args)+2)
 	data = append(data, event)
 	data = append(data, args...)
-	if err := b.ns.broadcast(data, b.opts); err != nil {
-		return err
+	if !b.remote {
+		if err := b.ns.broadcast(data, b.opts, b.skip); err != nil {
+			return err
+		}
 	}
 	cl := b.ns.srv.cluster
 	if b.opts.Local || cl == nil {
@@ -181,7 +205,7 @@ const publishTimeout = 5 * time.Second
 
 // broadcast encodes data (event name first) once and delivers it to this
 // node's sockets that opts select.
-func (n *Namespace) broadcast(data []any, opts adapter.Options) error {
+func (n *Namespace) broadcast(data []any, opts adapter.Options, skip func(id string) bool) error {
 	var e stored
 	if n.srv.recovery && !opts.Volatile {
 		e.offset = n.srv.offsets.next()
@@ -196,7 +220,7 @@ func (n *Namespace) broadcast(data []any, opts adapter.Options) error {
 	var dropped []*Socket
 	n.mu.RLock()
 	send := func(s *Socket) {
-		if inAny(s, opts.Except) {
+		if inAny(s, opts.Except) || (skip != nil && skip(s.id)) {
 			return
 		}
 		if ok, _ := s.deliver(&e); !ok {

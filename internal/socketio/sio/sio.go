@@ -213,7 +213,7 @@ func (s *Server) DeliverLocal(p adapter.Packet, opts adapter.Options) {
 	}
 	data := make([]any, len(p.Data), len(p.Data)+1)
 	copy(data, p.Data)
-	if err := ns.broadcast(data, opts); err != nil {
+	if err := ns.broadcast(data, opts, nil); err != nil {
 		s.log.Warn("sio: deliver cluster packet", "nsp", p.Nsp, "error", err)
 	}
 }
