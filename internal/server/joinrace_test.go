@@ -105,8 +105,8 @@ type raceTally struct {
 	// blindEarly: updates before the snapshot that it lacked; blindStale:
 	// updates after it that it had; amid: snapshots read amid the churn.
 	blindEarly, blindStale, amid int
-	updates                                             int64
-	firstWrong                                          string
+	updates                      int64
+	firstWrong                   string
 }
 
 func runJoinRace(t *testing.T, nodes []*harness) {

@@ -85,13 +85,6 @@ func (f *feeds) get(k gridKey) *gridFeed {
 	return g
 }
 
-// lookup returns the grid's feed or nil.
-func (f *feeds) lookup(k gridKey) *gridFeed {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.grids[k]
-}
-
 // inRoom returns the feeds of room's grids.
 func (f *feeds) inRoom(room string) []*gridFeed {
 	f.mu.Lock()
