@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/wire"
@@ -50,7 +51,7 @@ func Parse(b []byte, isJSON bool) ([]slots.Sede, error) {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&f); err != nil {
-			return nil, fmt.Errorf("invalid JSON: %w", err)
+			return nil, fmt.Errorf("invalid JSON: %w", jsonError(err, trimmed))
 		}
 	} else {
 		var list []protocol.Sede
@@ -61,7 +62,7 @@ func Parse(b []byte, isJSON bool) ([]slots.Sede, error) {
 			dec = yaml.NewDecoder(bytes.NewReader(trimmed))
 			dec.KnownFields(true)
 			if err2 := dec.Decode(&list); err2 != nil {
-				return nil, fmt.Errorf("invalid YAML: %w", err)
+				return nil, fmt.Errorf("invalid YAML: %w", yamlError(err))
 			}
 			f.Sedi = list
 		}
@@ -90,7 +91,13 @@ func FromWire(in []protocol.Sede) ([]slots.Sede, error) {
 			}
 			seenSpazio[sp.ID] = s.ID
 		}
+		if err := checkHours(&s); err != nil {
+			return nil, err
+		}
 		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+		if err := checkSpazi(s); err != nil {
 			return nil, err
 		}
 		for i := range s.Spazi {
@@ -99,4 +106,42 @@ func FromWire(in []protocol.Sede) ([]slots.Sede, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// checkHours refuses opening hours off the hour, which the store would
+// accept but serve badly, and writes them as HH:MM.
+func checkHours(s *slots.Sede) error {
+	for _, h := range []struct {
+		field string
+		v     *string
+	}{{"orario_apertura", &s.Apertura}, {"orario_chiusura", &s.Chiusura}} {
+		if *h.v == "" {
+			continue
+		}
+		t, err := time.Parse("15:04", strings.TrimSpace(*h.v))
+		if err != nil {
+			return fmt.Errorf("sede %d: %s %q is not a time of day HH:MM", s.ID, h.field, *h.v)
+		}
+		if t.Minute() != 0 {
+			// Slots are the hours from opening; a half hour would be
+			// dropped at closing, and the grid's columns are the hours.
+			return fmt.Errorf("sede %d: %s %q is not on the hour: slots are whole hours, e.g. %q or %q",
+				s.ID, h.field, *h.v, t.Format("15:00"), t.Add(time.Hour).Format("15:00"))
+		}
+		*h.v = t.Format("15:04")
+	}
+	return nil
+}
+
+// checkSpazi refuses a sede with nothing to book and negative capacities.
+func checkSpazi(s slots.Sede) error {
+	if len(s.Spazi) == 0 {
+		return fmt.Errorf("sede %d (%s) has no spazi: list at least one under spazi", s.ID, s.Nome)
+	}
+	for _, sp := range s.Spazi {
+		if sp.Capacita < 0 {
+			return fmt.Errorf("spazio %d (%s): capacita must be 0 or more, got %d", sp.ID, sp.Nome, sp.Capacita)
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -276,5 +277,20 @@ func TestDevListensOnLoopbackUnlessTold(t *testing.T) {
 		if cfg.Addr != tt.want {
 			t.Errorf("%v (env %v): listens on %q, want %q", tt.args, tt.env, cfg.Addr, tt.want)
 		}
+	}
+}
+
+// TestJSONLogsDurationsAsText: a JSON log line shows hold_ttl as "15m0s",
+// not 900000000000 nanoseconds.
+func TestJSONLogsDurationsAsText(t *testing.T) {
+	var b bytes.Buffer
+	log, err := NewLogger(&b, "json", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("serving", "hold_ttl", 15*time.Minute, slog.Group("http", "idle", 90*time.Second))
+	got := b.String()
+	if !strings.Contains(got, `"hold_ttl":"15m0s"`) || !strings.Contains(got, `"idle":"1m30s"`) {
+		t.Fatalf("durations not as text: %s", got)
 	}
 }

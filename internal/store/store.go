@@ -20,6 +20,8 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -27,6 +29,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
@@ -100,9 +103,11 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// The caller names the step ("open database"); these errors name the
+	// database and the cause once.
 	t, err := parseDSN(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, err
 	}
 	var s *Store
 	switch t.dialect {
@@ -112,12 +117,12 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 		s, err = openSQLite(ctx, t)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, err
 	}
 	applied, err := s.migrate(ctx)
 	if err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("open store: migrate %s: %w", s.name, err)
+		return nil, fmt.Errorf("migrate %s: %w", s.name, err)
 	}
 	if len(applied) > 0 {
 		logger.Info("store migrated", "db", s.name, "versions", applied)
@@ -126,6 +131,15 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 }
 
 func openSQLite(ctx context.Context, t target) (*Store, error) {
+	// SQLite creates the file but not its directory, and then says only
+	// "unable to open database file".
+	if dir := filepath.Dir(t.sqlitePath); dir != "" {
+		if fi, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("sqlite %s: directory %s does not exist", t.sqlitePath, dir)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("sqlite %s: %s is not a directory", t.sqlitePath, dir)
+		}
+	}
 	defaults := map[string]string{
 		"_busy_timeout": sqliteBusyTimeout,
 		"_journal_mode": "WAL",
@@ -191,7 +205,7 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("connect to %s: %w", name, err)
+		return nil, fmt.Errorf("connect to %s: %w", name, connectCause(err))
 	}
 	return &Store{dialect: postgresDialect, w: db, r: db, name: name}, nil
 }
@@ -286,4 +300,26 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// connectCause drops pgx's preamble ("failed to connect to `user=… database=…`:
+// host (ip): dial error:"), which repeats what the caller's message names,
+// and keeps the cause: the network error or the server's answer.
+func connectCause(err error) error {
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	var op *net.OpError
+	if errors.As(ce, &op) {
+		return op
+	}
+	var pe *pgconn.PgError
+	if errors.As(ce, &pe) {
+		return pe
+	}
+	if inner := errors.Unwrap(ce); inner != nil {
+		return inner
+	}
+	return err
 }
