@@ -1,6 +1,7 @@
 package eio
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -170,7 +171,14 @@ func decodePayload(dst []packet, body []byte, maxPackets int) ([]packet, error) 
 		var p []byte
 		p, rest, more = cutPacket(rest)
 		if len(p) > 0 && p[0] == 'b' {
-			n, err := base64.StdEncoding.Decode(p[1:], p[1:])
+			// A binary packet is "b" and canonical standard base64,
+			// nothing else: Go's decoder skips CR and LF and, unless
+			// strict, ignores non-zero trailing bits, either of which
+			// lets two different bodies decode to the same packet.
+			if bytes.ContainsAny(p[1:], "\r\n") {
+				return dst, errInvalidPacket
+			}
+			n, err := strictBase64.Decode(p[1:], p[1:])
 			if err != nil {
 				return dst, errInvalidPacket
 			}
@@ -185,6 +193,10 @@ func decodePayload(dst []packet, body []byte, maxPackets int) ([]packet, error) 
 	}
 	return dst, nil
 }
+
+// strictBase64 refuses non-canonical trailing bits; the official clients
+// never send them.
+var strictBase64 = base64.StdEncoding.Strict()
 
 var errTooManyPackets = errors.New("eio: too many packets in one payload")
 
