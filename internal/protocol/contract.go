@@ -50,7 +50,10 @@ const (
 	CodeNotFound        = "NOT_FOUND"
 	CodeForbidden       = "FORBIDDEN"
 	CodeReservedEvent   = "RESERVED_EVENT"
-	CodeBadTarget       = "BAD_TARGET"
+	// CodeBadEventName: an admin emit's event name is too long or has a
+	// character outside letters, digits and "_-.:/" (400).
+	CodeBadEventName = "BAD_EVENT_NAME"
+	CodeBadTarget    = "BAD_TARGET"
 	// CodeInternal is the socket's code for an unexpected failure;
 	// CodeInternalHTTP is the REST API's.
 	CodeInternal     = "INTERNAL_ERROR"

@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -139,5 +141,37 @@ func TestGridVersions(t *testing.T) {
 	}
 	if g.Snapshot() != 10 || g.Latest() != 16 {
 		t.Fatalf("Snapshot, Latest = %d, %d; want 10, 16", g.Snapshot(), g.Latest())
+	}
+}
+
+func TestValidateEventName(t *testing.T) {
+	tests := []struct {
+		name string
+		code string // "" when accepted
+	}{
+		{"slot_update", ""},
+		{"promo", ""},
+		{"load-test:burst/1.2", ""},
+		{strings.Repeat("a", MaxEventNameLen), ""},
+		{"", CodeBadInput},
+		{strings.Repeat("a", MaxEventNameLen+1), CodeBadEventName},
+		{strings.Repeat("a", 100_000), CodeBadEventName},
+		{"slot update", CodeBadEventName},
+		{"promo\n", CodeBadEventName},
+		{"caffè", CodeBadEventName},
+		{"x\x00", CodeBadEventName},
+		{"connect", CodeReservedEvent},
+		{"disconnect", CodeReservedEvent},
+		{"connect_error", CodeReservedEvent},
+	}
+	for _, tt := range tests {
+		err := ValidateEventName(tt.name)
+		var ne *EventNameError
+		switch {
+		case tt.code == "" && err != nil:
+			t.Errorf("%.20q: %v, want accepted", tt.name, err)
+		case tt.code != "" && (!errors.As(err, &ne) || ne.Code != tt.code):
+			t.Errorf("%.20q: %v, want code %s", tt.name, err, tt.code)
+		}
 	}
 }

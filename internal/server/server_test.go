@@ -165,6 +165,9 @@ func TestRESTContract(t *testing.T) {
 		{"emit without target", "POST", "/api/admin/emit", staff, map[string]any{"event": "x", "data": 1}, 400, ""},
 		{"emit two targets", "POST", "/api/admin/emit", staff, map[string]any{"event": "x", "all": true, "userId": 3}, 400, ""},
 		{"emit reserved", "POST", "/api/admin/emit", staff, map[string]any{"event": "disconnect", "all": true}, 400, ""},
+		{"emit 100 KB name", "POST", "/api/admin/emit", staff, map[string]any{"event": strings.Repeat("e", 100_000), "all": true}, 400, "Nome evento troppo lungo: 100000 byte, al massimo 64"},
+		{"emit name with space", "POST", "/api/admin/emit", staff, map[string]any{"event": "slot update", "all": true}, 400, ""},
+		{"emit name with newline", "POST", "/api/admin/emit", staff, map[string]any{"event": "promo\n", "all": true}, 400, ""},
 		{"emit room", "POST", "/api/admin/emit", staff, map[string]any{"event": "promo", "data": map[string]any{"x": 1}, "spazioId": 1, "sedeId": 1}, 200, ""},
 		{"unknown api route", "GET", "/api/nope", "", nil, 404, ""},
 	}

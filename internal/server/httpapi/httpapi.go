@@ -356,12 +356,9 @@ func (a *api) adminEmit(w http.ResponseWriter, r *http.Request, c *auth.Claims) 
 		writeError(w, http.StatusBadRequest, protocol.CodeBadInput, "Corpo della richiesta non valido: "+err.Error())
 		return
 	}
-	if body.Event == "" {
-		writeError(w, http.StatusBadRequest, protocol.CodeBadInput, "event è obbligatorio")
-		return
-	}
-	if protocol.ReservedEvents[body.Event] {
-		writeError(w, http.StatusBadRequest, protocol.CodeReservedEvent, fmt.Sprintf("Nome evento riservato: %q", body.Event))
+	var bad *protocol.EventNameError
+	if errors.As(protocol.ValidateEventName(body.Event), &bad) {
+		writeError(w, http.StatusBadRequest, bad.Code, bad.Msg)
 		return
 	}
 	t, err := emitTarget(body)

@@ -144,14 +144,15 @@ func (t Target) String() string {
 	return t.room()
 }
 
-// ErrReservedEvent rejects admin emits of Socket.IO's reserved names.
-var ErrReservedEvent = errors.New("reserved event name")
+// ErrReservedEvent rejects admin emits of Socket.IO's reserved names and
+// of names protocol.ValidateEventName refuses.
+var ErrReservedEvent = errors.New("reserved or invalid event name")
 
 // Emit sends a staff-chosen event to a target and returns how many
 // sockets on this node received it.
 func (h *Hub) Emit(t Target, event string, data any) (int, error) {
-	if event == "" || protocol.ReservedEvents[event] {
-		return 0, fmt.Errorf("%w: %q", ErrReservedEvent, event)
+	if err := protocol.ValidateEventName(event); err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrReservedEvent, err)
 	}
 	room := t.room()
 	n := h.localMembers(room)
