@@ -51,6 +51,8 @@ type ServeOptions struct {
 	MaxEventRate    float64
 	MaxConnections  int
 	MaxPending      int
+	MaxPendingPerIP int
+	TrustedProxies  string
 	ConnectTimeout  time.Duration
 	RecoveryWindow  time.Duration
 	RecoveryPackets int
@@ -116,6 +118,8 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.Float64Var(&o.MaxEventRate, "max-event-rate", realtime.DefaultEventsPerSecond, "client events per second per connection (bursts of twice that)")
 	fl.IntVar(&o.MaxConnections, "max-connections", realtime.DefaultMaxConnections, "concurrent connected sockets on this node")
 	fl.IntVar(&o.MaxPending, "max-pending", 0, "connections that have not completed the Socket.IO CONNECT yet (default min(--max-connections, 1000))")
+	fl.IntVar(&o.MaxPendingPerIP, "max-pending-per-ip", 0, "connections without a Socket.IO CONNECT per client address; past it the address's oldest is closed (0: no bound)")
+	fl.StringVar(&o.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client address (empty: the header is ignored)")
 	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", realtime.DefaultConnectTimeout, "close a connection that has not completed the Socket.IO CONNECT in this time")
 	fl.DurationVar(&o.RecoveryWindow, "recovery-window", realtime.DefaultRecoveryWindow, "how long a dropped client can reconnect and get what it missed")
 	fl.IntVar(&o.RecoveryPackets, "recovery-max-packets", realtime.DefaultRecoveryMaxPackets, "packets kept per session for recovery; a client that missed more gets a fresh session")
@@ -206,6 +210,13 @@ func (o *ServeOptions) config() (server.Config, error) {
 			return server.Config{}, UsageErrorf("%s must be positive, got %v", f.name, f.v)
 		}
 	}
+	if o.MaxPendingPerIP < 0 {
+		return server.Config{}, UsageErrorf("--max-pending-per-ip must be 0 (no bound) or positive, got %d", o.MaxPendingPerIP)
+	}
+	proxies, err := realtime.ParseTrustedProxies(o.TrustedProxies)
+	if err != nil {
+		return server.Config{}, UsageErrorf("--trusted-proxies %q: %v", o.TrustedProxies, err)
+	}
 	loc := time.Local
 	if o.TZ != "" {
 		if loc, err = time.LoadLocation(o.TZ); err != nil {
@@ -240,6 +251,7 @@ func (o *ServeOptions) config() (server.Config, error) {
 		Realtime: realtime.Config{
 			CORSOrigins: origins, MaxPayloadBytes: o.MaxPayload, MaxRoomsPerSocket: o.MaxRooms,
 			EventsPerSecond: o.MaxEventRate, MaxConnections: o.MaxConnections, MaxPendingSessions: o.MaxPending,
+			MaxPendingPerIP: o.MaxPendingPerIP, TrustedProxies: proxies,
 			ConnectTimeout: o.ConnectTimeout, RecoveryWindow: o.RecoveryWindow, RecoveryMaxPackets: o.RecoveryPackets,
 			RecoveryMaxBytes: o.RecoveryBytes, PingInterval: o.PingInterval, PingTimeout: o.PingTimeout,
 			SendQueueFrames: o.SendQueue, NodeID: o.NodeID,

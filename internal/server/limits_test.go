@@ -64,12 +64,14 @@ func TestPollingGuardAndConnectionCap(t *testing.T) {
 	if code := post(strings.Repeat("4\x1e", 500)); code != http.StatusBadRequest {
 		t.Errorf("polling POST of 500 packets: status %d, want 400", code)
 	}
-	// Both abused sessions are closed: two new ones fit under the cap of 2,
-	// a third does not.
+	// Both abused sessions are closed…
+	if code := pollStatus(t, h.base, sid); code != http.StatusBadRequest {
+		t.Errorf("GET on a session closed for 500 packets: status %d, want 400", code)
+	}
+	// …and two connected sockets fit under the cap of 2, a third session
+	// does not.
 	for i := range 2 {
-		if _, code := pollingHandshake(t, h.base); code != 200 {
-			t.Fatalf("open session %d refused with %d under a cap of 2", i+1, code)
-		}
+		dialRaw(t, h.base, map[string]any{"token": userToken(t, int64(800+i))})
 	}
 	if _, code := pollingHandshake(t, h.base); code != http.StatusServiceUnavailable {
 		t.Errorf("third open session: status %d, want 503 (cap 2)", code)

@@ -249,9 +249,10 @@ func TestRejectedEventFloodKeepsMemoryFlat(t *testing.T) {
 	}
 }
 
-// Sessions that never complete the Socket.IO CONNECT have their own cap
+// Sessions that never complete the Socket.IO CONNECT have their own pool
 // and are closed after the connect timeout, so they cannot take the
-// connection slots of clients with a token.
+// connection slots of clients with a token. A handshake past the pool's
+// bound is not refused: the oldest pending session makes room.
 func TestPendingSessionsCannotExhaustConnections(t *testing.T) {
 	h := recoveryServer(t, realtime.Config{MaxConnections: 4, MaxPendingSessions: 3, ConnectTimeout: 500 * time.Millisecond})
 	var bare []string
@@ -262,9 +263,14 @@ func TestPendingSessionsCannotExhaustConnections(t *testing.T) {
 		}
 		bare = append(bare, sid)
 	}
-	if _, code := pollingHandshake(t, h.base); code != http.StatusServiceUnavailable {
-		t.Fatalf("4th bare handshake: status %d, want 503 (pending cap 3)", code)
+	sid, code := pollingHandshake(t, h.base)
+	if code != 200 {
+		t.Fatalf("4th bare handshake: status %d, want 200 (the oldest pending session makes room)", code)
 	}
+	if code := pollStatus(t, h.base, bare[0]); code != http.StatusBadRequest {
+		t.Fatalf("the oldest pending session after a 4th handshake with a pool of 3: poll status %d, want 400 (evicted)", code)
+	}
+	bare = append(bare[1:], sid)
 	// After the connect timeout the bare sessions are gone…
 	deadline := time.Now().Add(5 * time.Second)
 	for _, sid := range bare {
@@ -289,6 +295,17 @@ func TestPendingSessionsCannotExhaustConnections(t *testing.T) {
 	if _, code := pollingHandshake(t, h.base); code != http.StatusServiceUnavailable {
 		t.Fatalf("handshake with 4 of 4 connections taken: status %d, want 503", code)
 	}
+}
+
+// pollStatus is the status of a GET on a polling session (400: unknown).
+func pollStatus(t *testing.T, base, sid string) int {
+	t.Helper()
+	resp, err := http.Get(base + "/socket.io/?EIO=4&transport=polling&sid=" + sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // rateLimited reads coworkctl_rate_limited_events_total from /metrics.

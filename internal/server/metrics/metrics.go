@@ -19,7 +19,8 @@ type Metrics struct {
 	Expiries         prometheus.Counter
 	AuthFailures     *prometheus.CounterVec // by code and transport (socket, http)
 	Disconnects      *prometheus.CounterVec // by reason
-	Refused          *prometheus.CounterVec // by cap: pending, connections
+	Refused          *prometheus.CounterVec // by cap: connections
+	PendingEvicted   prometheus.Counter
 	RateLimited      prometheus.Counter
 	BroadcastSeconds *prometheus.HistogramVec // by event
 	HTTPRequests     *prometheus.CounterVec   // by route, code
@@ -46,8 +47,10 @@ func New(reg prometheus.Registerer) *Metrics {
 		Expiries:     prometheus.NewCounter(prometheus.CounterOpts{Name: "coworkctl_hold_expiries_total", Help: "Holds freed by the expiry timer on this node."}),
 		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_auth_failures_total", Help: "Rejected authentications by code."}, []string{"code", "via"}),
 		Disconnects:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_disconnects_total", Help: "Socket disconnects by reason."}, []string{"reason"}),
-		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_sessions_refused_total", Help: "New Engine.IO sessions refused by a cap (pending: not yet connected; connections: connected sockets)."},
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coworkctl_sessions_refused_total", Help: "New Engine.IO sessions refused by a cap (connections: connected sockets)."},
 			[]string{"cap"}),
+		PendingEvicted: prometheus.NewCounter(prometheus.CounterOpts{Name: "coworkctl_pending_evicted_total",
+			Help: "Engine.IO sessions without a CONNECT closed to make room for a newer handshake (pending pool full, or the address's bound reached)."}),
 		RateLimited: prometheus.NewCounter(prometheus.CounterOpts{Name: "coworkctl_rate_limited_events_total", Help: "Client events dropped by the per-socket rate limit."}),
 		BroadcastSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "coworkctl_broadcast_seconds", Help: "Time to hand one broadcast to the Socket.IO adapter.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25}}, []string{"event"}),
@@ -58,7 +61,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Slot updates not delivered to this node's sockets because a newer update of the same slot already was."}),
 	}
 	reg.MustRegister(m.Sockets, m.Users, m.Rooms, m.EventsIn, m.EventsOut, m.Holds, m.SlotActions, m.Expiries,
-		m.AuthFailures, m.Disconnects, m.Refused, m.RateLimited, m.BroadcastSeconds, m.HTTPRequests, m.HTTPSeconds, m.StaleUpdates,
+		m.AuthFailures, m.Disconnects, m.Refused, m.PendingEvicted, m.RateLimited, m.BroadcastSeconds, m.HTTPRequests, m.HTTPSeconds, m.StaleUpdates,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,8 +45,17 @@ type Config struct {
 	MaxConnections int
 	// MaxPendingSessions bounds Engine.IO sessions that have not completed
 	// the Socket.IO CONNECT yet, so clients without a token cannot use up
-	// MaxConnections; zero is min(MaxConnections, 1000).
+	// MaxConnections; zero is min(MaxConnections, 1000). A handshake past
+	// the bound evicts an older pending session (of the address holding
+	// the most) rather than being refused, so a flood cannot lock out a
+	// client with a token.
 	MaxPendingSessions int
+	// MaxPendingPerIP bounds one client address's pending sessions; past
+	// it, that address's oldest pending session is evicted. Zero: no bound.
+	MaxPendingPerIP int
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// address; empty: the header is ignored.
+	TrustedProxies []netip.Prefix
 	// ConnectTimeout closes a session that has not completed the CONNECT.
 	ConnectTimeout time.Duration
 	// RecoveryWindow is how long a dropped client can come back and get
@@ -190,6 +200,7 @@ func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logg
 	if cfg.Cluster != nil {
 		scfg.Cluster = feedCluster{Cluster: cfg.Cluster, h: h}
 	}
+	scfg.OnPendingEvicted = m.PendingEvicted.Inc
 	h.srv = sio.NewServer(ecfg, scfg)
 	h.nsp = h.srv.Of("/")
 	h.nsp.Use(h.authenticate)
@@ -217,9 +228,12 @@ func EngineConfig(cfg Config) eio.Config {
 func SocketConfig(cfg Config) sio.Config {
 	cfg.setDefaults()
 	return sio.Config{
-		ConnectTimeout: cfg.ConnectTimeout,
-		Recovery:       sio.Recovery{Window: cfg.RecoveryWindow, MaxPackets: cfg.RecoveryMaxPackets, MaxBytes: cfg.RecoveryMaxBytes},
-		Cluster:        cfg.Cluster,
+		MaxPending:           cfg.MaxPendingSessions,
+		MaxPendingPerAddress: cfg.MaxPendingPerIP,
+		ClientAddress:        clientAddress(cfg.TrustedProxies),
+		ConnectTimeout:       cfg.ConnectTimeout,
+		Recovery:             sio.Recovery{Window: cfg.RecoveryWindow, MaxPackets: cfg.RecoveryMaxPackets, MaxBytes: cfg.RecoveryMaxBytes},
+		Cluster:              cfg.Cluster,
 	}
 }
 
@@ -267,15 +281,14 @@ func (h *Hub) originAllowed(origin string) bool {
 }
 
 // allowSession refuses new Engine.IO sessions while shutting down and
-// beyond the caps. Sessions without a CONNECT yet have their own smaller
-// cap, so bare handshakes cannot take the slots of real clients.
+// beyond the connection cap. Sessions without a CONNECT yet are not
+// refused but bounded by the pending pool (MaxPendingSessions), where a
+// newcomer evicts an older one: refusing it would let a flood of bare
+// handshakes lock out every client with a token.
 func (h *Hub) allowSession(*http.Request) error {
 	switch {
 	case h.closing.Load():
 		return &eio.RequestError{Status: http.StatusServiceUnavailable, Code: 503, Message: "Server shutting down"}
-	case h.srv.Pending() >= h.cfg.MaxPendingSessions:
-		h.metrics.Refused.WithLabelValues("pending").Inc()
-		return &eio.RequestError{Status: http.StatusServiceUnavailable, Code: 503, Message: "Too many pending connections"}
 	case h.srv.Sessions()-h.srv.Pending() >= h.cfg.MaxConnections:
 		h.metrics.Refused.WithLabelValues("connections").Inc()
 		return &eio.RequestError{Status: http.StatusServiceUnavailable, Code: 503, Message: "Too many connections"}

@@ -275,6 +275,10 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, isWS bool) {
 		writeError(w, errShuttingDown)
 		return
 	}
+	if !sess.markOpened() {
+		writeError(w, errShuttingDown)
+		return
+	}
 	open := s.openPacket(sess.id, true)
 	setPollingHeaders(w.Header(), len(open))
 	_, _ = w.Write(open)

@@ -35,15 +35,19 @@ type Session struct {
 	// lingerNoop: ended by a close POST before any GET was pending; the
 	// next GET gets a noop.
 	lingerNoop bool
-	reason     string
-	q          []*Frame
-	qBytes     int
-	conn       net.Conn        // the websocket in use
-	raw        syscall.RawConn // conn's socket, for the flusher; nil if it has none
-	probe      net.Conn        // a websocket probing an upgrade
-	poll       *pollWaiter     // the pending polling GET
-	timer      *time.Timer     // heartbeat, or the polling close deadline
-	timerAt    time.Duration
+	// opened: registered, with its handler; before that Abort only
+	// records abortReason.
+	opened      bool
+	abortReason string
+	reason      string
+	q           []*Frame
+	qBytes      int
+	conn        net.Conn        // the websocket in use
+	raw         syscall.RawConn // conn's socket, for the flusher; nil if it has none
+	probe       net.Conn        // a websocket probing an upgrade
+	poll        *pollWaiter     // the pending polling GET
+	timer       *time.Timer     // heartbeat, or the polling close deadline
+	timerAt     time.Duration
 
 	// hmu orders handler calls: OnMessage from the reader or a POST,
 	// OnClose once after the last of them.
@@ -133,6 +137,43 @@ func (s *Session) Close(reason string) {
 		reason = ReasonForcedClose
 	}
 	s.closeAfter(reason, closeFrame, true)
+}
+
+// Abort ends the session now, without sending what is queued: the
+// connection closes and a waiting poll gets a close packet. A polling
+// session closed with Close waits up to the ping timeout for a GET to
+// carry the close; one that is evicted to make room must free its place
+// at once.
+//
+// The handler may call Abort on another session whose handshake is still
+// being set up (its OnSession has not returned); that session then ends
+// as soon as it is registered.
+func (s *Session) Abort(reason string) {
+	if reason == "" {
+		reason = ReasonForcedClose
+	}
+	s.mu.Lock()
+	if !s.opened {
+		s.abortReason = reason
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.end(reason, nil)
+}
+
+// markOpened is called once the session is registered with its handler;
+// it ends the session and reports false if Abort came first.
+func (s *Session) markOpened() bool {
+	s.mu.Lock()
+	s.opened = true
+	reason := s.abortReason
+	s.mu.Unlock()
+	if reason != "" {
+		s.end(reason, nil)
+		return false
+	}
+	return true
 }
 
 // enqueueLocked appends frames within the queue bounds and gets them moving.

@@ -50,6 +50,9 @@ func (s *Server) handshakeWebsocket(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close()
 		return
 	}
+	if !sess.markOpened() {
+		return
+	}
 	sess.mu.Lock()
 	sess.kickLocked()
 	sess.mu.Unlock()

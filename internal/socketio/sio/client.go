@@ -3,7 +3,6 @@ package sio
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -33,6 +32,8 @@ type client struct {
 	srv     *Server
 	conn    conn
 	timeout *time.Timer
+	addr    string      // the client's address (Config.ClientAddress)
+	link    pendingLink // its place in the pending pool
 
 	// Owned by OnMessage, which never runs concurrently for a session.
 	partial *packet  // binary packet waiting for attachments
@@ -52,11 +53,37 @@ type client struct {
 var _ eio.Handler = (*client)(nil)
 
 func (s *Server) newClient(c conn) *client {
-	cl := &client{srv: s, conn: c, pending: true}
+	cl := &client{srv: s, conn: c, pending: true, addr: s.cfg.ClientAddress(c.Request())}
 	s.sessions.Add(1)
 	s.pending.Add(1)
 	cl.timeout = time.AfterFunc(s.cfg.ConnectTimeout, cl.connectTimeout)
+	for _, old := range s.pool.add(cl) {
+		old.evict()
+	}
 	return cl
+}
+
+// aborter is a session that can end without flushing (*eio.Session).
+type aborter interface{ Abort(reason string) }
+
+// evict closes a session the pending pool dropped, unless it completed
+// its CONNECT meanwhile.
+func (c *client) evict() {
+	c.mu.Lock()
+	still := c.pending && !c.closed
+	c.mu.Unlock()
+	if !still {
+		return
+	}
+	if f := c.srv.cfg.OnPendingEvicted; f != nil {
+		f()
+	}
+	c.srv.log.Debug("sio: pending session evicted", "session_id", c.conn.ID(), "address", c.addr)
+	if a, ok := c.conn.(aborter); ok {
+		a.Abort(ReasonPendingEvicted)
+		return
+	}
+	c.conn.Close(ReasonPendingEvicted)
 }
 
 func (c *client) connectTimeout() {
@@ -123,6 +150,7 @@ func (c *client) teardown(reason string) {
 		c.srv.pending.Add(-1)
 	}
 	c.mu.Unlock()
+	c.srv.pool.remove(c)
 	c.srv.sessions.Add(-1)
 	for _, s := range socks {
 		s.ns.detach(s, reason)
@@ -234,6 +262,7 @@ func (c *client) connect(p *packet) {
 	}
 	inAll := len(c.sockets) >= c.srv.namespaceCount()
 	c.mu.Unlock()
+	c.srv.pool.remove(c)
 	ns.connected(s)
 	// What a connected socket keeps of its handshake is small; the
 	// session's request goes once no namespace is left to connect to.
@@ -252,10 +281,7 @@ func (c *client) handshake(auth map[string]any) *Handshake {
 		hs.Headers = r.Header
 		hs.URL = r.URL.RequestURI()
 		hs.Secure = r.TLS != nil
-		hs.Address = r.RemoteAddr
-		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			hs.Address = host
-		}
+		hs.Address = c.addr
 	}
 	return hs
 }

@@ -38,6 +38,17 @@ type Config struct {
 	// ConnectTimeout closes an Engine.IO session that has not joined any
 	// namespace in time. [10s]
 	ConnectTimeout time.Duration
+	// MaxPending bounds the sessions that have not joined a namespace yet,
+	// MaxPendingPerAddress those of one client address; past either, the
+	// newcomer evicts an older pending session instead of being refused
+	// (see pendingPool). [0: unbounded]
+	MaxPending           int
+	MaxPendingPerAddress int
+	// ClientAddress is the client's address of a handshake request, for
+	// the per-address bound and Handshake.Address. [the host of RemoteAddr]
+	ClientAddress func(r *http.Request) string
+	// OnPendingEvicted, when set, is called once per evicted session.
+	OnPendingEvicted func()
 	// Recovery is connection state recovery; a zero Window turns it off.
 	Recovery Recovery
 	// Cluster forwards broadcasts to other nodes; nil is a single node.
@@ -70,6 +81,7 @@ type Server struct {
 	saved    sessions
 
 	sessions, pending atomic.Int64
+	pool              *pendingPool
 
 	nsMu sync.RWMutex
 	nsps map[string]*Namespace
@@ -104,7 +116,11 @@ func newServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ClientAddress == nil {
+		cfg.ClientAddress = remoteHost
+	}
 	s := &Server{
+		pool:     newPendingPool(cfg.MaxPending, cfg.MaxPendingPerAddress),
 		cfg:      cfg,
 		log:      cfg.Logger,
 		cluster:  cfg.Cluster,
