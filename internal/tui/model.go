@@ -51,6 +51,10 @@ type Config struct {
 	Timeout time.Duration
 	// LatencyEvery and StatsEvery are in ticks (seconds); zero: 5 and 3.
 	LatencyEvery, StatsEvery int
+	// Unresponsive is how long an rtt probe may go unanswered before the
+	// server counts as unresponsive (a frozen process keeps its sockets
+	// open): the grid turns stale until a probe is answered. Zero: 3s.
+	Unresponsive time.Duration
 	// TokenExpires is when a token watch cannot renew (--token) expires:
 	// the dashboard warns ahead and says so once it has. Zero: no warnings
 	// (unknown, or watch renews the token itself).
@@ -100,7 +104,12 @@ type Model struct {
 	reloading    bool
 
 	statsBusy, rttBusy bool
-	quitting           bool
+	// rttSentAt is when the running rtt probe was sent; unresponsive is
+	// set once it went unanswered past cfg.Unresponsive, until a probe
+	// is answered.
+	rttSentAt    time.Time
+	unresponsive bool
+	quitting     bool
 }
 
 // New builds the dashboard.
@@ -119,6 +128,9 @@ func New(cfg Config) Model {
 	}
 	if cfg.StatsEvery <= 0 {
 		cfg.StatsEvery = 3
+	}
+	if cfg.Unresponsive <= 0 {
+		cfg.Unresponsive = 3 * time.Second
 	}
 	now := cfg.Now()
 	if cfg.Date == "" {
@@ -202,6 +214,9 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 	case LatencyMsg:
 		m.rttBusy = false
 		m.stats.Update(msg)
+		if msg.Err == nil && m.unresponsive {
+			return m.answersAgain()
+		}
 	case StatsMsg:
 		m.statsBusy = false
 		m.stats.Update(msg)
@@ -246,6 +261,13 @@ func (m *Model) event(ev TypedEvent) tea.Cmd {
 		}
 	case *client.ConnState:
 		explain = p.Code == protocol.CodeAuthInvalid
+		switch p.State {
+		case client.StateConnected, client.StateDisconnected, client.StateReconnecting, client.StateOffline:
+			// The connection itself says what it is now; a reconnect
+			// brings fresh snapshots.
+			m.unresponsive = false
+			m.stats.SetUnresponsive(time.Time{})
+		}
 	case *protocol.ConnectionConfirmed:
 		if p.Role != "" {
 			m.setStaff(auth.IsStaff(p.Role))
@@ -286,6 +308,7 @@ func (m *Model) tick(t TickMsg) tea.Cmd {
 	m.stats.Update(t)
 	m.checkToken()
 	cmds := []tea.Cmd{tick()}
+	m.checkUnresponsive()
 	if gaps := m.grid.Gaps(); len(gaps) > 0 {
 		m.note("resync", "missed an update of "+strings.Join(shortRooms(gaps), " ")+": reloading")
 		cmds = append(cmds, m.reloadRooms(gaps, false))
@@ -293,7 +316,8 @@ func (m *Model) tick(t TickMsg) tea.Cmd {
 	if m.showOverview && m.ticks%overviewEvery == 0 {
 		cmds = append(cmds, m.overviewCmd())
 	}
-	if m.ticks%m.cfg.LatencyEvery == 0 {
+	if m.ticks%m.cfg.LatencyEvery == 0 || m.unresponsive {
+		// While unresponsive, probe every second to see it come back.
 		cmds = append(cmds, m.latencyCmd())
 	}
 	if m.ticks%m.cfg.StatsEvery == 0 {
@@ -441,7 +465,7 @@ func (m *Model) latencyCmd() tea.Cmd {
 	if m.cfg.Conn == nil || m.rttBusy || m.stats.State().State != client.StateConnected {
 		return nil
 	}
-	m.rttBusy = true
+	m.rttBusy, m.rttSentAt = true, m.now
 	conn := m.cfg.Conn
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -101,3 +101,59 @@ func TestGridKeyedBySlotNumber(t *testing.T) {
 		t.Errorf("SlotStatus(6) = %q", got)
 	}
 }
+
+// TestUnresponsiveServer: a frozen server keeps the socket open, so no
+// state change comes; an rtt probe unanswered for 3 s marks it
+// unresponsive and the grid stale at once, and its answer reloads the
+// grid.
+func TestUnresponsiveServer(t *testing.T) {
+	conn := &fakeConn{}
+	m := newTestModel(conn)
+	m = step(m,
+		state(at(0), client.ConnState{State: client.StateConnected, Transport: "websocket"}),
+		snapshot(1, day, at(0), fullDay(map[int]map[string]any{3: slot(3, protocol.StatusOccupied, "2026-11-26T10:15:00.000Z")})...),
+		snapshot(2, day, at(0), fullDay(nil)...))
+	for s := 1; s <= 5; s++ {
+		m = step(m, TickMsg(at(time.Duration(s)*time.Second))) // the 5th tick sends a probe
+	}
+	// A probe answered in time changes nothing.
+	m = step(m, LatencyMsg{RTT: 2 * time.Millisecond})
+	for s := 6; s <= 10; s++ {
+		m = step(m, TickMsg(at(time.Duration(s)*time.Second))) // the 10th sends another
+	}
+	if strings.Contains(m.View(), "unresponsive") || !m.Grid().StaleSince().IsZero() {
+		t.Fatalf("an answered probe marked the server unresponsive:\n%s", m.View())
+	}
+	// The probe sent at 10:00:10 gets no answer.
+	m = step(m, TickMsg(at(11*time.Second)), TickMsg(at(12*time.Second)))
+	if strings.Contains(m.View(), "unresponsive") {
+		t.Fatalf("unresponsive after 2s, the bound is 3s:\n%s", m.View())
+	}
+	m = step(m, TickMsg(at(13*time.Second)))
+	v := m.View()
+	for _, want := range []string{"✕ unresponsive", "STALE since 10:00:10", "answer  none since 10:00:10", "14m50"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("frozen server: view lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, "● connected") {
+		t.Errorf("a server that does not answer is shown connected:\n%s", v)
+	}
+	// It answers again: the rooms are reloaded, and their snapshots make
+	// the grid live.
+	m, cmd := stepCmd(m, LatencyMsg{RTT: 3 * time.Millisecond})
+	runAll(cmd)
+	conn.mu.Lock()
+	joins := len(conn.joins)
+	conn.mu.Unlock()
+	if joins != 2 {
+		t.Fatalf("the answer after a freeze reloaded %d rooms, want 2", joins)
+	}
+	m = step(m,
+		snapshot(1, day, at(21*time.Second), fullDay(map[int]map[string]any{3: slot(3, protocol.StatusOccupied, "2026-11-26T10:15:00.000Z")})...),
+		snapshot(2, day, at(21*time.Second), fullDay(nil)...))
+	v = m.View()
+	if strings.Contains(v, "STALE") || strings.Contains(v, "✕ unresponsive") || !strings.Contains(v, "● connected") {
+		t.Errorf("answering again did not make the dashboard live:\n%s", v)
+	}
+}

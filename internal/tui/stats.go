@@ -28,6 +28,9 @@ type Stats struct {
 
 	rtt    time.Duration
 	rttErr string
+	// unresponsive is when the probe that went unanswered was sent;
+	// zero while the server answers.
+	unresponsive time.Time
 
 	counts    map[int64]int // events per unix second
 	total     int
@@ -53,6 +56,15 @@ func NewStats(st *Styles, rooms []string, now time.Time, loc *time.Location) Sta
 	}
 	return Stats{st: st, rooms: rooms, now: now, loc: loc, connSince: now, counts: map[int64]int{},
 		conn: client.ConnState{State: client.StateConnecting}}
+}
+
+// SetUnresponsive marks the server unresponsive since (zero: it answers).
+func (s *Stats) SetUnresponsive(since time.Time) { s.unresponsive = since }
+
+// Unresponsive reports whether the server stopped answering probes while
+// the connection still looks open.
+func (s Stats) Unresponsive() bool {
+	return !s.unresponsive.IsZero() && s.conn.State == client.StateConnected
 }
 
 // SetTokenExpiry sets when the token expires, for a token watch cannot
@@ -213,6 +225,9 @@ func (s Stats) stateLine() string {
 	c := s.conn
 	switch c.State {
 	case client.StateConnected:
+		if s.Unresponsive() {
+			return s.st.Bad.Render("✕ unresponsive")
+		}
 		return s.st.Good.Render("● connected")
 	case client.StateConnecting:
 		if c.Attempt > 1 {
@@ -251,6 +266,8 @@ func (s Stats) View() string {
 		add("retry", fmt.Sprintf("#%d in %s", s.conn.Attempt, shortDur(left)))
 	}
 	switch {
+	case s.Unresponsive():
+		add("answer", s.st.Bad.Render("none since "+s.clock(s.unresponsive)))
 	case s.conn.State == client.StateConnected:
 	case s.TokenExpired() && (s.conn.Code == protocol.CodeAuthInvalid || s.conn.State == client.StateOffline):
 		// The token line below says why.
@@ -265,7 +282,7 @@ func (s Stats) View() string {
 	switch {
 	case s.conn.State != client.StateConnected:
 		add("rtt", s.st.Dim.Render("…"))
-	case s.rttErr != "":
+	case s.rttErr != "" || s.Unresponsive():
 		add("rtt", s.st.Warn.Render("no answer"))
 	case s.rtt > 0:
 		add("rtt", shortDur(s.rtt))
