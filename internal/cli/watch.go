@@ -17,6 +17,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/protocol"
+	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 	"github.com/coworkctl/coworkctl/internal/tui"
 	"github.com/spf13/cobra"
 )
@@ -97,7 +98,7 @@ it expires.`,
 	fl.IntVar(&o.Count, "count", 0, "exit after this many server events (0: never)")
 	fl.DurationVar(&o.Timeout, "timeout", 0, "exit after this long, e.g. 30s (0: never)")
 	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", 10*time.Second, "give up if the first connection takes longer")
-	fl.StringVar(&o.Transports, "transports", client.TransportWebSocket, "websocket, both (polling upgraded to websocket) or polling")
+	fl.StringVar(&o.Transports, "transports", sioclient.TransportWebSocket, "websocket, both (polling upgraded to websocket) or polling")
 	fl.BoolVar(&o.NoReconnect, "no-reconnect", false, "exit on the first disconnect instead of reconnecting")
 	fl.StringVar(&o.LogFile, "log-file", "", "append diagnostics here: reconnects, refused tokens, renewals (default: discard)")
 	return cmd
@@ -117,7 +118,7 @@ func (o *WatchOptions) validate() error {
 		return UsageErrorf("--timeout must be >= 0 and --connect-timeout > 0")
 	}
 	switch o.Transports {
-	case client.TransportWebSocket, client.TransportBoth, client.TransportPolling:
+	case sioclient.TransportWebSocket, client.TransportBoth, sioclient.TransportPolling:
 	default:
 		return UsageErrorf("--transports %q: want websocket, both or polling", o.Transports)
 	}
@@ -290,7 +291,7 @@ func openWatchLog(path string) (*slog.Logger, func(), error) {
 
 // isRejected reports whether err is the server refusing the token.
 func isRejected(err error) bool {
-	var ce *client.ConnectError
+	var ce *sioclient.ConnectError
 	return errors.As(err, &ce)
 }
 
@@ -433,12 +434,12 @@ func netReason(err error) string {
 
 // describeConnectError turns a Dial failure into one line.
 func describeConnectError(server string, timeout time.Duration, err error) error {
-	var ce *client.ConnectError
+	var ce *sioclient.ConnectError
 	switch {
 	case errors.As(err, &ce):
 		msg := "server rejected the token: " + ce.Message
-		if ce.Code != "" {
-			msg += " (" + ce.Code + ")"
+		if ce.Code() != "" {
+			msg += " (" + ce.Code() + ")"
 		}
 		return errors.New(msg)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -456,7 +457,6 @@ func describeConnectError(server string, timeout time.Duration, err error) error
 // runWatchTUI runs the dashboard of cfg until q, Ctrl-C, --count or
 // --timeout (cfg.Timeout is what is left of it; zero: none).
 func runWatchTUI(ctx context.Context, o *WatchOptions, cfg tui.Config) error {
-	client.SilenceLibraryLogs()
 	restore, err := redirectStderr(o.LogFile)
 	if err != nil {
 		return fmt.Errorf("--log-file: %w", err)

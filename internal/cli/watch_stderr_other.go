@@ -2,6 +2,5 @@
 
 package cli
 
-// redirectStderr is a no-op where file descriptors cannot be duplicated;
-// the library's logger is still silenced.
+// redirectStderr is a no-op where file descriptors cannot be duplicated.
 func redirectStderr(string) (func(), error) { return func() {}, nil }

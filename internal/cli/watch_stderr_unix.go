@@ -11,9 +11,9 @@ import (
 
 // redirectStderr points file descriptor 2 at path (or /dev/null) while the
 // dashboard owns the terminal, and returns the function that restores it.
-// The Socket.IO library writes recovered panics and errors straight to the
-// process's stderr, captured when its package was initialised, so
-// swapping os.Stderr would not be enough.
+// Whatever writes to file descriptor 2 directly, not through os.Stderr,
+// would otherwise tear the dashboard, so swapping os.Stderr would not be
+// enough.
 func redirectStderr(path string) (func(), error) {
 	if path == "" {
 		path = os.DevNull

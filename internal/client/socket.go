@@ -6,16 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
-	"net"
 	"net/url"
-	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
+	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 )
 
 // Defaults of SocketOptions.
@@ -37,20 +34,10 @@ var (
 	ErrClosed = errors.New("socket closed")
 )
 
-// ConnectError is a handshake the server rejected (its middleware's
-// connect_error), e.g. a missing or invalid token.
-type ConnectError struct {
-	Message string
-	// Code is data.code of the rejection: AUTH_REQUIRED or AUTH_INVALID.
-	Code string
-}
-
-func (e *ConnectError) Error() string {
-	if e.Code != "" {
-		return fmt.Sprintf("server rejected the connection: %s (%s)", e.Message, e.Code)
-	}
-	return "server rejected the connection: " + e.Message
-}
+// TransportBoth starts with polling and upgrades to websocket (the
+// browser's default); the other transport settings are
+// sioclient.TransportWebSocket and sioclient.TransportPolling.
+const TransportBoth = "both"
 
 // SocketOptions configures Dial. Zero values mean the documented default.
 type SocketOptions struct {
@@ -58,14 +45,13 @@ type SocketOptions struct {
 	Server string
 	// Token is sent as auth.token; empty sends none. Renew replaces it.
 	Token string
-	// Transports is TransportWebSocket (zero value), TransportBoth or
-	// TransportPolling. Polling uses our own transport (socket_polling.go):
-	// the library's made every write wait for the server's next ping.
+	// Transports is sioclient.TransportWebSocket (zero value),
+	// TransportBoth or sioclient.TransportPolling.
 	Transports string
 	// Reconnect keeps reconnecting after a lost session. False: the first
 	// disconnect is final. Either way a failing initial connection is
 	// retried until Dial's context ends (unless the server is unreachable
-	// or rejects the token).
+	// or rejects the token: a *sioclient.ConnectError).
 	Reconnect bool
 	// ConnectTimeout bounds each attempt; zero means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
@@ -93,7 +79,7 @@ type SocketOptions struct {
 
 func (o *SocketOptions) defaults() {
 	if o.Transports == "" {
-		o.Transports = TransportWebSocket
+		o.Transports = sioclient.TransportWebSocket
 	}
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = DefaultConnectTimeout
@@ -134,9 +120,8 @@ type roomJoin struct {
 // jitter, falls back to polling+websocket, re-joins its rooms and reports
 // all of it as Events. Its methods are safe for concurrent use.
 type Socket struct {
-	opts    SocketOptions
-	server  string
-	address string // host:port for the reachability probe
+	opts   SocketOptions
+	server string
 
 	q      *eventQueue
 	events chan Event
@@ -145,11 +130,8 @@ type Socket struct {
 	done   chan struct{}
 	once   sync.Once
 
-	// panics counts recovered panics in the handling of library callbacks.
-	panics atomic.Int64
-
 	mu        sync.Mutex
-	cur       *libConn
+	cur       *sioclient.Conn
 	transport string
 	token     string
 	rooms     map[string]roomJoin
@@ -182,24 +164,15 @@ func Dial(ctx context.Context, opts SocketOptions) (*Socket, error) {
 		return nil, fmt.Errorf("server %q: scheme must be http or https", opts.Server)
 	}
 	switch opts.Transports {
-	case TransportWebSocket, TransportPolling, TransportBoth:
+	case sioclient.TransportWebSocket, sioclient.TransportPolling, TransportBoth:
 	default:
 		return nil, fmt.Errorf("transports %q: want websocket, polling or both", opts.Transports)
-	}
-	addr := u.Host
-	if u.Port() == "" {
-		if u.Scheme == "https" {
-			addr = net.JoinHostPort(u.Hostname(), "443")
-		} else {
-			addr = net.JoinHostPort(u.Hostname(), "80")
-		}
 	}
 	u.Path, u.RawQuery, u.Fragment = "", "", ""
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Socket{
 		opts:    opts,
 		server:  u.String(),
-		address: addr,
 		q:       newEventQueue(opts.QueueLimit),
 		events:  make(chan Event, 64),
 		stop:    make(chan struct{}),
@@ -298,7 +271,7 @@ func (s *Socket) Emit(event string, args ...any) error {
 	if err != nil {
 		return fmt.Errorf("emit %s: %w", event, err)
 	}
-	return c.emit(event, args)
+	return c.Emit(event, args...)
 }
 
 // EmitWithAck sends event and waits for the server's ack (bounded by ctx
@@ -308,27 +281,14 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) ([]
 	if err != nil {
 		return nil, fmt.Errorf("emit %s: %w", event, err)
 	}
-	return ackOn(ctx, c, event, args)
+	return s.ackOn(ctx, c, event, args)
 }
 
-func ackOn(ctx context.Context, c *libConn, event string, args []any) ([]json.RawMessage, error) {
-	type result struct {
-		args []json.RawMessage
-		err  error
-	}
-	ch := make(chan result, 1)
-	if err := c.emitAck(event, args, func(a []json.RawMessage, err error) { ch <- result{a, err} }); err != nil {
-		return nil, err
-	}
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return nil, fmt.Errorf("ack of %s: %w", event, r.err)
-		}
-		return r.args, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("ack of %s: %w", event, ctx.Err())
-	}
+// ackOn emits on c and waits for the ack, at most AckTimeout.
+func (s *Socket) ackOn(ctx context.Context, c *sioclient.Conn, event string, args []any) ([]json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.AckTimeout)
+	defer cancel()
+	return c.EmitWithAck(ctx, event, args...)
 }
 
 // JoinSpace joins the room of a spazio and asks for the snapshot of date
@@ -348,7 +308,7 @@ func (s *Socket) JoinSpace(ctx context.Context, spazioID, sedeID int64, date str
 	if c == nil {
 		return protocol.Ack{}, fmt.Errorf("join %s: %w (it will be joined on reconnect)", room, ErrNotConnected)
 	}
-	ack, err := joinOn(ctx, c, roomJoin{spazioID, sedeID, date})
+	ack, err := s.joinOn(ctx, c, roomJoin{spazioID, sedeID, date})
 	if err == nil && !ack.Success {
 		s.forget(room)
 		return ack, fmt.Errorf("join %s: %s", room, ackError(ack))
@@ -364,7 +324,7 @@ func (s *Socket) LeaveSpace(ctx context.Context, spazioID, sedeID int64) (protoc
 	if err != nil {
 		return protocol.Ack{}, fmt.Errorf("leave %s: %w", room, err)
 	}
-	raw, err := ackOn(ctx, c, protocol.EventLeaveSpace, []any{map[string]any{"spazioId": spazioID, "sedeId": sedeID}})
+	raw, err := s.ackOn(ctx, c, protocol.EventLeaveSpace, []any{map[string]any{"spazioId": spazioID, "sedeId": sedeID}})
 	if err != nil {
 		return protocol.Ack{}, fmt.Errorf("leave %s: %w", room, err)
 	}
@@ -397,7 +357,7 @@ func (s *Socket) Latency(ctx context.Context) (time.Duration, error) {
 	return time.Since(start), nil
 }
 
-func (s *Socket) live() (*libConn, error) {
+func (s *Socket) live() (*sioclient.Conn, error) {
 	select {
 	case <-s.done:
 		return nil, ErrClosed
@@ -423,13 +383,13 @@ func (s *Socket) forget(room string) {
 	}
 }
 
-func joinOn(ctx context.Context, c *libConn, j roomJoin) (protocol.Ack, error) {
+func (s *Socket) joinOn(ctx context.Context, c *sioclient.Conn, j roomJoin) (protocol.Ack, error) {
 	req := map[string]any{"spazioId": j.spazioID, "sedeId": j.sedeID}
 	if j.date != "" {
 		req["date"] = j.date
 	}
 	room := protocol.SpaceRoom(j.spazioID, j.sedeID)
-	raw, err := ackOn(ctx, c, protocol.EventJoinSpace, []any{req})
+	raw, err := s.ackOn(ctx, c, protocol.EventJoinSpace, []any{req})
 	if err != nil {
 		return protocol.Ack{}, fmt.Errorf("join %s: %w", room, err)
 	}
@@ -462,7 +422,7 @@ func ackError(a protocol.Ack) string {
 	}
 }
 
-func (s *Socket) rejoin(ctx context.Context, c *libConn) (int, error) {
+func (s *Socket) rejoin(ctx context.Context, c *sioclient.Conn) (int, error) {
 	s.mu.Lock()
 	joins := make([]roomJoin, 0, len(s.order))
 	for _, r := range s.order {
@@ -472,7 +432,7 @@ func (s *Socket) rejoin(ctx context.Context, c *libConn) (int, error) {
 	n := 0
 	var errs []error
 	for _, j := range joins {
-		ack, err := joinOn(ctx, c, j)
+		ack, err := s.joinOn(ctx, c, j)
 		switch {
 		case err != nil:
 			errs = append(errs, err)
@@ -483,369 +443,4 @@ func (s *Socket) rejoin(ctx context.Context, c *libConn) (int, error) {
 		}
 	}
 	return n, errors.Join(errs...)
-}
-
-// state publishes a connection-state change and logs it.
-func (s *Socket) state(cs ConnState) {
-	if cs.Delay > 0 {
-		cs.DelayMS = cs.Delay.Milliseconds()
-	}
-	s.q.push(Event{Name: EventConnection, At: s.opts.Now(), State: &cs})
-	s.logState(cs)
-}
-
-// RecoveredPanics is how many panics in the handling of the socket
-// library's callbacks were recovered (and logged) so far.
-func (s *Socket) RecoveredPanics() int64 { return s.panics.Load() }
-
-// logState writes cs to the Logger, warnings for whatever went wrong.
-func (s *Socket) logState(cs ConnState) {
-	level := slog.LevelInfo
-	switch cs.State {
-	case StateConnectError, StateDisconnected, StateRenewFailed, StateOffline:
-		level = slog.LevelWarn
-	}
-	attrs := []slog.Attr{slog.String("server", s.server), slog.String("state", string(cs.State))}
-	add := func(key, v string) {
-		if v != "" {
-			attrs = append(attrs, slog.String(key, v))
-		}
-	}
-	add("transport", cs.Transport)
-	add("socket_id", cs.SocketID)
-	add("reason", cs.Reason)
-	add("message", cs.Message)
-	add("code", cs.Code)
-	if cs.Attempt > 0 {
-		attrs = append(attrs, slog.Int("attempt", cs.Attempt))
-	}
-	if cs.Delay > 0 {
-		attrs = append(attrs, slog.Duration("delay", cs.Delay))
-	}
-	if cs.Rooms > 0 {
-		attrs = append(attrs, slog.Int("rooms", cs.Rooms))
-	}
-	s.opts.Logger.LogAttrs(context.Background(), level, "socket "+string(cs.State), attrs...)
-}
-
-// attemptResult is how one attempt ended: a live conn, the channel that
-// carries the reason its session ends and what the server said on
-// connect, or an error.
-type attemptResult struct {
-	conn      *libConn
-	closed    <-chan string
-	socketID  string
-	transport string
-	err       error
-}
-
-// run is the supervisor: one attempt at a time, backoff between them,
-// fallback to polling+websocket, rejoin after reconnects.
-func (s *Socket) run(ctx context.Context) {
-	defer close(s.done)
-	defer s.q.close()
-	transports := s.opts.Transports
-	established := false
-	attempt := 0
-	wsFailures := 0
-	var delay time.Duration
-	for {
-		if delay > 0 {
-			s.state(ConnState{State: StateReconnecting, Attempt: attempt + 1, Delay: delay})
-			t := time.NewTimer(delay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				s.finish(established, ErrClosed, "closed")
-				return
-			case <-t.C:
-			}
-		}
-		attempt++
-		s.state(ConnState{State: StateConnecting, Attempt: attempt, Transport: transportLabel(transports)})
-		res := s.attempt(ctx, transports, false)
-		if ctx.Err() != nil {
-			if res.conn != nil {
-				res.conn.close()
-			}
-			s.finish(established, ErrClosed, "closed")
-			return
-		}
-		if res.err != nil {
-			s.mu.Lock()
-			s.lastErr = res.err
-			s.mu.Unlock()
-			cs := ConnState{State: StateConnectError, Attempt: attempt, Message: res.err.Error()}
-			var ce *ConnectError
-			rejected := errors.As(res.err, &ce)
-			if rejected {
-				cs.Code, cs.Message = ce.Code, ce.Message
-			}
-			s.state(cs)
-			unreachable := isUnreachable(res.err)
-			switch {
-			case rejected:
-				s.finish(established, res.err, "rejected: "+ce.Message)
-				return
-			case !established && unreachable:
-				s.finish(established, fmt.Errorf("cannot reach %s: %w", s.server, res.err), "unreachable")
-				return
-			case !s.opts.Reconnect && established:
-				// Before the first session Dial's context decides: a
-				// timeout deserves another attempt.
-				s.finish(established, res.err, "connect failed")
-				return
-			}
-			if transports == TransportWebSocket && !unreachable && s.opts.FallbackAfter > 0 {
-				wsFailures++
-				if wsFailures >= s.opts.FallbackAfter {
-					transports = TransportBoth
-					s.state(ConnState{State: StateFallback, Transport: transportLabel(transports), Message: fmt.Sprintf("websocket failed %d times", wsFailures)})
-				}
-			}
-			delay = backoff(attempt, s.opts.ReconnectDelay, s.opts.ReconnectDelayMax, s.opts.Rand())
-			continue
-		}
-
-		// Live session.
-		if established {
-			if n, err := s.rejoin(ctx, res.conn); n > 0 || err != nil {
-				cs := ConnState{State: StateRejoined, Rooms: n}
-				if err != nil {
-					cs.Message = err.Error()
-				}
-				s.state(cs)
-			}
-		} else {
-			established = true
-			s.initial <- nil
-		}
-		attempt, wsFailures = 0, 0
-		// A Renew made before this session opened is served by it.
-		select {
-		case <-s.renew:
-		default:
-		}
-		reason := s.serve(ctx, &res, transports)
-		s.mu.Lock()
-		s.cur, s.transport = nil, ""
-		s.mu.Unlock()
-		res.conn.close()
-		if ctx.Err() != nil {
-			s.finish(established, ErrClosed, "closed")
-			return
-		}
-		s.state(ConnState{State: StateDisconnected, Reason: reason})
-		if !s.opts.Reconnect {
-			s.finish(established, fmt.Errorf("disconnected: %s", reason), "disconnected: "+reason)
-			return
-		}
-		delay = backoff(1, s.opts.ReconnectDelay, s.opts.ReconnectDelayMax, s.opts.Rand())
-	}
-}
-
-// finish publishes StateOffline and, if Dial is still waiting, its error.
-func (s *Socket) finish(established bool, err error, reason string) {
-	s.state(ConnState{State: StateOffline, Reason: reason})
-	if !established {
-		s.initial <- err
-	}
-}
-
-// serve waits until the live session of res ends (its reason) or ctx is
-// done. A Renew meanwhile replaces the session, and res, by a new one.
-func (s *Socket) serve(ctx context.Context, res *attemptResult, transports string) string {
-	for {
-		select {
-		case r := <-res.closed:
-			return r
-		case <-ctx.Done():
-			return "closed"
-		case <-s.renew:
-			if next, ok := s.renewSession(ctx, res.conn, transports); ok {
-				*res = next
-			}
-		}
-	}
-}
-
-// renewTries bounds the attempts of one renewal that fail without a
-// refusal from the server.
-const renewTries = 3
-
-// renewSession opens a session with the current token next to old, joins
-// the rooms on it, makes it current and only then closes old (make before
-// break: during the overlap an event may arrive twice, never not at all).
-// If the new session fails, old carries on.
-func (s *Socket) renewSession(ctx context.Context, old *libConn, transports string) (attemptResult, bool) {
-	res := s.attempt(ctx, transports, true)
-	for try := 1; try < renewTries && res.err != nil && ctx.Err() == nil && !errors.As(res.err, new(*ConnectError)); try++ {
-		res = s.attempt(ctx, transports, true) // a network hiccup, not a refusal
-	}
-	if res.err != nil {
-		cs := ConnState{State: StateRenewFailed, Message: res.err.Error()}
-		var ce *ConnectError
-		if errors.As(res.err, &ce) {
-			cs.Code, cs.Message = ce.Code, ce.Message
-		}
-		s.state(cs)
-		return attemptResult{}, false
-	}
-	n, err := s.rejoin(ctx, res.conn)
-	if err != nil && n == 0 && len(s.Rooms()) > 0 {
-		res.conn.close()
-		s.state(ConnState{State: StateRenewFailed, Message: err.Error()})
-		return attemptResult{}, false
-	}
-	tr := res.conn.transport() // it may have upgraded meanwhile
-	if tr == "" {
-		tr = res.transport
-	}
-	s.mu.Lock()
-	s.cur, s.transport = res.conn, tr
-	s.mu.Unlock()
-	old.close()
-	cs := ConnState{State: StateRenewed, Transport: tr, SocketID: res.socketID, Rooms: n}
-	if err != nil {
-		cs.Message = err.Error()
-	}
-	s.state(cs)
-	return res, true
-}
-
-// attempt makes one connection attempt with the current token; on success
-// the returned conn is live and, unless it renews a live session (quiet),
-// installed as s.cur with StateConnected published.
-func (s *Socket) attempt(ctx context.Context, transports string, quiet bool) attemptResult {
-	// Pitfall 3: with websocket only, the library misses the dial error
-	// and waits for its timeout; a plain TCP dial tells "refused" at once
-	// and also bounds a black-holed address.
-	d := net.Dialer{Timeout: s.opts.ConnectTimeout}
-	nc, err := d.DialContext(ctx, "tcp", s.address)
-	if err != nil {
-		return attemptResult{err: &unreachableError{err}}
-	}
-	_ = nc.Close()
-
-	// outcome carries the first answer: an error, or the connect's
-	// socket id and transport.
-	type answer struct {
-		err                 error
-		socketID, transport string
-	}
-	outcome := make(chan answer, 1)
-	closed := make(chan string, 1)
-	var c *libConn
-	report := func(a answer) {
-		select {
-		case outcome <- a:
-		default:
-		}
-	}
-	c = newLibConn(s.server, s.currentToken(), transports, s.opts.ConnectTimeout, s.opts.AckTimeout, libHandlers{
-		event: func(name string, args []json.RawMessage) {
-			ev := Event{Name: name, At: s.opts.Now(), Raw: json.RawMessage("null")}
-			if len(args) > 0 {
-				ev.Raw = args[0]
-				ev.Room = RoomOf(args[0])
-			}
-			if len(args) > 1 {
-				ev.Args = args
-			}
-			s.q.push(ev)
-		},
-		connect: func(id, tr string, recovered bool) {
-			if !quiet {
-				// Install before publishing so a reader reacting to
-				// "connected" can emit at once.
-				s.mu.Lock()
-				s.cur, s.transport = c, tr
-				s.mu.Unlock()
-				s.state(ConnState{State: StateConnected, Transport: tr, SocketID: id, Recovered: recovered})
-			}
-			report(answer{socketID: id, transport: tr})
-		},
-		connectError: func(err error) { report(answer{err: err}) },
-		panicked: func(callback string, v any) {
-			s.panics.Add(1)
-			s.opts.Logger.Error("socket callback panicked (recovered)", "callback", callback, "panic", fmt.Sprint(v),
-				"stack", string(debug.Stack()))
-		},
-		disconnect: func(reason string) {
-			report(answer{err: fmt.Errorf("disconnected before connecting: %s", reason)})
-			select {
-			case closed <- reason:
-			default:
-			}
-		},
-		upgrade: func(tr string) {
-			s.mu.Lock()
-			current := s.cur == c
-			if current {
-				s.transport = tr
-			}
-			s.mu.Unlock()
-			if current {
-				s.state(ConnState{State: StateUpgraded, Transport: tr})
-			}
-		},
-	})
-	go c.open()
-
-	// The library's own timeout covers the engine handshake only; this
-	// one also covers a namespace CONNECT that never gets an answer.
-	t := time.NewTimer(s.opts.ConnectTimeout + 500*time.Millisecond)
-	defer t.Stop()
-	var fail error
-	select {
-	case a := <-outcome:
-		if a.err == nil {
-			return attemptResult{conn: c, closed: closed, socketID: a.socketID, transport: a.transport}
-		}
-		fail = a.err
-	case <-t.C:
-		fail = fmt.Errorf("no answer within %s", s.opts.ConnectTimeout)
-	case <-ctx.Done():
-		fail = ctx.Err()
-	}
-	c.close()
-	s.mu.Lock()
-	if s.cur == c {
-		s.cur, s.transport = nil, ""
-	}
-	s.mu.Unlock()
-	return attemptResult{err: fail}
-}
-
-// unreachableError marks a failed TCP dial: nothing listens there (yet).
-type unreachableError struct{ err error }
-
-func (e *unreachableError) Error() string { return e.err.Error() }
-func (e *unreachableError) Unwrap() error { return e.err }
-
-func isUnreachable(err error) bool {
-	var u *unreachableError
-	return errors.As(err, &u)
-}
-
-// transportLabel names a transport setting for state events.
-func transportLabel(t string) string {
-	if t == TransportBoth {
-		return "polling+websocket"
-	}
-	return t
-}
-
-// backoff is the wait before attempt n+1 after n failures: min·2^(n-1)
-// capped at max, scaled by a jitter factor in [0.5, 1.5) from r in [0,1).
-func backoff(n int, minD, maxD time.Duration, r float64) time.Duration {
-	if n < 1 {
-		n = 1
-	}
-	d := float64(minD) * math.Pow(2, float64(n-1))
-	if d > float64(maxD) {
-		d = float64(maxD)
-	}
-	d *= 0.5 + r
-	return time.Duration(d)
 }

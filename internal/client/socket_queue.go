@@ -2,7 +2,7 @@ package client
 
 import "sync"
 
-// eventQueue decouples the library's goroutines from the reader of
+// eventQueue decouples the connection's reader goroutine from the reader of
 // Events: push never blocks (a stalled reader must not stall the socket),
 // and order is kept. Server events beyond limit are dropped and counted;
 // state changes are always kept because they are rare and the reader

@@ -99,7 +99,6 @@ func TestClusterBroadcastAndExpiryExactlyOnce(t *testing.T) {
 	if pg == "" || rd == "" {
 		t.Skip("cluster test needs COWORK_TEST_POSTGRES_URL and COWORK_TEST_REDIS_URL (set by .ci/run)")
 	}
-	client.SilenceLibraryLogs()
 	dsn := freshSchema(t, pg)
 	prefix := "cwtest-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + time.Now().Format("150405.000")
 	cfg := func(node string) server.Config {

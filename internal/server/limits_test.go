@@ -83,7 +83,6 @@ func TestPollingGuardAndConnectionCap(t *testing.T) {
 }
 
 func TestSocketDisconnectedAtTokenExpiry(t *testing.T) {
-	client.SilenceLibraryLogs()
 	h := start(t, "")
 	tok, err := auth.Issue(auth.IssueOptions{Secret: []byte(secret), UserID: 5, Role: auth.RoleCliente, TTL: 6 * time.Second})
 	if err != nil {
@@ -96,8 +95,7 @@ func TestSocketDisconnectedAtTokenExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	// Only what follows connection_confirmed counts: the client library may
-	// retry its very first dial (internal/client documents why).
+	// Only what follows connection_confirmed counts.
 	var confirmed, sawExpired, sawDisconnect bool
 	var seen []string
 	for ev := range s.Events() {

@@ -10,7 +10,7 @@ import (
 
 // TestWatchOverPolling: `watch --transports polling` joins, gets its
 // snapshot and sees a hold as it happens. It used to time out on the
-// join's ack: the client library parked every POST behind
+// join's ack: zishang520's Go client, used before, parked every POST behind
 // the long-poll GET, so nothing was sent until the server's next ping.
 func TestWatchOverPolling(t *testing.T) {
 	s := StartServer(t, ServerConfig{})

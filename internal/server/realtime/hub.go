@@ -387,19 +387,15 @@ func knownEvent(name string) string {
 	return "other"
 }
 
-// expiryNoticeLead is how long session_expired goes ahead of the DISCONNECT.
-const expiryNoticeLead = 100 * time.Millisecond
-
 func (h *Hub) expireSession(sess *session) {
 	h.emitTo(sess.sock, protocol.EventSessionExpired, protocol.SessionExpired{
 		Message: protocol.RefusalSessionExpired.Text, Code: protocol.RefusalSessionExpired.Code, Timestamp: protocol.Timestamp(time.Now()),
 	})
 	h.log.Info("token expired, disconnecting", "socket", sess.id, "user", sess.claims.UserID)
-	// The DISCONNECT tells the official client not to reconnect with the
-	// dead token. It follows the notice after expiryNoticeLead: the Go
-	// client (zishang520 v3.0.6, used by watch) drops an event that arrives
-	// right before a DISCONNECT (the token-expiry test saw it 3 times in 3).
-	time.AfterFunc(expiryNoticeLead, func() { sess.sock.Disconnect(true) })
+	// The DISCONNECT tells the client not to reconnect with the dead
+	// token. It is queued behind the notice on the same session, which
+	// flushes its queue before it closes, so the notice arrives first.
+	sess.sock.Disconnect(true)
 	h.drop(sess, "token expired")
 }
 

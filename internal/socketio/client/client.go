@@ -72,6 +72,12 @@ type Options struct {
 	// ConnectTimeout bounds the whole handshake, upgrade included; zero
 	// means 10 s.
 	ConnectTimeout time.Duration
+	// OnConnect is called once, on the goroutine running Dial, when the
+	// server accepts the CONNECT: before any event of the connection is
+	// delivered and before an upgrade (Transport is still the first one).
+	// The connection may already emit. Dial can still fail after it (a
+	// broken packet right behind the answer).
+	OnConnect func(c *Conn)
 	// OnEvent is called on the reader goroutine for every event, decoded.
 	// It must not block: the connection reads nothing meanwhile.
 	OnEvent func(c *Conn, e Event)
@@ -104,7 +110,8 @@ type Event struct {
 type Conn struct {
 	opts Options
 	ep   *endpoint
-	sid  string
+	sid  string // Engine.IO session id
+	id   string // Socket.IO socket id, from the CONNECT answer
 	pid  string // recovery session id from the CONNECT answer
 
 	// heartbeat is how long the reader waits for any packet.
@@ -276,7 +283,10 @@ func (c *Conn) connectAnswer(p []byte) (done bool, err error) {
 			if err := json.Unmarshal(payload, &ok); err != nil {
 				return false, fmt.Errorf("socket.io connect: answer %.80q: %w", payload, err)
 			}
-			c.pid = ok.PID
+			c.id, c.pid = ok.SID, ok.PID
+			if c.opts.OnConnect != nil {
+				c.opts.OnConnect(c)
+			}
 			return true, nil
 		case parser.ConnectError:
 			ce := &ConnectError{}
@@ -321,6 +331,9 @@ func (c *Conn) upgrade(ctx context.Context, deadline time.Time) error {
 
 // SID returns the Engine.IO session id.
 func (c *Conn) SID() string { return c.sid }
+
+// ID returns the Socket.IO socket id the server gave this connection.
+func (c *Conn) ID() string { return c.id }
 
 // Recoverable reports whether the server keeps connection state for this
 // connection: its events then carry an offset (Event.Offset).

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+
+	"github.com/gorilla/websocket"
 )
 
 // ConnectError is the server's refusal of the Socket.IO CONNECT (a
@@ -59,3 +62,21 @@ var (
 	// server for longer than its ping interval and timeout.
 	ErrPingTimeout = errors.New("socket.io: ping timeout")
 )
+
+// Reason names why a connection ended (OnClose's err) the way Socket.IO's
+// own clients do, for logs and user interfaces.
+func Reason(err error) string {
+	var ce *websocket.CloseError
+	switch {
+	case err == nil:
+		return "io client disconnect"
+	case errors.Is(err, ErrServerDisconnect):
+		return "io server disconnect"
+	case errors.Is(err, ErrPingTimeout):
+		return "ping timeout"
+	case errors.Is(err, ErrServerClose), errors.As(err, &ce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "transport close"
+	default:
+		return "transport error: " + err.Error()
+	}
+}
