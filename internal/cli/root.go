@@ -89,6 +89,7 @@ e.g. COWORK_JWT_SECRET, COWORK_DB, COWORK_SERVER, COWORK_TOKEN.`,
 		NewCmdEmit(f),
 		NewCmdToken(f, nil),
 		NewCmdVersion(f),
+		NewCmdDB(f, nil),
 	)
 	return root
 }

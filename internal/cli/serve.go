@@ -14,6 +14,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/store/mio"
 	"github.com/spf13/cobra"
 )
 
@@ -26,6 +27,8 @@ type ServeOptions struct {
 	JWTIssuer       string
 	JWTAudience     string
 	DB              string
+	DBLayout        string
+	DBOwnSchema     string
 	Redis           string
 	RedisPrefix     string
 	HoldTTL         time.Duration
@@ -99,6 +102,8 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.StringVar(&o.JWTIssuer, "jwt-issuer", "", "require this iss claim")
 	fl.StringVar(&o.JWTAudience, "jwt-audience", "", "require this aud claim")
 	fl.StringVar(&o.DB, "db", "", "database: empty for SQLite file coworkctl.db, sqlite:PATH, or postgres://…")
+	fl.StringVar(&o.DBLayout, "db-layout", server.LayoutCoworkctl, "tables of slot state: coworkctl (its own) or coworking-mio (the backend's Prenotazione; needs postgres:// and coworkctl db install)")
+	fl.StringVar(&o.DBOwnSchema, "db-own-schema", mio.DefaultOwnSchema, "schema of coworkctl's own tables on --db-layout coworking-mio")
 	fl.StringVar(&o.Redis, "redis", "", "redis://… URL to share rooms and broadcasts between nodes (off by default)")
 	fl.StringVar(&o.RedisPrefix, "redis-prefix", server.DefaultRedisPrefix, "channel prefix of the Redis adapter (same default as Node's adapter)")
 	fl.DurationVar(&o.HoldTTL, "hold-ttl", slots.DefaultHoldTTL, "how long a hold lasts before it is freed")
@@ -224,8 +229,21 @@ func (o *ServeOptions) config() (server.Config, error) {
 		}
 	}
 	var cat []slots.Sede
-	if o.Demo || o.Dev {
-		cat = slots.DemoCatalog()
+	switch o.DBLayout {
+	case server.LayoutCoworkctl:
+		if o.Demo || o.Dev {
+			cat = slots.DemoCatalog()
+		}
+	case server.LayoutCoworkingMio:
+		// The catalog is the backend's Sede and Spazio, never written.
+		if o.Demo || o.Catalog != "" {
+			return server.Config{}, UsageErrorf("--db-layout %s reads the catalog from the backend's Sede and Spazio: drop --demo and --catalog", o.DBLayout)
+		}
+		if !strings.HasPrefix(o.DB, "postgres://") && !strings.HasPrefix(o.DB, "postgresql://") {
+			return server.Config{}, UsageErrorf("--db-layout %s needs --db postgres://… (the backend's database)", o.DBLayout)
+		}
+	default:
+		return server.Config{}, UsageErrorf("--db-layout %q: want %s or %s", o.DBLayout, server.LayoutCoworkctl, server.LayoutCoworkingMio)
 	}
 	if o.Catalog != "" {
 		extra, err := catalog.Load(o.Catalog)
@@ -245,7 +263,7 @@ func (o *ServeOptions) config() (server.Config, error) {
 		addr = "127.0.0.1:3000"
 	}
 	return server.Config{
-		Addr: addr, DB: o.DB, Redis: o.Redis, RedisPrefix: o.RedisPrefix, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
+		Addr: addr, DB: o.DB, DBLayout: o.DBLayout, DBOwnSchema: o.DBOwnSchema, Redis: o.Redis, RedisPrefix: o.RedisPrefix, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
 		HoldTTL: o.HoldTTL, MaxHoldsPerUser: o.MaxHoldsPerUser, MaxDaysAhead: o.MaxDaysAhead, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(), DebugAddr: o.DebugAddr,
 		HTTP: server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout},
 		Realtime: realtime.Config{

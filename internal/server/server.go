@@ -23,7 +23,6 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server/metrics"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/slots"
-	"github.com/coworkctl/coworkctl/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 )
@@ -34,6 +33,12 @@ type Config struct {
 	Addr string
 	// DB is the store DSN; "" is a SQLite file coworkctl.db in the working directory.
 	DB string
+	// DBLayout is the tables slot state lives in: LayoutCoworkctl ("" too)
+	// or LayoutCoworkingMio, the backend's own (DB must be PostgreSQL).
+	DBLayout string
+	// DBOwnSchema names coworkctl's schema on LayoutCoworkingMio; "" is
+	// "coworkctl".
+	DBOwnSchema string
 	// Redis is a redis:// URL enabling the cluster adapter; "" runs alone.
 	Redis string
 	// RedisPrefix namespaces the adapter's channels; "" is "socket.io",
@@ -157,7 +162,7 @@ func (s *Server) Addr() <-chan string { return s.addr }
 // close the store. It returns nil after a clean shutdown.
 func (s *Server) Run(ctx context.Context) (err error) {
 	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	st, err := store.Open(openCtx, s.cfg.DB, s.log)
+	st, err := openStore(openCtx, s.cfg, s.registry, s.log)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -186,10 +191,6 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m := metrics.New(s.registry)
-	metrics.StoreWrites(s.registry,
-		func() float64 { return float64(st.WriteStats().Transactions) },
-		func() float64 { return float64(st.WriteStats().Changes) },
-		func() float64 { return float64(st.WriteStats().Waiting) })
 
 	var cluster *redisCluster
 	if s.cfg.Redis != "" {
@@ -202,13 +203,8 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}
 
 	hub := realtime.New(s.cfg.Realtime, verifier, m, s.log)
-	sweepCap := time.Minute
-	if cluster != nil {
-		// Holds made on other nodes don't wake this node's sweeper.
-		sweepCap = time.Second
-	}
 	svc := slots.NewService(st, hub, slots.SystemClock{}, slots.Config{
-		HoldTTL: s.cfg.HoldTTL, Location: s.cfg.Location, SweepCap: sweepCap,
+		HoldTTL: s.cfg.HoldTTL, Location: s.cfg.Location, SweepCap: sweepCap(s.cfg, cluster != nil),
 		MaxHoldsPerUser: s.cfg.MaxHoldsPerUser, MaxDaysAhead: s.cfg.MaxDaysAhead,
 	}, s.log)
 	hub.UseSpaces(svc)
@@ -296,6 +292,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		return nil
 	})
 	g.Go(func() error { return svc.RunSweeper(gctx) })
+	g.Go(func() error { return svc.RunFeed(gctx) })
 	g.Go(func() error { return hub.Run(gctx) })
 	if cluster != nil {
 		g.Go(func() error { return cluster.RunHeartbeat(gctx, hub) })

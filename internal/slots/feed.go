@@ -46,8 +46,10 @@ func (s *Service) announceFeed(ctx context.Context, changes []FeedChange) {
 	}
 	for _, fc := range changes {
 		c := s.changeOf(ctx, fc.Reservation, fc.Status)
-		if fc.Status == StatusOccupied {
+		if fc.Status == StatusOccupied && !fc.Reservation.ExpiresAt.IsZero() {
 			c.ExpiresAt = fc.Reservation.ExpiresAt
+			// Someone else's hold: no sweep was planned for it here.
+			s.planSweep(c.ExpiresAt)
 		}
 		if fc.Expired {
 			expired = append(expired, c)

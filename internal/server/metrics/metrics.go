@@ -94,3 +94,11 @@ func ClusterBacklog(reg prometheus.Registerer, waiting, delayed, dropped func() 
 			Help: "Broadcasts to the other nodes dropped from a full queue during a Redis outage (their slots are resent as their current state)."}, dropped),
 	)
 }
+
+// BackendConflicts registers the count of pairs of the backend's
+// Prenotazione rows found taking one slot at once (--db-layout
+// coworking-mio): a row the backend wrote over a live hold.
+func BackendConflicts(reg prometheus.Registerer, conflicts func() float64) {
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coworkctl_backend_conflicts_total",
+		Help: "Pairs of Prenotazione rows found taking one slot at once (layout coworking-mio), each counted once."}, conflicts))
+}
