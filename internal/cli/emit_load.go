@@ -43,6 +43,14 @@ type EmitLoadOptions struct {
 	MaxLoss        float64
 	MaxConnectFail float64
 
+	// Scenario is a script file (Artillery-shaped); it replaces the
+	// fixed connect → traffic → drain run. Target overrides its
+	// config.target, Seed its random choices (0: random).
+	Scenario   string
+	Target     string
+	Seed       uint64
+	Thresholds []string
+
 	JSON       bool
 	NoProgress bool
 	// Report and CSV are files for the HTML report and the per-second
@@ -123,6 +131,10 @@ object.`,
 	fl.DurationVar(&o.MaxP99, "max-p99", 0, "fail (exit 3) when p99 delivery latency exceeds this (0: off)")
 	fl.Float64Var(&o.MaxLoss, "max-loss", -1, "fail (exit 3) when the lost fraction of deliveries exceeds this, e.g. 0 or 0.001 (negative: off)")
 	fl.Float64Var(&o.MaxConnectFail, "max-connect-failures", -1, "fail (exit 3) when the fraction of clients that failed to connect or join exceeds this (negative: off)")
+	fl.StringVar(&o.Scenario, "scenario", "", "run the virtual users of this scenario `file` (YAML, Artillery-shaped) instead of the fixed run")
+	fl.StringVar(&o.Target, "target", "", "with --scenario: server URL, overriding the script's config.target (like artillery -t)")
+	fl.Uint64Var(&o.Seed, "seed", 0, "with --scenario: seed of the random choices (scenario weights, think times, variables); 0 is random")
+	fl.StringArrayVar(&o.Thresholds, "threshold", nil, "with --scenario: fail (exit 3) unless `figure<limit` holds, e.g. 'hold.p99<50ms', 'errors.rate<0.1%', 'vusers.failed==0' (repeatable)")
 	fl.BoolVar(&o.JSON, "json", false, "print the report as one JSON object")
 	fl.BoolVar(&o.NoProgress, "no-progress", false, "no progress line on a terminal")
 	fl.StringVar(&o.Report, "report", "", "also write the report as a self-contained HTML `file` with charts")
@@ -131,6 +143,9 @@ object.`,
 }
 
 func runEmitLoad(ctx context.Context, o *EmitLoadOptions) error {
+	if o.Scenario != "" {
+		return runEmitScenario(ctx, o)
+	}
 	server, err := o.Conn.ServerURL()
 	if err != nil {
 		return err

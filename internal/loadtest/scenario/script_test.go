@@ -128,6 +128,11 @@ func TestTemplateBuiltins(t *testing.T) {
 	if got := r.String("{{ $tomorrow }}|{{ $dateOffset(2) }}|{{ $today }}"); got != "2030-02-01|2030-02-02|2030-01-31" {
 		t.Errorf("dates = %q", got)
 	}
+	for i := 0; i < 100; i++ {
+		if got := r.String("{{ $randomDate(1, 2) }}"); got != "2030-02-01" && got != "2030-02-02" {
+			t.Fatalf("$randomDate(1, 2) = %q", got)
+		}
+	}
 	if got := r.String("{{ $randomString(8) }}"); len(got) != 8 {
 		t.Errorf("$randomString(8) = %q", got)
 	}

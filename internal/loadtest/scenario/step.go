@@ -90,7 +90,8 @@ type Join struct {
 }
 
 // SlotStep is hold, book or release of one slot over REST, in the space
-// and date of the last join unless given; fields are templates.
+// and date of the last join unless given; fields are templates. Book and
+// release without a slot act on the slot the user held last.
 type SlotStep struct {
 	Slot, Spazio, Sede, Date string
 }
@@ -399,8 +400,8 @@ func (p *parser) slot(st *Step, n *yaml.Node) error {
 	if err := p.fields(n, string(st.Kind), map[string]*string{"slot": &s.Slot, "spazio": &s.Spazio, "space": &s.Spazio, "sede": &s.Sede, "date": &s.Date}); err != nil {
 		return err
 	}
-	if s.Slot == "" {
-		return p.errf(n, "%s needs slot (1 = the first hour of the day)", st.Kind)
+	if s.Slot == "" && st.Kind == KindHold {
+		return p.errf(n, "hold needs slot (1 = the first hour of the day)")
 	}
 	st.Slot = s
 	return nil

@@ -11,7 +11,8 @@ import (
 
 // Templates use Artillery's syntax: {{ name }} is a variable (from
 // config.variables, a payload field, or a built-in), {{ $fn(args) }} a
-// built-in function.
+// built-in function: $randomNumber(a, b), $randomString(n), $uuid,
+// $dateOffset(days), $randomDate(a, b) (today plus a to b days).
 var tmplRE = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
 
 // Built-in variables and functions.
@@ -27,7 +28,7 @@ const (
 	VarTomorrow = "$tomorrow"
 )
 
-var builtinFuncs = []string{"$randomNumber", "$randomString", "$uuid", "$dateOffset"}
+var builtinFuncs = []string{"$randomNumber", "$randomString", "$uuid", "$dateOffset", "$randomDate"}
 
 // Vars are one virtual user's variables.
 type Vars map[string]any
@@ -137,6 +138,12 @@ func (r *Renderer) eval(expr string) any {
 		return r.uuid()
 	case "$dateOffset":
 		return r.now().AddDate(0, 0, num(0)).Format(time.DateOnly)
+	case "$randomDate": // a day between today+a and today+b
+		lo, hi := num(0), num(1)
+		if hi < lo {
+			lo, hi = hi, lo
+		}
+		return r.now().AddDate(0, 0, lo+r.Rng.IntN(hi-lo+1)).Format(time.DateOnly)
 	}
 	return ""
 }

@@ -4,6 +4,8 @@
 package threshold
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -95,12 +97,32 @@ func Parse(text string) (Threshold, error) {
 // Result is a threshold checked against a run.
 type Result struct {
 	Threshold
-	// Value is the figure's value; NaN when the run has no such figure.
-	Value float64 `json:"value"`
+	// Value is the figure's value; NaN when the run has no such figure
+	// (null in JSON).
+	Value float64 `json:"-"`
 	Pass  bool    `json:"pass"`
 	// Why explains a failure that is not a plain breach (unknown figure,
 	// wrong unit).
 	Why string `json:"why,omitempty"`
+}
+
+// MarshalJSON writes the value as null when the figure is unknown.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	var v *float64
+	if !math.IsNaN(r.Value) {
+		v = &r.Value
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	// Thresholds are read by people: keep < and > as they were written.
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(struct {
+		plain
+		Value *float64 `json:"value"`
+		Text  string   `json:"text"`
+	}{plain(r), v, r.String()})
+	return bytes.TrimRight(b.Bytes(), "\n"), err
 }
 
 // Check evaluates t against figures. A figure the run did not report

@@ -1,6 +1,8 @@
 package threshold
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -95,4 +97,20 @@ func must(t *testing.T, s string) Threshold {
 		t.Fatal(err)
 	}
 	return th
+}
+
+func TestResultJSON(t *testing.T) {
+	res, _ := CheckAll([]Threshold{must(t, "hold.p99<50ms"), must(t, "nope.p99<1ms")}, Figures{"hold.p99": {12.5, Millis}})
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // as emit load --json writes
+	if err := enc.Encode(res); err != nil {
+		t.Fatal(err)
+	}
+	b := bytes.TrimSpace(buf.Bytes())
+	want := `[{"threshold":"hold.p99<50ms","figure":"hold.p99","op":"<","limit":50,"pass":true,"value":12.5,"text":"PASS hold.p99<50ms (12.5ms)"},` +
+		`{"threshold":"nope.p99<1ms","figure":"nope.p99","op":"<","limit":1,"pass":false,"why":"no such figure; try hold.p99","value":null,"text":"FAIL nope.p99<1ms (—): no such figure; try hold.p99"}]`
+	if string(b) != want {
+		t.Errorf("json\n got %s\nwant %s", b, want)
+	}
 }
