@@ -19,6 +19,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/slots"
+	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 )
 
 // floodAddr is the flood's source: another host on loopback, as an
@@ -31,7 +32,6 @@ var floodAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
 // pool evicted, a full pool refused every newcomer (30 of 32 connects
 // failed under 2,000 bare handshakes).
 func TestHandshakeFloodDoesNotLockOut(t *testing.T) {
-	client.SilenceLibraryLogs()
 	const pool = 64
 	for _, flood := range []string{"websocket", "polling"} {
 		t.Run(flood+" flood", func(t *testing.T) {
@@ -87,7 +87,7 @@ func TestHandshakeFloodDoesNotLockOut(t *testing.T) {
 			waitMetric(t, h, "coworkctl_pending_evicted_total", pool)
 
 			const attempts = 10
-			for _, transport := range []string{client.TransportWebSocket, client.TransportPolling} {
+			for _, transport := range []string{sioclient.TransportWebSocket, sioclient.TransportPolling} {
 				ok := 0
 				var failures []string
 				var slowest time.Duration

@@ -126,7 +126,6 @@ func TestMioLayoutTwoNodes(t *testing.T) {
 	if pg == "" || rd == "" {
 		t.Skip("needs COWORK_TEST_POSTGRES_URL and COWORK_TEST_REDIS_URL")
 	}
-	client.SilenceLibraryLogs()
 	own := fmt.Sprintf("cw_own_%d", time.Now().UnixNano())
 	dsn, backend := backendDB(t, pg, own)
 	prefix := "cwtest-" + t.Name() + "-" + time.Now().Format("150405.000")
