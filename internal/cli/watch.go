@@ -46,6 +46,9 @@ type WatchOptions struct {
 	Transports string
 	// NoReconnect makes the first disconnect final.
 	NoReconnect bool
+	// TokenFile holds the token when --token is not given; T with an
+	// empty prompt reads it again.
+	TokenFile string
 	// LogFile receives the connection's history (reconnects, refused
 	// tokens, renewals) and, while the dashboard runs, stderr (library
 	// noise); "" discards both.
@@ -100,6 +103,7 @@ it expires.`,
 	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", 10*time.Second, "give up if the first connection takes longer")
 	fl.StringVar(&o.Transports, "transports", sioclient.TransportWebSocket, "websocket, both (polling upgraded to websocket) or polling")
 	fl.BoolVar(&o.NoReconnect, "no-reconnect", false, "exit on the first disconnect instead of reconnecting")
+	fl.StringVar(&o.TokenFile, "token-file", "", "read the token from this `file` (e.g. serve --token-file's); T with an empty prompt reads it again")
 	fl.StringVar(&o.LogFile, "log-file", "", "append diagnostics here: reconnects, refused tokens, renewals (default: discard)")
 	return cmd
 }
@@ -144,6 +148,13 @@ func runWatch(ctx context.Context, o *WatchOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	if o.TokenFile != "" && o.Conn.Token == "" {
+		b, err := os.ReadFile(o.TokenFile)
+		if err != nil {
+			return UsageErrorf("--token-file: %v", err)
+		}
+		o.Conn.Token = strings.TrimSpace(string(b))
+	}
 	token, err := o.Conn.ResolveToken()
 	if err != nil {
 		return err
@@ -180,9 +191,10 @@ func runWatch(ctx context.Context, o *WatchOptions) (err error) {
 		date = time.Now().In(zoneOf(spaces)).Format(protocol.DateLayout)
 	}
 
-	sock, err := client.Dial(cctx, client.SocketOptions{
+	sockOpts := client.SocketOptions{
 		Server: server, Token: token, Transports: o.Transports, Reconnect: !o.NoReconnect, Logger: logger,
-	})
+	}
+	sock, err := client.Dial(cctx, sockOpts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -192,7 +204,6 @@ func runWatch(ctx context.Context, o *WatchOptions) (err error) {
 		}
 		return describeConnectError(server, setup, err)
 	}
-	defer sock.Close()
 	for _, s := range spaces {
 		if _, err := sock.JoinSpace(cctx, s.SpazioID, s.SedeID, date); err != nil {
 			if ctx.Err() == nil && cctx.Err() != nil {
@@ -212,28 +223,40 @@ func runWatch(ctx context.Context, o *WatchOptions) (err error) {
 	// socket alike); a given one is watched for its expiry.
 	restNow := &atomic.Pointer[client.REST]{}
 	restNow.Store(rest)
+	jsonOut := o.JSON || o.F.IsTerminal == nil || !o.F.IsTerminal()
+	// NDJSON reads the socket itself; the dashboard reads it through a
+	// connection that a new token (T) can replace.
+	var conn *swapConn
+	renew := func(tok string) {
+		restNow.Store(restNow.Load().WithToken(tok))
+		sock.Renew(tok)
+	}
+	if jsonOut {
+		defer sock.Close()
+	} else {
+		conn = newSwapConn(sock, sockOpts, restNow, o.TokenFile)
+		defer conn.Close()
+		renew = conn.Renew
+	}
 	exp := tokenExpiry(token)
 	if o.Conn.Token == "" {
 		exp = time.Time{}
 		renewer := tokenRenewer{
-			mint: func() (string, error) { return o.Conn.MintFor(o.Conn.UserID, o.Conn.Role) },
-			apply: func(tok string) {
-				restNow.Store(rest.WithToken(tok))
-				sock.Renew(tok)
-			},
-			log: logger,
+			mint:  func() (string, error) { return o.Conn.MintFor(o.Conn.UserID, o.Conn.Role) },
+			apply: renew,
+			log:   logger,
 		}
 		rctx, stop := context.WithCancel(ctx)
 		defer stop()
 		go renewer.run(rctx, token)
 	}
 
-	if o.JSON || o.F.IsTerminal == nil || !o.F.IsTerminal() {
+	if jsonOut {
 		return runWatchJSON(ctx, o, sock, left, exp, logger)
 	}
 	api := watchAPI{rest: restNow}
 	return runWatchTUI(ctx, o, tui.Config{
-		Server: server, Spaces: spaces, Date: date, Conn: sock, Timeout: left, TokenExpires: exp,
+		Server: server, Spaces: spaces, Date: date, Conn: conn, Timeout: left, TokenExpires: exp, SetToken: conn.SetToken,
 		Location: zoneOf(spaces), Count: o.Count, Staff: tokenStaff(token),
 		Stats: api.stats, History: api.history, Cancel: api.cancel, Slots: api.slots, Sedi: tuiSedi(sedi),
 	})

@@ -10,7 +10,7 @@ type KeyMap struct {
 	Detail, Cancel, Back, Sede, Overview    key.Binding
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	Filter, ClearFilter, Pause, Clear       key.Binding
-	Resync, Help, Quit                      key.Binding
+	Resync, Token, Help, Quit               key.Binding
 }
 
 // DefaultKeyMap returns the dashboard's keys.
@@ -39,6 +39,7 @@ func DefaultKeyMap() KeyMap {
 		Pause:       key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "pause")),
 		Clear:       key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "clear log")),
 		Resync:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "resync")),
+		Token:       key.NewBinding(key.WithKeys("T"), key.WithHelp("T", "new token")),
 		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
@@ -58,7 +59,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // FullHelp is the `?` screen, one column per group.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.PrevDay, k.NextDay, k.Today, k.Resync, k.Sede, k.Overview, k.Help, k.Quit},
+		{k.PrevDay, k.NextDay, k.Today, k.Resync, k.Token, k.Sede, k.Overview, k.Help, k.Quit},
 		{k.CellLeft, k.CellRight, k.CellUp, k.CellDown, k.Detail, k.Cancel, k.Back},
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Filter, k.ClearFilter, k.Pause, k.Clear},
 	}

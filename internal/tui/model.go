@@ -72,6 +72,9 @@ type Config struct {
 	// Slots fetches one spazio's grid for the overview's other sedi; nil:
 	// only watched spaces are counted.
 	Slots SlotsFunc
+	// SetToken gives the connection a new token (T); nil: T says it
+	// cannot.
+	SetToken TokenFunc
 }
 
 // Model is the root model: it lays out and routes to Grid, Stats and
@@ -110,6 +113,12 @@ type Model struct {
 	rttSentAt    time.Time
 	unresponsive bool
 	quitting     bool
+	// tokenInput is the open T prompt; nil when closed.
+	tokenInput *lineInput
+	// status is the last answer to something the user did, shown in
+	// the hint bar's place until statusFor has passed.
+	status   string
+	statusAt time.Time
 }
 
 // New builds the dashboard.
@@ -226,6 +235,8 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		m.detail.Update(msg)
 	case CancelledMsg:
 		return m.cancelled(msg)
+	case TokenMsg:
+		return m.tokenSet(msg)
 	case OverviewMsg:
 		m.overview.Update(msg)
 	case TimeoutMsg:
@@ -282,6 +293,7 @@ func (m *Model) event(ev TypedEvent) tea.Cmd {
 	}
 	if explain {
 		m.explainRefusal()
+		m.explainBadToken()
 	}
 	var cmd tea.Cmd
 	if p, ok := ev.Payload.(*protocol.SlotsFreed); ok {
@@ -330,6 +342,12 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	if k.Type == tea.KeyCtrlC {
 		m.quitting = true
 		return tea.Quit
+	}
+	if m.tokenInput != nil {
+		if k.Type == tea.KeyRunes && len(k.Runes) > 1 {
+			return m.tokenKey(k) // a paste
+		}
+		return m.tokenKey(k)
 	}
 	if m.detail.Prompting() {
 		return m.promptKey(k)
@@ -381,6 +399,9 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		return m.setDate(m.cfg.Now().In(m.cfg.Location).Format(protocol.DateLayout))
 	case key.Matches(k, m.keys.Resync):
 		return m.resync()
+	case key.Matches(k, m.keys.Token):
+		m.startTokenPrompt()
+		return nil
 	}
 	return m.log.Update(k)
 }
@@ -582,7 +603,7 @@ func (m Model) View() string {
 	parts := []string{m.header()}
 	if m.showOverview && !m.showHelp {
 		parts = append(parts, box(m.st, m.overview.Title(), m.overview.View(), m.width, m.height-2))
-		parts = append(parts, fit(m.help.ShortHelpView(m.keys.ShortHelp()), m.width))
+		parts = append(parts, m.bottomLine())
 		return strings.Join(parts, "\n")
 	}
 	parts = append(parts, box(m.st, m.grid.Title(m.width), m.grid.View(), m.width, gridH))
@@ -603,7 +624,7 @@ func (m Model) View() string {
 	default:
 		parts = append(parts, box(m.st, "Events", m.log.View(), m.width, bottomH))
 	}
-	parts = append(parts, fit(m.help.ShortHelpView(m.keys.ShortHelp()), m.width))
+	parts = append(parts, m.bottomLine())
 	return strings.Join(parts, "\n")
 }
 

@@ -67,6 +67,13 @@ func (s Stats) Unresponsive() bool {
 	return !s.unresponsive.IsZero() && s.conn.State == client.StateConnected
 }
 
+// TokenReplaced forgets what the old token earned: refusals, and a 403
+// that may not hold for the new one.
+func (s *Stats) TokenReplaced() {
+	s.forbidden, s.serverErr, s.renewErr = false, "", ""
+	s.conn.Code, s.conn.Message = "", ""
+}
+
 // SetTokenExpiry sets when the token expires, for a token watch cannot
 // renew; zero shows nothing.
 func (s *Stats) SetTokenExpiry(exp time.Time) { s.tokenExp = exp }
@@ -128,6 +135,11 @@ func (s *Stats) Update(msg any) {
 		switch {
 		case m.Err == nil:
 			s.server, s.serverErr, s.serverAt = m.Stats, "", m.At
+		case client.IsStatus(m.Err, http.StatusForbidden) && errors.As(m.Err, &ae) &&
+			(ae.Code == protocol.CodeAuthInvalid || ae.Message == protocol.MsgHTTPAuthInvalid):
+			// 403 is also the REST answer to a token it cannot verify:
+			// that is a refused token, not a user who is not staff.
+			s.server, s.serverErr = nil, "token refused"
 		case client.IsStatus(m.Err, http.StatusForbidden):
 			s.forbidden, s.server = true, nil
 		case errors.As(m.Err, &ae) && ae.Status == http.StatusUnauthorized:
@@ -243,6 +255,9 @@ func (s Stats) stateLine() string {
 	case client.StateOffline:
 		if s.TokenExpired() {
 			return s.st.Bad.Render("✕ token expired")
+		}
+		if s.tokenRefused() {
+			return s.st.Bad.Render("✕ token refused")
 		}
 		return s.st.Bad.Render("✕ offline")
 	default:

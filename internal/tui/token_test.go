@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +86,62 @@ func TestRenewalKeepsTheDashboardLive(t *testing.T) {
 	}
 	if !strings.Contains(m.View(), "renewed 10:01:00") {
 		t.Error("the stats panel does not say when the token was renewed")
+	}
+}
+
+// TestRefusedTokenAndNewOne: a token the server no longer accepts (its
+// secret changed) is called refused, not "needs a staff token"; T takes a
+// new one, and the dashboard reloads with it.
+func TestRefusedTokenAndNewOne(t *testing.T) {
+	conn := &fakeConn{}
+	var got []string
+	set := func(_ context.Context, tok string) (TokenInfo, error) {
+		got = append(got, tok)
+		if tok == "bad" {
+			return TokenInfo{}, &client.ConnectError{Message: protocol.MsgSocketAuthInvalid, Code: protocol.CodeAuthInvalid}
+		}
+		return TokenInfo{Expires: at(time.Hour), Staff: true}, nil
+	}
+	m := New(Config{Server: "http://127.0.0.1:3000", Spaces: testSpaces, Date: day, Now: func() time.Time { return t0 },
+		Location: time.UTC, Conn: conn, SetToken: set, Staff: true})
+	m = step(m, tea.WindowSizeMsg{Width: 100, Height: 30},
+		state(at(0), client.ConnState{State: client.StateConnected, Transport: "websocket"}),
+		state(at(5*time.Second), client.ConnState{State: client.StateDisconnected, Reason: "transport close"}),
+		state(at(6*time.Second), client.ConnState{State: client.StateConnectError, Attempt: 1, Message: protocol.MsgSocketAuthInvalid, Code: protocol.CodeAuthInvalid}),
+		state(at(6*time.Second), client.ConnState{State: client.StateOffline, Reason: "rejected: " + protocol.MsgSocketAuthInvalid}),
+		StatsMsg{Err: &client.APIError{Status: 403, Code: protocol.CodeAuthInvalid, Message: protocol.MsgHTTPAuthInvalid}},
+		TickMsg(at(7*time.Second)))
+	v := m.View()
+	for _, want := range []string{"✕ token refused", "the server refused the token", "press T"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("refused token: view lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, "needs a staff token") {
+		t.Errorf("a refused token is called not staff:\n%s", v)
+	}
+	// A token the server refuses too says so where the user looks.
+	m = step(m, press("T"), press("bad"))
+	if !strings.Contains(m.View(), "new token: ") {
+		t.Fatalf("T opened no prompt:\n%s", m.View())
+	}
+	m, cmd := stepCmd(m, press("enter"))
+	m = step(m, cmd())
+	if len(got) != 1 || got[0] != "bad" || !strings.Contains(m.View(), "refused the new token too") {
+		t.Fatalf("tokens tried %q; view:\n%s", got, m.View())
+	}
+	// A pasted token (with the line break of its file) is applied.
+	m = step(m, press("T"), tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("eyJ.good.sig\n"), Paste: true})
+	m, cmd = stepCmd(m, press("enter"))
+	m, cmd = stepCmd(m, cmd())
+	runAll(cmd)
+	if len(got) != 2 || got[1] != "eyJ.good.sig" {
+		t.Fatalf("tokens tried %q", got)
+	}
+	conn.mu.Lock()
+	joins := len(conn.joins)
+	conn.mu.Unlock()
+	if joins != 2 || !strings.Contains(m.View(), "new token applied") || !strings.Contains(m.View(), "expires") {
+		t.Errorf("new token: %d rooms reloaded, view:\n%s", joins, m.View())
 	}
 }
