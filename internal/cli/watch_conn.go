@@ -12,6 +12,7 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/protocol"
+	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 	"github.com/coworkctl/coworkctl/internal/tui"
 )
 
@@ -98,6 +99,10 @@ func (c *swapConn) SetToken(ctx context.Context, token string) (tui.TokenInfo, e
 	opts.Token = token
 	sock, err := client.Dial(ctx, opts)
 	if err != nil {
+		var ce *sioclient.ConnectError
+		if errors.As(err, &ce) {
+			return tui.TokenInfo{}, fmt.Errorf("%w: %s", tui.ErrTokenRefused, ce.Message)
+		}
 		return tui.TokenInfo{}, err
 	}
 	c.mu.Lock()

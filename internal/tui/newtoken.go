@@ -24,6 +24,10 @@ type TokenInfo struct {
 	Staff bool
 }
 
+// ErrTokenRefused wraps a TokenFunc's error when the server refused the
+// new token (its text follows the last ": ").
+var ErrTokenRefused = errors.New("token refused")
+
 // TokenMsg is the outcome of giving the connection a new token.
 type TokenMsg struct {
 	Info TokenInfo
@@ -79,9 +83,8 @@ func (m *Model) tokenKey(k tea.KeyMsg) tea.Cmd {
 // tokenSet applies the outcome of a new token.
 func (m *Model) tokenSet(msg TokenMsg) tea.Cmd {
 	if msg.Err != nil {
-		var ce *client.ConnectError
-		if errors.As(msg.Err, &ce) {
-			m.tell("token", "the server refused the new token too: "+ce.Message+" (T to try another)")
+		if errors.Is(msg.Err, ErrTokenRefused) {
+			m.tell("token", "the server refused the new token too: "+lastClause(msg.Err.Error())+" (T to try another)")
 		} else {
 			m.tell("token", "the new token was not applied: "+msg.Err.Error())
 		}

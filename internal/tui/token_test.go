@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -98,7 +99,7 @@ func TestRefusedTokenAndNewOne(t *testing.T) {
 	set := func(_ context.Context, tok string) (TokenInfo, error) {
 		got = append(got, tok)
 		if tok == "bad" {
-			return TokenInfo{}, &client.ConnectError{Message: protocol.MsgSocketAuthInvalid, Code: protocol.CodeAuthInvalid}
+			return TokenInfo{}, fmt.Errorf("%w: %s", ErrTokenRefused, protocol.MsgSocketAuthInvalid)
 		}
 		return TokenInfo{Expires: at(time.Hour), Staff: true}, nil
 	}
