@@ -28,6 +28,9 @@ func TestLoadArtilleryShape(t *testing.T) {
 	if loop.Kind != KindLoop || loop.Loop.Count != 3 || len(loop.Loop.Steps) != 2 {
 		t.Fatalf("loop = %+v", loop.Loop)
 	}
+	if d := loop.Loop.Steps[0].Emit.Data; len(d) != 1 || d[0] != nil {
+		t.Errorf("an emit without data sends one null argument, as Artillery does: %#v", d)
+	}
 	ack := loop.Loop.Steps[0].Emit.Ack
 	if ack == nil || len(ack.Match) != 1 || ack.Match[0].JSON != "$.0.name" || ack.Match[0].Value != "Artillery" {
 		t.Fatalf("ack = %+v", ack)

@@ -48,7 +48,9 @@ type Step struct {
 // Emit sends an event; with Ack or Response it waits for the answer.
 type Emit struct {
 	Channel string
-	// Data holds the event's arguments (templated); nil sends none.
+	// Data holds the event's arguments (templated). The mapping form
+	// always sends one (null when data is absent), as Artillery does; the
+	// list form sends what it lists.
 	Data []any
 	// Ack, when set, asks for an acknowledgement and checks it.
 	Ack *Expect
@@ -220,6 +222,9 @@ func (p *parser) emit(st *Step, body, ack, resp *yaml.Node) error {
 			e.Data = append(e.Data, v)
 		}
 	case yaml.MappingNode:
+		// Artillery sends channel and data, data or not: a handler
+		// written as (data, callback) finds its callback second.
+		e.Data = []any{nil}
 		err := eachKey(body, func(k string, kn, v *yaml.Node) error {
 			switch k {
 			case "channel":

@@ -24,6 +24,8 @@ type Conn interface {
 // config.socketio.
 type DialOptions struct {
 	URL string
+	// Namespace the connection joins; empty means "/".
+	Namespace string
 	// Path of the Engine.IO endpoint; empty means /socket.io/.
 	Path string
 	// Auth is the CONNECT payload.

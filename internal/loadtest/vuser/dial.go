@@ -30,7 +30,7 @@ func SocketIODialer() Dialer {
 			onClose = func(_ *sioclient.Conn, err error) { o.OnClose(err) }
 		}
 		c, err := sioclient.Dial(ctx, sioclient.Options{
-			URL: o.URL, Path: o.Path, Auth: o.Auth, Query: o.Query, Header: o.Header,
+			URL: o.URL, Namespace: o.Namespace, Path: o.Path, Auth: o.Auth, Query: o.Query, Header: o.Header,
 			Transports: o.Transports, Dialer: ws, HTTPClient: hc, ConnectTimeout: o.Timeout,
 			OnEvent: func(_ *sioclient.Conn, e sioclient.Event) { o.OnEvent(e.Name, e.Args, e.At) },
 			OnClose: onClose,

@@ -235,7 +235,7 @@ func (r *runner) runUser(ctx context.Context, a scenario.Arrival) {
 	err := r.connect(ctx, v)
 	if err == nil {
 		err = v.run(ctx, sc.Flow)
-		_ = v.conn.Close()
+		v.closeAll()
 		r.ledger.leaveAll(v, time.Now())
 	}
 	end := time.Now()
@@ -281,6 +281,7 @@ func (r *runner) connect(ctx context.Context, v *vu) error {
 		}
 	}
 	o.OnEvent = v.onEvent
+	v.dial = o
 	v.tr = transportOf(o.Transports)
 	start := time.Now()
 	v.lastStart = start

@@ -25,6 +25,11 @@ type vu struct {
 	rend  *scenario.Renderer
 	conn  Conn
 	tr    string
+	// dial is how conn was opened; other namespaces open with it.
+	dial DialOptions
+	// nsConns are connections to namespaces other than "/", opened by
+	// the first emit that names one, as Artillery does.
+	nsConns map[string]Conn
 	rest  *client.REST
 
 	// mu guards the event buffer and waiters; the ledger's lock guards
@@ -288,8 +293,12 @@ func (v *vu) do(ctx context.Context, st *scenario.Step, start, since time.Time) 
 
 func (v *vu) emit(ctx context.Context, st *scenario.Step, start time.Time) error {
 	e := st.Emit
-	if st.Namespace != "" && st.Namespace != "/" {
-		return fail("namespace", fmt.Errorf("namespace %s: the load client speaks only the main namespace /", st.Namespace))
+	conn := v.conn
+	if ns := st.Namespace; ns != "" && ns != "/" {
+		var err error
+		if conn, err = v.namespace(ctx, ns); err != nil {
+			return fail("namespace_connect", err)
+		}
 	}
 	args := make([]any, len(e.Data))
 	for i, d := range e.Data {
@@ -300,7 +309,7 @@ func (v *vu) emit(ctx context.Context, st *scenario.Step, start time.Time) error
 	case e.Ack != nil:
 		actx, cancel := context.WithTimeout(ctx, e.Timeout)
 		defer cancel()
-		ack, err := v.conn.EmitWithAck(actx, channel, args...)
+		ack, err := conn.EmitWithAck(actx, channel, args...)
 		if err != nil {
 			if actx.Err() != nil && ctx.Err() == nil {
 				return fail("ack_timeout", err)
@@ -311,7 +320,7 @@ func (v *vu) emit(ctx context.Context, st *scenario.Step, start time.Time) error
 			return fail("ack_mismatch", err)
 		}
 	default:
-		if err := v.conn.Emit(channel, args...); err != nil {
+		if err := conn.Emit(channel, args...); err != nil {
 			return fail("emit_failed", err)
 		}
 	}
@@ -332,6 +341,33 @@ func (v *vu) emit(ctx context.Context, st *scenario.Step, start time.Time) error
 		}
 	}
 	return nil
+}
+
+// namespace returns the user's connection to namespace ns, opening it
+// on first use.
+func (v *vu) namespace(ctx context.Context, ns string) (Conn, error) {
+	if c, ok := v.nsConns[ns]; ok {
+		return c, nil
+	}
+	o := v.dial
+	o.Namespace = ns
+	c, err := v.r.cfg.Dial(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if v.nsConns == nil {
+		v.nsConns = map[string]Conn{}
+	}
+	v.nsConns[ns] = c
+	return c, nil
+}
+
+// closeAll closes every connection of the user.
+func (v *vu) closeAll() {
+	for _, c := range v.nsConns {
+		_ = c.Close()
+	}
+	_ = v.conn.Close()
 }
 
 func (v *vu) waitFor(ctx context.Context, w *scenario.WaitFor, since time.Time) error {

@@ -46,7 +46,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	u := rep.Updates
-	p("slot_update\texpected %d  delivered %d  lost %d  left before delivery %d  duplicates %d", u.Expected, u.Delivered, u.Lost, u.Left, u.Duplicates)
+	if u.Expected > 0 || u.Duplicates > 0 {
+		p("slot_update\texpected %d  delivered %d  lost %d  left before delivery %d  duplicates %d", u.Expected, u.Delivered, u.Lost, u.Left, u.Duplicates)
+	}
 	if u.Latency.Count > 0 {
 		p("  hold→update\tp50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms", u.Latency.P50, u.Latency.P90, u.Latency.P99, u.Latency.Max)
 	}

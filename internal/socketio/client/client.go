@@ -4,7 +4,8 @@
 // query and headers, emits with and without acknowledgements and reports
 // the server's refusal as one *ConnectError. It does not reconnect (a
 // supervisor above it does), answer acknowledgements the server asks for,
-// use namespaces other than "/" or carry binary attachments.
+// multiplex namespaces (one connection joins one namespace) or carry
+// binary attachments.
 //
 // One connection costs one reader goroutine and a few kilobytes, so a
 // load generator can hold thousands of them on a small machine. The
@@ -49,6 +50,9 @@ const (
 type Options struct {
 	// URL is the server's http(s) or ws(s) base URL.
 	URL string
+	// Namespace is the Socket.IO namespace the connection joins; empty
+	// means the main namespace "/".
+	Namespace string
 	// Path is the Engine.IO endpoint; empty means "/socket.io/".
 	Path string
 	// Auth is the CONNECT payload (for example {"token": …}), encoded as
@@ -227,7 +231,7 @@ func (c *Conn) open(p []byte) (openPacket, error) {
 // connect sends the CONNECT and waits for its answer, answering pings
 // meanwhile. rest are packets that came with the open packet.
 func (c *Conn) connect(deadline time.Time, rest [][]byte) error {
-	text, _, err := parser.Encode(parser.Connect, "/", parser.NoAck, c.opts.Auth)
+	text, _, err := parser.Encode(parser.Connect, c.nsp(), parser.NoAck, c.opts.Auth)
 	if err != nil {
 		return fmt.Errorf("socket.io connect: %w", err)
 	}
@@ -273,6 +277,9 @@ func (c *Conn) connectAnswer(p []byte) (done bool, err error) {
 		h, payload, err := parser.DecodeHeader(p[1:])
 		if err != nil {
 			return false, fmt.Errorf("socket.io connect: %w", err)
+		}
+		if h.Nsp != c.nsp() {
+			return false, nil
 		}
 		switch h.Type {
 		case parser.Connect:
@@ -339,6 +346,14 @@ func (c *Conn) ID() string { return c.id }
 // connection: its events then carry an offset (Event.Offset).
 func (c *Conn) Recoverable() bool { return c.pid != "" }
 
+// nsp is the namespace the connection joins.
+func (c *Conn) nsp() string {
+	if c.opts.Namespace == "" {
+		return "/"
+	}
+	return c.opts.Namespace
+}
+
 // Transport is the transport in use now.
 func (c *Conn) Transport() string {
 	c.sendMu.Lock()
@@ -364,7 +379,7 @@ func (c *Conn) sendMessage(typ int, id int64, data any) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	text, _, err := parser.Encode(typ, "/", id, data)
+	text, _, err := parser.Encode(typ, c.nsp(), id, data)
 	if err != nil {
 		return err
 	}
@@ -422,7 +437,9 @@ func (c *Conn) EmitWithAck(ctx context.Context, event string, args ...any) ([]js
 // call more than once.
 func (c *Conn) Close() error {
 	if !c.closed.Swap(true) {
-		_ = c.send([]byte("41"))
+		if text, _, err := parser.Encode(parser.Disconnect, c.nsp(), parser.NoAck, nil); err == nil {
+			_ = c.send(append([]byte{parser.EngineMessage}, text...))
+		}
 		c.sendMu.Lock()
 		if pt, ok := c.tr.(*pollTransport); ok {
 			_ = pt.send([]byte{parser.EngineClose})

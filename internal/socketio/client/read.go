@@ -71,7 +71,7 @@ func (c *Conn) message(p []byte, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	if h.Nsp != "/" {
+	if h.Nsp != c.nsp() {
 		return nil
 	}
 	switch h.Type {
