@@ -30,7 +30,7 @@ type vu struct {
 	// nsConns are connections to namespaces other than "/", opened by
 	// the first emit that names one, as Artillery does.
 	nsConns map[string]Conn
-	rest  *client.REST
+	rest    *client.REST
 
 	// mu guards the event buffer and waiters; the ledger's lock guards
 	// owed and seen.
