@@ -37,7 +37,7 @@ type redisCluster struct {
 // so Go and Node nodes can share one cluster.
 const DefaultRedisPrefix = "socket.io"
 
-func newRedisCluster(ctx context.Context, url, prefix string, log *slog.Logger) (*redisCluster, error) {
+func newRedisCluster(ctx context.Context, url, prefix string, queue int, log *slog.Logger) (*redisCluster, error) {
 	if prefix == "" {
 		prefix = DefaultRedisPrefix
 	}
@@ -56,7 +56,7 @@ func newRedisCluster(ctx context.Context, url, prefix string, log *slog.Logger) 
 	return &redisCluster{
 		client:  client,
 		nodeKey: prefix + nodeKeySuffix,
-		adapter: redisadapter.New(redisadapter.Config{Client: client, Prefix: prefix, RequestTimeout: fetchTimeout, Logger: log}),
+		adapter: redisadapter.New(redisadapter.Config{Client: client, Prefix: prefix, RequestTimeout: fetchTimeout, QueueSize: queue, Logger: log}),
 		log:     log,
 	}, nil
 }

@@ -44,10 +44,14 @@ type Config struct {
 	// RedisPrefix namespaces the adapter's channels; "" is "socket.io",
 	// the Node adapter's default.
 	RedisPrefix string
-	JWTSecret   string
-	JWTIssuer   string
-	JWTAud      string
-	HoldTTL     time.Duration
+	// RedisQueue bounds the broadcasts waiting for Redis during an outage;
+	// zero is 10,000. Past it the oldest are dropped and their slots'
+	// current state is sent to the other nodes when Redis is back.
+	RedisQueue int
+	JWTSecret  string
+	JWTIssuer  string
+	JWTAud     string
+	HoldTTL    time.Duration
 	// MaxHoldsPerUser caps one user's active holds (--max-holds-per-user);
 	// zero means no cap. Negative is an error.
 	MaxHoldsPerUser int
@@ -194,12 +198,16 @@ func (s *Server) Run(ctx context.Context) (err error) {
 
 	var cluster *redisCluster
 	if s.cfg.Redis != "" {
-		cluster, err = newRedisCluster(ctx, s.cfg.Redis, s.cfg.RedisPrefix, s.log)
+		cluster, err = newRedisCluster(ctx, s.cfg.Redis, s.cfg.RedisPrefix, s.cfg.RedisQueue, s.log)
 		if err != nil {
 			return err
 		}
 		defer cluster.Close()
 		s.cfg.Realtime.Cluster = cluster.adapter
+		metrics.ClusterBacklog(s.registry,
+			func() float64 { return float64(cluster.adapter.Backlog().Waiting) },
+			func() float64 { return float64(cluster.adapter.Backlog().Delayed) },
+			func() float64 { return float64(cluster.adapter.Backlog().Dropped) })
 	}
 
 	hub := realtime.New(s.cfg.Realtime, verifier, m, s.log)

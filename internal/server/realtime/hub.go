@@ -163,6 +163,7 @@ type Hub struct {
 
 	presence *presence
 	feeds    *feeds
+	lost     lostSlots
 
 	closing   atomic.Bool
 	closeOnce sync.Once
@@ -199,6 +200,9 @@ func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logg
 	scfg.Logger = log
 	if cfg.Cluster != nil {
 		scfg.Cluster = feedCluster{Cluster: cfg.Cluster, h: h}
+		if b, ok := cfg.Cluster.(adapter.Backlog); ok {
+			b.OnDrop(h.clusterDropped)
+		}
 	}
 	scfg.OnPendingEvicted = m.PendingEvicted.Inc
 	h.srv = sio.NewServer(ecfg, scfg)
@@ -260,6 +264,20 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 		}
 	})
+	if b, ok := h.cfg.Cluster.(adapter.Backlog); ok {
+		g.Go(func() error {
+			t := time.NewTicker(resyncEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-t.C:
+					h.resendLost(ctx, b)
+				}
+			}
+		})
+	}
 	return g.Wait()
 }
 

@@ -76,6 +76,25 @@ type Cluster interface {
 	Healthy() error
 }
 
+// Backlog is implemented by a Cluster that queues broadcasts for the
+// other nodes instead of making the caller wait for them.
+type Backlog interface {
+	// Backlog reports the queue.
+	Backlog() BacklogStats
+	// OnDrop sets a function called with each broadcast dropped from a
+	// full queue, so that the caller can make up for it.
+	OnDrop(fn func(p Packet, opts Options))
+}
+
+// BacklogStats describe a Backlog's queue.
+type BacklogStats struct {
+	// Waiting broadcasts are queued now.
+	Waiting int
+	// Delayed broadcasts (in total) were queued while the cluster was
+	// unavailable; Dropped ones were dropped from the full queue.
+	Delayed, Dropped uint64
+}
+
 // ErrUnavailable is returned (wrapped) while the cluster connection is down.
 var ErrUnavailable = errors.New("cluster unavailable")
 

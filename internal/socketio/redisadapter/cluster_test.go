@@ -188,13 +188,15 @@ func TestFetchSocketsTimesOut(t *testing.T) {
 
 func TestNotRunningIsUnavailable(t *testing.T) {
 	a := New(Config{Logger: quietLogger()})
-	for name, err := range map[string]error{
-		"Healthy": a.Healthy(),
-		"Publish": a.Publish(context.Background(), adapter.Packet{Type: 2, Nsp: "/", Data: []any{"e"}}, adapter.Options{}),
-	} {
-		if !errors.Is(err, adapter.ErrUnavailable) {
-			t.Errorf("%s = %v, want ErrUnavailable", name, err)
-		}
+	if err := a.Healthy(); !errors.Is(err, adapter.ErrUnavailable) {
+		t.Errorf("Healthy = %v, want ErrUnavailable", err)
+	}
+	// A broadcast before Run waits in the queue.
+	if err := a.Publish(context.Background(), adapter.Packet{Type: 2, Nsp: "/", Data: []any{"e"}}, adapter.Options{}); err != nil {
+		t.Errorf("Publish = %v, want it queued", err)
+	}
+	if st := a.Backlog(); st.Waiting != 1 {
+		t.Errorf("backlog = %+v, want 1 waiting", st)
 	}
 	if _, err := a.FetchSockets(context.Background(), "/", adapter.Options{}); !errors.Is(err, adapter.ErrUnavailable) {
 		t.Errorf("FetchSockets = %v, want ErrUnavailable", err)

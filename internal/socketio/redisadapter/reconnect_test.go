@@ -145,13 +145,14 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatalf("Healthy = %v, want ErrUnavailable", err)
 	}
 
+	// Publishing while down queues the broadcast and returns at once; it
+	// reaches B once Redis is back.
 	start := time.Now()
-	err := a.Publish(ctx, hello, adapter.Options{})
-	if !errors.Is(err, adapter.ErrUnavailable) {
-		t.Fatalf("Publish while down = %v, want ErrUnavailable", err)
+	if err := a.Publish(ctx, hello, adapter.Options{}); err != nil {
+		t.Fatalf("Publish while down = %v, want it queued", err)
 	}
 	if d := time.Since(start); d > 50*time.Millisecond {
-		t.Errorf("Publish while down took %s, want fail-fast", d)
+		t.Errorf("Publish while down took %s, want it queued at once", d)
 	}
 	if _, err := a.FetchSockets(ctx, "/", adapter.Options{}); !errors.Is(err, adapter.ErrUnavailable) {
 		t.Errorf("FetchSockets while down = %v, want ErrUnavailable", err)
@@ -182,11 +183,12 @@ func TestRedisOutage(t *testing.T) {
 
 	px.setCut(false)
 	waitFor(t, 10*time.Second, "Healthy after restore", func() bool { return a.Healthy() == nil })
-	if err := a.Publish(ctx, hello, adapter.Options{}); err != nil {
-		t.Fatalf("Publish after restore: %v", err)
-	}
 	if got := nodeB.next(t); got.p.Data[0] != "hello" {
-		t.Errorf("B got %v", got.p.Data)
+		t.Errorf("B got %v, want the broadcast queued during the outage", got.p.Data)
+	}
+	waitFor(t, 5*time.Second, "the queue to empty", func() bool { return a.Backlog().Waiting == 0 })
+	if st := a.Backlog(); st.Delayed != 1 || st.Dropped != 0 {
+		t.Errorf("backlog after restore = %+v, want 1 delayed, none dropped", st)
 	}
 	if err := b.Publish(ctx, adapter.Packet{Type: 2, Nsp: "/", Data: []any{"back"}}, adapter.Options{Rooms: []string{"r"}}); err != nil {
 		t.Fatal(err)
@@ -220,4 +222,65 @@ func TestSilentConnectionDetected(t *testing.T) {
 	}
 	px.frozen.Store(false)
 	waitFor(t, 10*time.Second, "Healthy after the partition", func() bool { return a.Healthy() == nil })
+}
+
+// TestStalledRedisQueues: while Redis answers nothing, Publish returns at
+// once; the broadcasts wait, the oldest past the bound are dropped and
+// reported, and the rest reach the other node in order once Redis
+// answers again.
+func TestStalledRedisQueues(t *testing.T) {
+	opt := redisOptions(t)
+	px := newProxy(t, opt.Addr)
+	viaProxy := *opt
+	viaProxy.Addr = px.addr()
+	viaProxy.DialTimeout = time.Second
+	viaProxy.ReadTimeout = 300 * time.Millisecond
+	viaProxy.WriteTimeout = 300 * time.Millisecond
+	prefix := testPrefix()
+
+	a := New(Config{Client: newClient(t, &viaProxy), Prefix: prefix, Logger: quietLogger(),
+		QueueSize: 3, PublishTimeout: 300 * time.Millisecond, HealthCheckInterval: 300 * time.Millisecond})
+	b := New(Config{Client: newClient(t, opt), Prefix: prefix, Logger: quietLogger()})
+	var mu sync.Mutex
+	var dropped []any
+	a.OnDrop(func(p adapter.Packet, _ adapter.Options) {
+		mu.Lock()
+		dropped = append(dropped, p.Data[0])
+		mu.Unlock()
+	})
+	nodeA, nodeB := newFakeNode(), newFakeNode()
+	startCluster(t, a, nodeA)
+	startCluster(t, b, nodeB)
+	ctx := context.Background()
+
+	px.frozen.Store(true)
+	var slowest time.Duration
+	for i := range 5 {
+		start := time.Now()
+		if err := a.Publish(ctx, adapter.Packet{Type: adapter.PacketEvent, Nsp: "/", Data: []any{float64(i)}}, adapter.Options{}); err != nil {
+			t.Fatalf("Publish %d while stalled: %v", i, err)
+		}
+		slowest = max(slowest, time.Since(start))
+	}
+	// Publish only queues; a stalled round takes PublishTimeout (300 ms).
+	if slowest > 100*time.Millisecond {
+		t.Errorf("Publish took up to %s while Redis was stalled, want it queued at once", slowest)
+	}
+	waitFor(t, 5*time.Second, "the outage to be seen", func() bool { return a.Healthy() != nil })
+	mu.Lock()
+	if len(dropped) != 2 || dropped[0] != float64(0) || dropped[1] != float64(1) {
+		t.Errorf("dropped %v, want the two oldest [0 1]", dropped)
+	}
+	mu.Unlock()
+
+	px.frozen.Store(false)
+	for _, want := range []float64{2, 3, 4} {
+		if got := nodeB.next(t); got.p.Data[0] != want {
+			t.Fatalf("B got %v, want %v (in order)", got.p.Data, want)
+		}
+	}
+	waitFor(t, 5*time.Second, "the queue to empty", func() bool { return a.Backlog().Waiting == 0 })
+	if st := a.Backlog(); st.Dropped != 2 || st.Delayed < 3 {
+		t.Errorf("backlog = %+v, want 2 dropped and the other 3 delayed", st)
+	}
 }

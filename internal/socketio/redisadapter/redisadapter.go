@@ -3,9 +3,13 @@
 // pub/sub adapter), so Go and Node nodes can share one Redis: broadcasts
 // both ways and fetchSockets both ways.
 //
-// When Redis goes away the adapter says so (Healthy, and Publish fails
-// fast) and reconnects with capped exponential backoff and jitter, logging
-// the outage once per interval instead of once per attempt.
+// Publish never waits on Redis: broadcasts go through a bounded queue that
+// one goroutine hands to Redis in order. When Redis goes away or stalls the
+// adapter says so (Healthy), keeps the broadcasts (the oldest are dropped
+// past the bound, and reported) and publishes them in order once Redis
+// answers again; it reconnects with capped exponential backoff and
+// jitter, logging the outage once when it starts, then at most once per
+// interval, and once when it ends.
 package redisadapter
 
 import (
@@ -56,6 +60,12 @@ type Config struct {
 	// LogInterval is the least time between two log lines about the same
 	// outage. [30s]
 	LogInterval time.Duration
+	// QueueSize bounds the broadcasts waiting for Redis; past it the
+	// oldest are dropped. [10000]
+	QueueSize int
+	// PublishTimeout bounds one round of publishing queued broadcasts; a
+	// stalled Redis fails the round after it and the round is retried. [2s]
+	PublishTimeout time.Duration
 	// Logger [slog.Default()]
 	Logger *slog.Logger
 }
@@ -74,6 +84,13 @@ type Cluster struct {
 	logEvery   time.Duration
 	log        *slog.Logger
 
+	queue *queue
+	// up is signalled when the subscription is (back) up.
+	up                chan struct{}
+	out               *outage
+	publishTimeout    time.Duration
+	publishMaxBackoff time.Duration
+
 	running atomic.Bool
 	// down is nil while the subscription is up, else why it is not.
 	down atomic.Pointer[error]
@@ -85,7 +102,10 @@ type Cluster struct {
 	attempts atomic.Int64
 }
 
-var _ adapter.Cluster = (*Cluster)(nil)
+var (
+	_ adapter.Cluster = (*Cluster)(nil)
+	_ adapter.Backlog = (*Cluster)(nil)
+)
 
 // ErrRequestTimeout is returned (wrapped) when other nodes do not all
 // answer a request within Config.RequestTimeout.
@@ -107,11 +127,23 @@ func New(cfg Config) *Cluster {
 		logEvery:   cmp.Or(cfg.LogInterval, 30*time.Second),
 		log:        cfg.Logger,
 		pending:    make(map[string]*pendingFetch),
+
+		queue:          newQueue(cmp.Or(cfg.QueueSize, 10_000)),
+		up:             make(chan struct{}, 1),
+		publishTimeout: cmp.Or(cfg.PublishTimeout, 2*time.Second),
 	}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
 	c.maxBackoff = max(c.maxBackoff, c.minBackoff)
+	// Publishing retries sooner than the subscription: a broadcast waits
+	// for the retry, a subscription does not.
+	c.publishMaxBackoff = max(min(c.maxBackoff, time.Second), c.minBackoff)
+	c.out = &outage{every: c.logEvery, log: c.log, started: c.queue.outageStarted,
+		backlog: func() (int, uint64, uint64) {
+			st := c.queue.stats()
+			return st.Waiting, st.Delayed, st.Dropped
+		}}
 	nsps := cfg.Namespaces
 	if len(nsps) == 0 {
 		nsps = []string{"/"}
@@ -133,25 +165,41 @@ func (c *Cluster) Healthy() error {
 	return nil
 }
 
-// Publish sends a broadcast to the other nodes. It fails fast with
-// adapter.ErrUnavailable while the subscription is down: nothing is
-// queued, a broadcast missed by other nodes is for recovery to repair.
-func (c *Cluster) Publish(ctx context.Context, p adapter.Packet, opts adapter.Options) error {
+// Publish queues a broadcast for the other nodes and returns at once: it
+// never waits on Redis. Queued broadcasts are published in order, late if
+// Redis is unreachable or stalled; past Config.QueueSize the oldest is
+// dropped and handed to the OnDrop function.
+func (c *Cluster) Publish(_ context.Context, p adapter.Packet, opts adapter.Options) error {
 	if opts.Local {
 		return nil
-	}
-	if err := c.Healthy(); err != nil {
-		return err
 	}
 	msg, err := encodeBroadcast(c.uid, p, opts)
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", p.Nsp, err)
 	}
 	ch := c.channels(p.Nsp).broadcastChannel(opts.Rooms)
-	if err := c.client.Publish(ctx, ch, msg).Err(); err != nil {
-		return fmt.Errorf("publish to %s: %w: %w", ch, adapter.ErrUnavailable, err)
+	d := c.queue.push(queued{channel: ch, msg: msg, p: p, opts: opts}, c.out.active())
+	if d != nil {
+		c.queue.mu.Lock()
+		fn := c.queue.onDrop
+		c.queue.mu.Unlock()
+		if fn != nil {
+			fn(d.p, d.opts)
+		}
 	}
 	return nil
+}
+
+// Backlog reports the broadcasts waiting for Redis and, since New, those
+// that waited for an outage to end and those dropped from the full queue.
+func (c *Cluster) Backlog() adapter.BacklogStats { return c.queue.stats() }
+
+// OnDrop sets fn to be called with each broadcast dropped from the full
+// queue, on the goroutine whose Publish dropped it.
+func (c *Cluster) OnDrop(fn func(adapter.Packet, adapter.Options)) {
+	c.queue.mu.Lock()
+	defer c.queue.mu.Unlock()
+	c.queue.onDrop = fn
 }
 
 func (c *Cluster) channels(nsp string) channels {
@@ -238,10 +286,20 @@ func (c *Cluster) Run(ctx context.Context, node adapter.Node) error {
 	defer c.running.Store(false)
 	defer c.down.Store(&errNotStarted)
 
-	out := outage{every: c.logEvery, log: c.log}
+	pubDone := make(chan struct{})
+	pctx, stopPublishing := context.WithCancel(ctx)
+	defer func() {
+		stopPublishing()
+		<-pubDone
+	}()
+	go func() {
+		defer close(pubDone)
+		c.publish(pctx)
+	}()
+
 	attempt := 0
 	for {
-		upAt, err := c.session(ctx, node, &out)
+		upAt, err := c.session(ctx, node)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -252,7 +310,7 @@ func (c *Cluster) Run(ctx context.Context, node adapter.Node) error {
 		if !upAt.IsZero() && time.Since(upAt) >= c.maxBackoff {
 			attempt = 0
 		}
-		out.failed(time.Now(), err)
+		c.out.fail(time.Now(), partSubscription, err)
 		delay := backoff(attempt, c.minBackoff, c.maxBackoff, rand.Float64())
 		attempt++
 		t := time.NewTimer(delay)
@@ -267,7 +325,7 @@ func (c *Cluster) Run(ctx context.Context, node adapter.Node) error {
 
 // session runs one subscription connection until it fails; upAt is when
 // it got subscribed, zero if it never did.
-func (c *Cluster) session(ctx context.Context, node adapter.Node, out *outage) (upAt time.Time, err error) {
+func (c *Cluster) session(ctx context.Context, node adapter.Node) (upAt time.Time, err error) {
 	c.attempts.Add(1)
 	ps := c.client.Subscribe(ctx)
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
@@ -309,8 +367,12 @@ func (c *Cluster) session(ctx context.Context, node adapter.Node, out *outage) (
 				confirm--
 				if confirm == 0 {
 					upAt = time.Now()
-					out.restored(upAt)
+					c.out.ok(upAt, partSubscription)
 					c.down.Store(nil)
+					select {
+					case c.up <- struct{}{}:
+					default:
+					}
 				}
 			}
 		case *redis.Message:
@@ -465,42 +527,6 @@ func backoff(n int, lo, hi time.Duration, r float64) time.Duration {
 		d = min(lo<<n, hi)
 	}
 	return d/2 + time.Duration(r*float64(d/2))
-}
-
-// outage logs a lost connection once per interval, with the number of
-// failed attempts since the last line.
-type outage struct {
-	every time.Duration
-	log   *slog.Logger
-
-	since    time.Time // start of the outage; zero while up
-	lastLog  time.Time
-	failures int // since lastLog
-	total    int
-}
-
-func (o *outage) failed(now time.Time, err error) {
-	o.total++
-	if o.since.IsZero() {
-		o.since, o.lastLog, o.failures = now, now, 0
-		o.log.Warn("redis adapter: subscription down, retrying with backoff", "err", err)
-		return
-	}
-	o.failures++
-	if now.Sub(o.lastLog) >= o.every {
-		o.log.Warn("redis adapter: still unavailable", "err", err,
-			"failures", o.failures, "down_for", now.Sub(o.since).Round(time.Second))
-		o.lastLog, o.failures = now, 0
-	}
-}
-
-func (o *outage) restored(now time.Time) {
-	if o.since.IsZero() {
-		return
-	}
-	o.log.Info("redis adapter: connection restored",
-		"attempts", o.total, "down_for", now.Sub(o.since).Round(time.Millisecond))
-	o.since, o.total, o.failures = time.Time{}, 0, 0
 }
 
 const idChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

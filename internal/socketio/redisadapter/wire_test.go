@@ -1,6 +1,7 @@
 package redisadapter
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"log/slog"
@@ -262,19 +263,44 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestOutageLogsOncePerInterval(t *testing.T) {
-	var lines countingHandler
-	o := outage{every: 30 * time.Second, log: slog.New(&lines)}
+	var buf bytes.Buffer
+	var waiting int
+	var delayed, dropped uint64
+	o := outage{every: 30 * time.Second, log: slog.New(slog.NewTextHandler(&buf, nil)),
+		backlog: func() (int, uint64, uint64) { return waiting, delayed, dropped }}
 	start := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	errDown := errors.New("connection refused")
-	// Ten minutes of failures, one attempt every 5 s (the backoff cap).
+	// Ten minutes of failures of both parts, one attempt every 5 s (the
+	// backoff cap), while 10 broadcasts a second wait and, past the
+	// bound, are dropped.
 	for i := range 120 {
-		o.failed(start.Add(time.Duration(i)*5*time.Second), errDown)
+		now := start.Add(time.Duration(i) * 5 * time.Second)
+		o.fail(now, partSubscription, errDown)
+		o.fail(now, partPublish, errDown)
+		delayed += 50
+		dropped += 20
 	}
-	o.restored(start.Add(10 * time.Minute))
+	// The subscription comes back first: the outage is not over until
+	// publishing works too.
+	o.ok(start.Add(10*time.Minute), partSubscription)
+	o.ok(start.Add(10*time.Minute), partPublish)
+	o.ok(start.Add(10*time.Minute), partPublish)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	// One line when lost, one at each 30 s mark (30 s … 570 s), one when
 	// restored.
-	if got, want := lines.n.Load(), int64(1+19+1); got != want {
-		t.Errorf("%d log lines, want %d", got, want)
+	if got, want := len(lines), 1+19+1; got != want {
+		t.Fatalf("%d log lines, want %d:\n%s", got, want, buf.String())
+	}
+	if !strings.Contains(lines[0], "redis unavailable") {
+		t.Errorf("first line %q", lines[0])
+	}
+	// The reminder at 30 s: six rounds of 50 delayed and 20 dropped.
+	if !strings.Contains(lines[1], "delayed_broadcasts=300") || !strings.Contains(lines[1], "dropped_broadcasts=120") {
+		t.Errorf("reminder %q lacks the counts", lines[1])
+	}
+	last := lines[len(lines)-1]
+	if !strings.Contains(last, "connection restored") || !strings.Contains(last, "delayed_broadcasts=6000") || !strings.Contains(last, "dropped_broadcasts=2400") {
+		t.Errorf("last line %q", last)
 	}
 }
 
