@@ -25,6 +25,10 @@ type LogEntry struct {
 	Summary string
 	// State marks connection-state lines.
 	State bool
+	// Date is the day the event concerns (YYYY-MM-DD); "" when none.
+	// A day other than the grid's is put first, where a narrow pane
+	// cannot cut it off.
+	Date string
 }
 
 func (e LogEntry) matches(filter string) bool {
@@ -50,6 +54,8 @@ type EventLog struct {
 	vp      viewport.Model
 	follow  bool
 	loc     *time.Location
+	// date is the grid's day ("" unknown).
+	date string
 }
 
 // NewEventLog returns an empty log; times are shown in loc (nil: Local).
@@ -224,7 +230,20 @@ func (l EventLog) render(e LogEntry) string {
 		line = l.st.LogTime.Render(e.At.In(l.loc).Format("15:04:05")) + " " + l.st.LogName.Render(pad(name, 20)) + " " +
 			l.st.LogRoom.Render(pad(room, 5)) + " "
 	}
+	if e.Date != "" && l.date != "" && e.Date != l.date {
+		if d, err := time.Parse(protocol.DateLayout, e.Date); err == nil {
+			line += l.st.Warn.Render(d.Format("Mon 2 Jan")) + " "
+		}
+	}
 	return fit(line+ellipsize(e.Summary, l.width-lipgloss.Width(line)), l.width)
+}
+
+// SetDate is the grid's day: events of other days show theirs first.
+func (l *EventLog) SetDate(date string) {
+	if date != l.date {
+		l.date = date
+		l.refresh()
+	}
 }
 
 // ellipsize cuts plain text to w cells at a word boundary, marking the
@@ -314,20 +333,20 @@ func EntryOf(ev TypedEvent, loc *time.Location) LogEntry {
 		if p.Date != "" {
 			e.Summary += " for " + p.Date
 		}
+		e.Date = p.Date
 	case *protocol.SlotsStatusUpdate:
 		counts := map[string]int{}
 		for _, s := range p.SlotsStatus {
 			counts[s.Status]++
 		}
 		e.Summary = fmt.Sprintf("snapshot: %d slots, %d held, %d booked (%s)", len(p.SlotsStatus), counts[protocol.StatusOccupied], counts[protocol.StatusBooked], p.Date)
+		e.Date = p.Date
 	case *protocol.SlotUpdate:
 		e.Summary = fmt.Sprintf("slot %d %s → %s", p.SlotID, p.Data.Orario, p.Status)
 		if exp := parseExpiry(p.Data.ExpiresAt); !exp.IsZero() && p.Status == protocol.StatusOccupied {
 			e.Summary += " until " + exp.In(loc).Format("15:04:05")
 		}
-		if p.Data.Date != "" {
-			e.Summary += " (" + p.Data.Date + ")"
-		}
+		e.Date = p.Data.Date
 	case *protocol.SlotsFreed:
 		e.Summary = freedSummary(p)
 	case *protocol.HoldExpired:

@@ -159,6 +159,7 @@ func New(cfg Config) Model {
 	m.stats = NewStats(m.st, rooms, now, cfg.Location)
 	m.stats.SetTokenExpiry(cfg.TokenExpires)
 	m.log = NewEventLog(m.st, keys, cfg.Location)
+	m.log.SetDate(cfg.Date)
 	m.detail = NewDetail(m.st, cfg.Location)
 	m.overview = NewOverview(m.st, cfg.Sedi)
 	m.setStaff(cfg.Staff)
@@ -466,6 +467,7 @@ func (m *Model) setDate(date string) tea.Cmd {
 	}
 	m.grid.SetDate(date)
 	m.overview.SetDate(date)
+	m.log.SetDate(date)
 	if m.cfg.Conn == nil {
 		return nil
 	}

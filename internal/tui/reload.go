@@ -22,10 +22,10 @@ func (m *Model) resync() tea.Cmd {
 	switch m.stats.State().State {
 	case client.StateConnected:
 	case client.StateOffline:
-		m.note("r", "offline: the connection gave up; restart watch")
+		m.tell("r", "offline: the connection gave up; restart watch (or T for a new token)")
 		return nil
 	default:
-		m.note("r", "offline, will resync on reconnect")
+		m.tell("r", "offline, will resync on reconnect")
 		return nil
 	}
 	rooms := make([]string, 0, len(m.cfg.Spaces))

@@ -235,16 +235,28 @@ func TestCancelRefusedOrDropped(t *testing.T) {
 	if m.detail.Prompting() || !strings.Contains(lastEntry(m).Summary, "is free: nothing to cancel") {
 		t.Errorf("c on a free cell: %q", lastEntry(m).Summary)
 	}
+	// … said where the user looks, not only in the log.
+	if last := lastLine(m.View()); !strings.Contains(last, "is free: nothing to cancel") {
+		t.Errorf("c on a free cell: the hint bar says %q", last)
+	}
 	// esc drops the prompt; enter without a reason sends nothing.
 	m = step(demo(120, 36, func(c *Config) { c.Cancel = f.cancel }), keyRight, keyRight, press("c"), press("x"), press("esc"))
 	if m.detail.Prompting() || f.slot != 0 {
 		t.Error("esc did not drop the cancel")
 	}
+	// Enter without a reason sends nothing and keeps the prompt open,
+	// saying why there.
 	m, cmd := stepCmd(step(m, press("c"), press("  ")), press("enter"))
-	if cmd != nil || !strings.Contains(lastEntry(m).Summary, "a reason is required") {
-		t.Errorf("an empty reason: cmd %v, log %q", cmd != nil, lastEntry(m).Summary)
+	if cmd != nil || !m.detail.Prompting() || !strings.Contains(lastLine(m.View()), "type a reason first") {
+		t.Errorf("an empty reason: cmd %v, prompting %v, hint bar %q", cmd != nil, m.detail.Prompting(), lastLine(m.View()))
+	}
+	m, cmd = stepCmd(step(m, press("Sala chiusa")), press("enter"))
+	if cmd == nil {
+		t.Error("a reason typed after the refusal sent nothing")
 	}
 }
+
+func lastLine(v string) string { return v[strings.LastIndex(v, "\n")+1:] }
 
 func TestOverviewContent(t *testing.T) {
 	m := demoOverview(120, 36)
@@ -368,5 +380,31 @@ func runAll(cmd tea.Cmd) {
 			}
 		}
 	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// TestLogNamesOtherDates: an update for a day the grid does not show puts
+// that day first in its log line, where a narrow pane keeps it.
+func TestLogNamesOtherDates(t *testing.T) {
+	for _, w := range []int{60, 80, 120} {
+		m := step(demo(w, 20, nil),
+			slotUpdate(1, 4, protocol.StatusOccupied, "2026-11-26T10:15:00.000Z", "2026-12-03", at(4*time.Second)),
+			slotUpdate(1, 5, protocol.StatusBooked, "", tomorrow, at(4*time.Second)))
+		v := m.View()
+		var other, shown string
+		for _, l := range strings.Split(v, "\n") {
+			switch {
+			case strings.Contains(l, "slot 4 "):
+				other = l
+			case strings.Contains(l, "slot 5 "):
+				shown = l
+			}
+		}
+		if !strings.Contains(other, "Thu 3 Dec slot 4 12:00") {
+			t.Errorf("%d columns: the other day's update reads %q", w, other)
+		}
+		if shown == "" || strings.Contains(shown, "Nov") {
+			t.Errorf("%d columns: the shown day's update reads %q", w, shown)
+		}
 	}
 }

@@ -76,14 +76,14 @@ func (m *Model) startCancel() {
 	sel, ok := m.grid.Selected()
 	switch {
 	case !m.staff:
-		m.note("cancel", "cancel needs a staff token (gestore, responsabile, amministratore or admin)")
+		m.tell("cancel", "cancel needs a staff token (gestore, responsabile, amministratore or admin)")
 	case m.cfg.Cancel == nil:
-		m.note("cancel", "cancel is not available in this dashboard")
+		m.tell("cancel", "cancel is not available in this dashboard")
 	case !ok:
 		m.grid.ShowCursor()
-		m.note("cancel", "move the cursor to a held or booked cell, then press c")
+		m.tell("cancel", "move the cursor to a held or booked cell, then press c")
 	case !sel.Taken():
-		m.note("cancel", fmt.Sprintf("slot %d %s of %s is %s: nothing to cancel", sel.Slot, sel.Orario, sel.Space.Label(), statusWord(sel.Status)))
+		m.tell("cancel", fmt.Sprintf("slot %d %s of %s is %s: nothing to cancel", sel.Slot, sel.Orario, sel.Space.Label(), statusWord(sel.Status)))
 	default:
 		m.detailOpen = true
 		m.layout()
@@ -97,12 +97,14 @@ func (m *Model) promptKey(k tea.KeyMsg) tea.Cmd {
 	switch k.Type {
 	case tea.KeyEsc:
 		t, _ := m.detail.EndCancel()
-		m.note("cancel", fmt.Sprintf("cancel of slot %d %s dropped", t.Slot, t.Orario))
+		m.tell("cancel", fmt.Sprintf("cancel of slot %d %s dropped", t.Slot, t.Orario))
 		return nil
 	case tea.KeyEnter:
 		t, reason := m.detail.EndCancel()
 		if reason == "" {
-			m.note("cancel", "a reason is required (the holder reads it): nothing sent")
+			// The prompt stays open: the user is looking at it.
+			m.detail.StartCancel(t)
+			m.tell("cancel", "type a reason first (the holder reads it), or esc to drop the cancel")
 			return nil
 		}
 		return m.cancelCmd(t, reason)
@@ -141,6 +143,7 @@ func (m *Model) cancelled(msg CancelledMsg) tea.Cmd {
 		e.Summary = fmt.Sprintf("%s · slot %d %s, prenotazione %d of user %d, was %s", msg.Res.Message,
 			t.Slot, t.Orario, d.PrenotazioneID, d.IDUtente, statusWord(d.PreviousStatus))
 		m.log.Update(e)
+		m.status, m.statusAt = e.Summary, m.now
 		return nil
 	case errors.As(msg.Err, &ae):
 		e.Summary = fmt.Sprintf("%s · slot %d %s not cancelled", ae.Message, t.Slot, t.Orario)
@@ -148,6 +151,7 @@ func (m *Model) cancelled(msg CancelledMsg) tea.Cmd {
 			e.Summary += " (" + ae.Code + ")"
 		}
 		m.log.Update(e)
+		m.status, m.statusAt = e.Summary, m.now
 		if ae.Status == 404 || ae.Status == 409 {
 			return m.reloadRooms([]string{t.Space.Room()}, false)
 		}
@@ -155,6 +159,7 @@ func (m *Model) cancelled(msg CancelledMsg) tea.Cmd {
 	default:
 		e.Summary = fmt.Sprintf("slot %d %s failed: %v", t.Slot, t.Orario, msg.Err)
 		m.log.Update(e)
+		m.status, m.statusAt = e.Summary, m.now
 		return nil
 	}
 }
