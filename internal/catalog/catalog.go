@@ -1,5 +1,6 @@
 // Package catalog loads the sedi and spazi a server offers: the built-in
-// demo catalog or a JSON/YAML file in the wire shape of GET /api/sedi.
+// demo catalog or a JSON/YAML file in the wire shape of GET /api/sedi (a
+// bare list of sedi with their spazi, or that list under "sedi").
 package catalog
 
 import (

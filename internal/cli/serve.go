@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/catalog"
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
+	"github.com/coworkctl/coworkctl/internal/server/upstream"
 	"github.com/coworkctl/coworkctl/internal/slots"
 	"github.com/coworkctl/coworkctl/internal/store/mio"
 	"github.com/spf13/cobra"
@@ -69,6 +71,8 @@ type ServeOptions struct {
 	NodeID          string
 	ShutdownTimeout time.Duration
 	DebugAddr       string
+	ServeClient     bool
+	Upstream        string
 }
 
 // NewCmdServe builds `coworkctl serve`.
@@ -107,8 +111,8 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.StringVar(&o.Redis, "redis", "", "redis://… URL to share rooms and broadcasts between nodes (off by default)")
 	fl.StringVar(&o.RedisPrefix, "redis-prefix", server.DefaultRedisPrefix, "channel prefix of the Redis adapter (same default as Node's adapter)")
 	fl.DurationVar(&o.HoldTTL, "hold-ttl", slots.DefaultHoldTTL, "how long a hold lasts before it is freed")
-	fl.IntVar(&o.MaxHoldsPerUser, "max-holds-per-user", slots.DefaultMaxHoldsPerUser, "active holds one user may have at once; more get 429 HOLD_LIMIT (0 = unlimited)")
-	fl.IntVar(&o.MaxDaysAhead, "max-days-ahead", slots.DefaultMaxDaysAhead, "refuse holds for dates more than this many days after today with 400 DATE_TOO_FAR (0 = unlimited)")
+	fl.IntVar(&o.MaxHoldsPerUser, "max-holds-per-user", slots.DefaultMaxHoldsPerUser, "active holds one user may have at once; more get 429 HOLD_LIMIT (0 = unlimited, the default)")
+	fl.IntVar(&o.MaxDaysAhead, "max-days-ahead", slots.DefaultMaxDaysAhead, "refuse holds for dates more than this many days after today with 400 DATE_TOO_FAR (0 = unlimited, the default)")
 	fl.StringSliceVar(&o.CORSOrigins, "cors-origin", nil, "allowed browser origin (repeatable, or comma-separated; * allows any)")
 	fl.BoolVar(&o.Demo, "demo", false, "load the demo catalog (sede 1: spazi 1-4, sede 2: spazi 5-8, 09:00-18:00)")
 	fl.StringVar(&o.Catalog, "catalog", "", "load sedi and spazi from a JSON or YAML file")
@@ -138,6 +142,8 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.StringVar(&o.NodeID, "node-id", "", "name of this node in stats and logs (default host-pid-random)")
 	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	fl.StringVar(&o.DebugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default)")
+	fl.BoolVar(&o.ServeClient, "serve-client", true, "serve the socket.io-client bundle at /socket.io/socket.io.js (and .min.js, .esm.min.js, maps), as Node's socket.io does")
+	fl.StringVar(&o.Upstream, "upstream", "", "URL of the existing backend: every route coworkctl does not own is proxied to it (off by default)")
 	return cmd
 }
 
@@ -252,6 +258,12 @@ func (o *ServeOptions) config() (server.Config, error) {
 		}
 		cat = append(cat, extra...)
 	}
+	var up *url.URL
+	if o.Upstream != "" {
+		if up, err = upstream.ParseURL(o.Upstream); err != nil {
+			return server.Config{}, usageError{err}
+		}
+	}
 	origins := o.CORSOrigins
 	if o.Dev && len(origins) == 0 {
 		origins = []string{"*"}
@@ -265,7 +277,8 @@ func (o *ServeOptions) config() (server.Config, error) {
 	return server.Config{
 		Addr: addr, DB: o.DB, DBLayout: o.DBLayout, DBOwnSchema: o.DBOwnSchema, Redis: o.Redis, RedisPrefix: o.RedisPrefix, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
 		HoldTTL: o.HoldTTL, MaxHoldsPerUser: o.MaxHoldsPerUser, MaxDaysAhead: o.MaxDaysAhead, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(), DebugAddr: o.DebugAddr,
-		HTTP: server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout},
+		HTTP:           server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout},
+		NoClientBundle: !o.ServeClient, Upstream: up,
 		Realtime: realtime.Config{
 			CORSOrigins: origins, MaxPayloadBytes: o.MaxPayload, MaxRoomsPerSocket: o.MaxRooms,
 			EventsPerSecond: o.MaxEventRate, MaxConnections: o.MaxConnections, MaxPendingSessions: o.MaxPending,

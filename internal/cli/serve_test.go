@@ -31,8 +31,10 @@ func TestServeFlagsEnvFallback(t *testing.T) {
 			if o.Addr != ":3000" || o.HoldTTL != 15*time.Minute || o.DB != "" || o.Redis != "" || o.LogFormat != "text" {
 				t.Errorf("defaults: %+v", o)
 			}
-			if o.MaxHoldsPerUser != 4 || o.MaxDaysAhead != 90 {
-				t.Errorf("fair-use defaults: %d holds per user, %d days ahead; want 4 and 90", o.MaxHoldsPerUser, o.MaxDaysAhead)
+			// Off: the original page holds a whole selection at once and
+			// offers dates a year ahead.
+			if o.MaxHoldsPerUser != 0 || o.MaxDaysAhead != 0 {
+				t.Errorf("fair-use defaults: %d holds per user, %d days ahead; want 0 and 0 (off)", o.MaxHoldsPerUser, o.MaxDaysAhead)
 			}
 		}},
 		{"env fills", map[string]string{"COWORK_ADDR": "127.0.0.1:4000", "COWORK_JWT_SECRET": "s", "COWORK_HOLD_TTL": "2m",

@@ -137,13 +137,57 @@ func (r *REST) Health(ctx context.Context) error {
 	return r.do(ctx, http.MethodGet, "/healthz", nil, nil)
 }
 
-// Sedi lists the sedi with their spazi (GET /api/sedi).
+// Sedi lists the sedi with their spazi. GET /api/sedi answers a bare
+// array, as the original backend does; an older coworkctl wrapped it in
+// {success, data}, which is read too. Behind --upstream the original
+// backend answers, without spazi: those come from its GET
+// /api/spazi?id_sede=N.
 func (r *REST) Sedi(ctx context.Context) ([]protocol.Sede, error) {
-	var body protocol.SediResponse
-	if err := r.do(ctx, http.MethodGet, "/api/sedi", nil, &body); err != nil {
+	var raw json.RawMessage
+	if err := r.do(ctx, http.MethodGet, "/api/sedi", nil, &raw); err != nil {
 		return nil, err
 	}
-	return body.Data, nil
+	sedi, err := decodeList[protocol.Sede](raw)
+	if err != nil {
+		return nil, fmt.Errorf("GET /api/sedi: %w", err)
+	}
+	for i := range sedi {
+		if sedi[i].Spazi != nil {
+			continue
+		}
+		p := "/api/spazi?id_sede=" + strconv.FormatInt(sedi[i].IDSede, 10)
+		if err := r.do(ctx, http.MethodGet, p, nil, &raw); err != nil {
+			return nil, err
+		}
+		spazi, err := decodeList[protocol.Spazio](raw)
+		if err != nil {
+			return nil, fmt.Errorf("GET %s: %w", p, err)
+		}
+		sedi[i].Spazi = spazi
+	}
+	return sedi, nil
+}
+
+// decodeList reads a bare JSON array, or one wrapped as {success, data}.
+func decodeList[T any](raw json.RawMessage) ([]T, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '{' {
+		var wrapped struct {
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(raw, &wrapped); err != nil {
+			return nil, fmt.Errorf("decode: %w", err)
+		}
+		raw = wrapped.Data
+	}
+	var out []T
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("decode list: %w", err)
+	}
+	if out == nil {
+		out = []T{}
+	}
+	return out, nil
 }
 
 // Slots returns the grid of one spazio on date (YYYY-MM-DD).

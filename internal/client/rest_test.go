@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/healthz":
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
 	case r.URL.Path == "/api/sedi":
-		_, _ = io.WriteString(w, `{"success":true,"data":[{"id_sede":1,"nome":"Milano","citta":"Milano","spazi":[{"id_spazio":2,"id_sede":1,"nome":"Sala","tipologia":"sala","capacita":8}]}]}`)
+		_, _ = io.WriteString(w, `[{"id_sede":1,"nome":"Milano","citta":"Milano","spazi":[{"id_spazio":2,"id_sede":1,"nome":"Sala","tipologia":"sala","capacita":8}]}]`)
 	case r.URL.Path == "/api/slots/2/2026-11-20":
 		_, _ = io.WriteString(w, `{"success":true,"data":{"slots":[{"id_slot":1,"orario":"09:00","status":"available","title":"Disponibile"}],"count":1,"date":"2026-11-20","idSpazio":2}}`)
 	case r.URL.Path == "/api/slots/2026-13-40" || strings.HasSuffix(r.URL.Path, "/bad"):
@@ -111,6 +112,70 @@ func TestRESTSuccessBodies(t *testing.T) {
 	em, err = r.AdminEmitRaw(ctx, []byte(`{"event":"y","data":{},"all":true}`))
 	if err != nil || em.Recipients != 5 || f.lastBody["all"] != true {
 		t.Fatalf("AdminEmitRaw = %+v, %v, body %v", em, err, f.lastBody)
+	}
+}
+
+// TestRESTSediShapes: GET /api/sedi as coworkctl answers it (a bare array
+// with spazi), as an older coworkctl did ({success, data}) and as the
+// original backend does behind --upstream (no spazi: they come from
+// GET /api/spazi?id_sede=N, a bare array of its Spazio rows).
+func TestRESTSediShapes(t *testing.T) {
+	tests := []struct {
+		name  string
+		sedi  string
+		spazi map[string]string // id_sede → body
+		want  string            // "sede:spazio,spazio;sede:…"
+	}{
+		{"bare array with spazi", `[{"id_sede":1,"nome":"A","citta":"Milano","spazi":[{"id_spazio":2,"id_sede":1,"nome":"S","tipologia":"t","capacita":1}]},{"id_sede":3,"nome":"B","citta":"Roma","spazi":[]}]`,
+			nil, "1:2;3:"},
+		{"wrapped", `{"success":true,"data":[{"id_sede":1,"nome":"A","citta":"Milano","spazi":[{"id_spazio":2,"id_sede":1,"nome":"S","tipologia":"t","capacita":1}]}]}`,
+			nil, "1:2"},
+		{"original backend", `[{"id_sede":1,"nome":"A","citta":"Milano","indirizzo":"Via Roma 1","descrizione":null,"id_gestore":4,"location_photos":[{"url":"x","alt":"A"}]},{"id_sede":2,"nome":"B","citta":"Roma","indirizzo":"Via Po 2"}]`,
+			map[string]string{"1": `[{"id_spazio":10,"id_sede":1,"nome":"Sala","tipologia":"sala riunioni","descrizione":null,"capienza":8,"space_photos":[]},{"id_spazio":11,"id_sede":1,"nome":"Box","tipologia":"postazione","capienza":1}]`, "2": `[]`},
+			"1:10,11;2:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var asked []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				asked = append(asked, r.URL.RequestURI())
+				switch r.URL.Path {
+				case "/api/sedi":
+					_, _ = io.WriteString(w, tt.sedi)
+				case "/api/spazi":
+					body, ok := tt.spazi[r.URL.Query().Get("id_sede")]
+					if !ok {
+						http.NotFound(w, r)
+						return
+					}
+					_, _ = io.WriteString(w, body)
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			defer srv.Close()
+			sedi, err := NewREST(srv.URL, "").Sedi(context.Background())
+			if err != nil {
+				t.Fatalf("Sedi: %v (asked %v)", err, asked)
+			}
+			var parts []string
+			for _, se := range sedi {
+				var ids []string
+				for _, sp := range se.Spazi {
+					if sp.IDSede != se.IDSede {
+						t.Errorf("spazio %d says sede %d, listed under %d", sp.IDSpazio, sp.IDSede, se.IDSede)
+					}
+					ids = append(ids, strconv.FormatInt(sp.IDSpazio, 10))
+				}
+				parts = append(parts, strconv.FormatInt(se.IDSede, 10)+":"+strings.Join(ids, ","))
+			}
+			if got := strings.Join(parts, ";"); got != tt.want {
+				t.Errorf("sedi = %s, want %s (asked %v)", got, tt.want, asked)
+			}
+			if len(tt.spazi) != len(asked)-1 {
+				t.Errorf("asked %v: want /api/sedi plus one /api/spazi per sede without spazi", asked)
+			}
+		})
 	}
 }
 

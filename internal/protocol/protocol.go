@@ -317,7 +317,8 @@ type Ack struct {
 	Code    string `json:"code,omitempty"`
 }
 
-// Sede is a location with its spazi, as GET /api/sedi lists it.
+// Sede is a location with its spazi, as GET /api/sedi lists it (a bare
+// array of them, as the original backend answers).
 type Sede struct {
 	IDSede         int64    `json:"id_sede" yaml:"id_sede"`
 	Nome           string   `json:"nome" yaml:"nome"`
@@ -335,12 +336,6 @@ type Spazio struct {
 	Nome      string `json:"nome" yaml:"nome"`
 	Tipologia string `json:"tipologia" yaml:"tipologia"`
 	Capacita  int    `json:"capacita" yaml:"capacita"`
-}
-
-// SediResponse is the body of GET /api/sedi.
-type SediResponse struct {
-	Success bool   `json:"success"`
-	Data    []Sede `json:"data"`
 }
 
 // SlotsResponse is the body of GET /api/slots/{idSpazio}/{date}.
@@ -611,4 +606,19 @@ func ParseID(v any) (int64, error) {
 	default:
 		return 0, fmt.Errorf("id of type %T is not a positive integer", v)
 	}
+}
+
+// SlotTitle is a grid row's title, the original backend's text for each
+// status: the slot page shows it as the tooltip of a taken slot. minutes
+// is what is left of a hold (status occupied).
+func SlotTitle(status string, minutes int) string {
+	switch status {
+	case "past":
+		return "Orario passato"
+	case "booked":
+		return "Slot prenotato"
+	case "occupied":
+		return fmt.Sprintf("Slot occupato (%d min rimasti)", max(minutes, 0))
+	}
+	return "Slot disponibile"
 }

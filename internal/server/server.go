@@ -13,15 +13,19 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/protocol"
+	"github.com/coworkctl/coworkctl/internal/server/clientbundle"
+	"github.com/coworkctl/coworkctl/internal/server/cors"
 	"github.com/coworkctl/coworkctl/internal/server/httpapi"
 	"github.com/coworkctl/coworkctl/internal/server/metrics"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
+	"github.com/coworkctl/coworkctl/internal/server/upstream"
 	"github.com/coworkctl/coworkctl/internal/slots"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -75,6 +79,13 @@ type Config struct {
 	// HTTP bounds how long a client may take over a request and how long an
 	// idle keep-alive connection stays open.
 	HTTP HTTPTimeouts
+	// NoClientBundle stops serving /socket.io/socket.io.js and the other
+	// socket.io-client files (--serve-client=false); the zero value serves
+	// them, as Node's socket.io does.
+	NoClientBundle bool
+	// Upstream, when set, is the existing backend that every route serve
+	// does not own is proxied to (--upstream); nil proxies nothing.
+	Upstream *url.URL
 }
 
 // HTTPTimeouts bound slow and idle HTTP clients. Zero values take the
@@ -218,8 +229,13 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	hub.UseSpaces(svc)
 	stats := &statsSource{hub: hub, store: st, cluster: cluster, version: s.cfg.Version, clock: svc}
 
+	policy := cors.Policy{Origins: s.cfg.Realtime.CORSOrigins}
 	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", hub.Handler())
+	mux.Handle("/socket.io/", socketIOHandler(hub.Handler(), s.cfg.NoClientBundle, policy))
+	var proxy http.Handler
+	if s.cfg.Upstream != nil {
+		proxy = upstream.New(s.cfg.Upstream, policy, s.log)
+	}
 	httpapi.Routes(mux, httpapi.Deps{
 		Slots:    svc,
 		Verifier: verifier,
@@ -250,10 +266,11 @@ func (s *Server) Run(ctx context.Context) (err error) {
 			}
 			return nil
 		},
-		Metrics:     m,
-		Gatherer:    s.registry,
-		CORSOrigins: s.cfg.Realtime.CORSOrigins,
-		Log:         s.log,
+		Metrics:  m,
+		Gatherer: s.registry,
+		CORS:     policy,
+		Upstream: proxy,
+		Log:      s.log,
 	})
 
 	ln, err := net.Listen("tcp", s.cfg.Addr)
@@ -270,7 +287,8 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}
 	s.log.Info("coworkctl serving", "url", URLFor(ln.Addr()), "socket_io", URLFor(ln.Addr())+"/socket.io/",
 		"db", st.String(), "redis", s.cfg.Redis != "", "hold_ttl", s.cfg.HoldTTL,
-		"max_holds_per_user", s.cfg.MaxHoldsPerUser, "max_days_ahead", s.cfg.MaxDaysAhead, "node", s.cfg.Realtime.NodeID, "sedi", len(cat))
+		"max_holds_per_user", s.cfg.MaxHoldsPerUser, "max_days_ahead", s.cfg.MaxDaysAhead, "node", s.cfg.Realtime.NodeID, "sedi", len(cat),
+		"client_bundle", !s.cfg.NoClientBundle, "upstream", upstreamString(s.cfg.Upstream))
 	s.addr <- ln.Addr().String()
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -322,6 +340,30 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	err = g.Wait()
 	s.log.Info("server stopped", "uptime", time.Since(s.started).Round(time.Second))
 	return err
+}
+
+// socketIOHandler serves /socket.io/: the client bundle's files (unless
+// off) and the Engine.IO endpoint for everything else.
+func socketIOHandler(engine http.Handler, noBundle bool, policy cors.Policy) http.Handler {
+	if noBundle {
+		return engine
+	}
+	bundle := clientbundle.New("/socket.io/", policy.Apply)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if bundle.Match(r) {
+			bundle.ServeHTTP(w, r)
+			return
+		}
+		engine.ServeHTTP(w, r)
+	})
+}
+
+// upstreamString is the --upstream URL for the log, without credentials.
+func upstreamString(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return u.Redacted()
 }
 
 // debugMux serves the runtime profiles.

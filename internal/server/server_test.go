@@ -109,7 +109,13 @@ func (h *harness) call(method, path, tok string, body any) (int, map[string]any,
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	out := map[string]any{}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && bytes.HasPrefix(raw, []byte("[")) {
+		var list []any
+		if err := json.Unmarshal(raw, &list); err != nil {
+			h.t.Fatalf("%s %s: bad JSON %q", method, path, raw)
+		}
+		out["_list"] = list
+	} else if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &out); err != nil {
 			h.t.Fatalf("%s %s: bad JSON %q", method, path, raw)
 		}

@@ -73,11 +73,15 @@ type Config struct {
 	MaxDaysAhead int
 }
 
-// Fair-use defaults of serve; the Config zero values mean no limit.
+// Defaults of serve. The fair-use limits are off by default: the original
+// backend accepted any number of holds and any date, and its slot page
+// holds every selected slot of a day at once and offers dates a year
+// ahead, so any default cap would refuse what that page does. Operators
+// opt in with --max-holds-per-user and --max-days-ahead.
 const (
 	DefaultHoldTTL         = 15 * time.Minute // the seed's hold duration
-	DefaultMaxHoldsPerUser = 4
-	DefaultMaxDaysAhead    = 90
+	DefaultMaxHoldsPerUser = 0
+	DefaultMaxDaysAhead    = 0
 )
 
 // Service runs slot actions against a Store and announces them.

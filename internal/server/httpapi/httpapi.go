@@ -11,12 +11,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/protocol"
+	"github.com/coworkctl/coworkctl/internal/server/cors"
 	"github.com/coworkctl/coworkctl/internal/server/metrics"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/server/wire"
@@ -40,9 +42,14 @@ type Deps struct {
 	Ready    func(ctx context.Context) error
 	Metrics  *metrics.Metrics
 	Gatherer prometheus.Gatherer
-	// CORSOrigins is the browser allow-list for the REST API ("*" = any).
-	CORSOrigins []string
-	Log         *slog.Logger
+	// CORS is the browser allow-list of every route served here.
+	CORS cors.Policy
+	// Upstream, when set, serves every route the API does not own (the
+	// existing backend behind --upstream); the original's catalog routes
+	// are then its own. Nil: coworkctl answers those routes itself and
+	// anything else under /api/ is a 404.
+	Upstream http.Handler
+	Log      *slog.Logger
 }
 
 type api struct{ Deps }
@@ -50,7 +57,21 @@ type api struct{ Deps }
 // Routes registers the API on mux.
 func Routes(mux *http.ServeMux, d Deps) {
 	a := &api{d}
-	mux.Handle("GET /api/sedi", a.wrap("sedi", a.sedi))
+	if d.Upstream == nil {
+		// The original backend's catalog routes, in its shapes. Behind
+		// --upstream the backend answers them: its rows carry fields and
+		// filters coworkctl's catalog does not keep.
+		mux.Handle("GET /api/sedi", a.wrap("sedi", a.sedi))
+		mux.Handle("GET /api/spazi", a.wrap("spazi", a.spazi))
+		mux.Handle("/api/", a.wrap("not_found", notFound))
+	} else {
+		mux.Handle("/", a.wrapUpstream(d.Upstream))
+	}
+	// Slot state is coworkctl's: the whole /api/slots/ tree stays here,
+	// so no slot route ever reaches a backend that no longer owns slots.
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		mux.Handle(m+" /api/slots/", a.wrap("not_found", notFound))
+	}
 	mux.Handle("GET /api/slots/{idSpazio}/{date}", a.wrap("slots", a.slots))
 	mux.Handle("POST /api/slots/{id}/hold", a.wrap("hold", a.requireUser(a.slotAction(actionHold))))
 	mux.Handle("POST /api/slots/{id}/book", a.wrap("book", a.requireUser(a.slotAction(actionBook))))
@@ -59,10 +80,7 @@ func Routes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /api/admin/emit", a.wrap("admin_emit", a.requireStaff(a.adminEmit)))
 	mux.Handle("POST /api/admin/slots/{id}/cancel", a.wrap("admin_cancel", a.requireStaff(a.cancelSlot)))
 	mux.Handle("GET /api/admin/slots/{idSpazio}/{date}/history", a.wrap("admin_history", a.requireStaff(a.history)))
-	mux.Handle("OPTIONS /api/", a.wrap("preflight", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	mux.Handle("/api/", a.wrap("not_found", func(w http.ResponseWriter, _ *http.Request) {
-		writeRefusal(w, http.StatusNotFound, protocol.RefusalNotFound)
-	}))
+	mux.Handle("OPTIONS /api/", a.wrap("preflight", func(w http.ResponseWriter, r *http.Request) { a.CORS.Preflight(w, r) }))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
@@ -78,6 +96,10 @@ func Routes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
 }
 
+func notFound(w http.ResponseWriter, _ *http.Request) {
+	writeRefusal(w, http.StatusNotFound, protocol.RefusalNotFound)
+}
+
 // statusRecorder remembers the status for metrics and logs.
 type statusRecorder struct {
 	http.ResponseWriter
@@ -89,11 +111,28 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection's flusher and
+// hijacker: the upstream proxy streams and upgrades through it.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// wrapUpstream counts and logs the proxied requests. CORS and body limits
+// are the proxy's own business (it rewrites the upstream's CORS headers).
+func (a *api) wrapUpstream(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		a.Metrics.HTTPRequests.WithLabelValues("upstream", strconv.Itoa(rec.status)).Inc()
+		a.Metrics.HTTPSeconds.WithLabelValues("upstream").Observe(time.Since(start).Seconds())
+		a.Log.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start), "upstream", true)
+	})
+}
+
 // wrap adds CORS, a body limit, metrics and a debug log line to a route.
 func (a *api) wrap(route string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		a.cors(w, r)
+		a.CORS.Apply(w.Header(), r.Header.Get("Origin"))
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		h(rec, r)
@@ -101,24 +140,6 @@ func (a *api) wrap(route string, h http.HandlerFunc) http.Handler {
 		a.Metrics.HTTPSeconds.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		a.Log.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
 	})
-}
-
-func (a *api) cors(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return
-	}
-	for _, o := range a.CORSOrigins {
-		if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
-			h := w.Header()
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Allow-Credentials", "true")
-			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-			h.Add("Vary", "Origin")
-			return
-		}
-	}
 }
 
 // bearer extracts and verifies the Authorization header. ok=false means
@@ -164,7 +185,36 @@ func (a *api) sedi(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, "catalog", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, protocol.SediResponse{Success: true, Data: wire.Sedi(cat)})
+	// The original answers a bare array (the page calls forEach on it)
+	// and filters by ?citta=.
+	out := wire.Sedi(cat)
+	if citta := r.URL.Query().Get("citta"); citta != "" {
+		out = slices.DeleteFunc(out, func(s protocol.Sede) bool { return s.Citta != citta })
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// spazi is the original's GET /api/spazi: a bare array of spazi, filtered
+// by ?id_sede= and ?tipologia= when given.
+func (a *api) spazi(w http.ResponseWriter, r *http.Request) {
+	cat, err := a.Catalog(r.Context())
+	if err != nil {
+		a.internal(w, "catalog", err)
+		return
+	}
+	q := r.URL.Query()
+	out := []protocol.Spazio{}
+	for _, s := range wire.Sedi(cat) {
+		if v := q.Get("id_sede"); v != "" && v != strconv.FormatInt(s.IDSede, 10) {
+			continue
+		}
+		for _, sp := range s.Spazi {
+			if v := q.Get("tipologia"); v == "" || v == sp.Tipologia {
+				out = append(out, sp)
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (a *api) slots(w http.ResponseWriter, r *http.Request) {

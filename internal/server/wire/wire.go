@@ -23,12 +23,13 @@ func Slots(g slots.Grid) []protocol.Slot {
 	for _, s := range g.Slots {
 		ps := protocol.Slot{
 			ID: s.Number, IDSlot: s.Number, IDSpazio: g.Spazio.ID, IDSede: g.Sede.ID, Date: g.Date,
-			Orario: orario(s.Start), Status: string(s.Status), Title: orario(s.Start) + " - " + orario(s.End),
+			Orario: orario(s.Start), Status: string(s.Status), Title: protocol.SlotTitle(string(s.Status), 0),
 		}
 		if !s.ExpiresAt.IsZero() {
 			exp := protocol.Timestamp(s.ExpiresAt)
 			mins := int(math.Ceil(s.ExpiresAt.Sub(g.At).Minutes()))
 			ps.ExpiresAt, ps.MinutesRemaining = &exp, &mins
+			ps.Title = protocol.SlotTitle(string(s.Status), mins)
 		}
 		if s.ReservationID != 0 {
 			id := s.ReservationID

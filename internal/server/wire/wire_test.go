@@ -228,7 +228,7 @@ func TestActionsGolden(t *testing.T) {
 // hours or spazi, which the wire spells out.
 func TestSedi(t *testing.T) {
 	sedi := append(slots.DemoCatalog(), slots.Sede{ID: 9, Nome: "Vuota", Citta: "Bari"})
-	golden(t, "sedi.json", protocol.SediResponse{Success: true, Data: wire.Sedi(sedi)})
+	golden(t, "sedi.json", wire.Sedi(sedi))
 }
 
 // TestSedeRoundTrip: a complete sede survives both directions, whichever
@@ -269,5 +269,5 @@ func ExampleSlots() {
 	b, _ := json.Marshal(wire.Slots(g))
 	fmt.Println(string(b))
 	// Output:
-	// [{"id":1,"id_slot":1,"id_spazio":1,"id_sede":1,"date":"2026-03-10","orario":"09:00","status":"occupied","title":"09:00 - 10:00","expires_at":"2026-03-10T08:10:00.000Z","minutes_remaining":10,"prenotazione_id":5}]
+	// [{"id":1,"id_slot":1,"id_spazio":1,"id_sede":1,"date":"2026-03-10","orario":"09:00","status":"occupied","title":"Slot occupato (10 min rimasti)","expires_at":"2026-03-10T08:10:00.000Z","minutes_remaining":10,"prenotazione_id":5}]
 }
