@@ -55,7 +55,10 @@ func stubBackend(t *testing.T) *httptest.Server {
 func TestNodePageLike(t *testing.T) {
 	node := requireNode(t)
 	backend := stubBackend(t)
-	srv := StartServer(t, ServerConfig{Args: []string{"--upstream", backend.URL}})
+	// The original backend signs tokens with issuer coworking-mio and
+	// audience coworking-mio-users: check both, as the README advises.
+	srv := StartServer(t, ServerConfig{Args: []string{"--upstream", backend.URL,
+		"--jwt-issuer", "coworking-mio", "--jwt-audience", "coworking-mio-users"}})
 	runNodeTests(t, node, srv, 15*time.Minute, nil, "isolated/page.test.mjs")
 }
 

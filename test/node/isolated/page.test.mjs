@@ -11,6 +11,13 @@ import { client, connected, token, uniqueUser, dateIn, api, slotAction, grid, Re
 const SPAZIO = 2;
 const SEDE = 1;
 
+// A token as the original backend's login signs it (same secret): its user
+// fields, issuer and audience; the server checks iss and aud.
+const pageToken = (id) => token(id, 'cliente', {
+  nome: 'Ada', cognome: 'Rossi', email: `u${id}@example.com`, telefono: null,
+  iss: 'coworking-mio', aud: 'coworking-mio-users',
+});
+
 /** BlindGrid is the page's view: slot number → status, from REST and events. */
 class BlindGrid {
   constructor(socket) {
@@ -66,7 +73,7 @@ describe('a client like the original slot page, through --upstream, default flag
     const date = dateIn(1);
     const me = uniqueUser(31);
     const other = uniqueUser(31);
-    const tok = token(me);
+    const tok = pageToken(me);
 
     const socket = client({ auth: { token: tok }, transports: ['websocket', 'polling'] });
     sockets.push(socket);
@@ -83,7 +90,7 @@ describe('a client like the original slot page, through --upstream, default flag
 
     // Another user holds 5 slots at once; the page sees them live.
     const theirs = await Promise.all([1, 2, 3, 4, 5].map((slot) =>
-      slotAction('hold', token(other), { slot, spazioId: SPAZIO, sedeId: SEDE, date })));
+      slotAction('hold', pageToken(other), { slot, spazioId: SPAZIO, sedeId: SEDE, date })));
     assert.deepEqual(theirs.map((r) => r.status), [200, 200, 200, 200, 200], JSON.stringify(theirs.map((r) => r.body)));
     await settle(page, date);
 
@@ -107,5 +114,16 @@ describe('a client like the original slot page, through --upstream, default flag
     const booking = await api('POST', '/api/prenotazioni', { token: tok, body: { id_spazio: SPAZIO, data_inizio: `${date}T13:00:00.000Z`, data_fine: `${date}T17:00:00.000Z` } });
     assert.equal(booking.status, 201);
     assert.equal(booking.body.id_prenotazione, 901);
+
+    // What an operator watches after the switch: proxied answers by status.
+    const metrics = await api('GET', '/metrics');
+    assert.match(metrics.text, /coworkctl_http_requests_total\{code="201",route="upstream"\} 1\b/);
+    assert.match(metrics.text, /coworkctl_holds_total\{result="ok"\} 14\b/);
+  });
+
+  test('a token of another issuer is refused, as the server checks iss and aud', async () => {
+    const wrong = token(uniqueUser(31), 'cliente', { iss: 'someone-else', aud: 'coworking-mio-users' });
+    const r = await slotAction('hold', wrong, { slot: 1, spazioId: SPAZIO, sedeId: SEDE, date: dateIn(2) });
+    assert.equal(r.status, 403);
   });
 });
