@@ -101,8 +101,9 @@ type Config struct {
 	WriteTimeout time.Duration
 	// Transports allowed, of "polling" and "websocket". [both]
 	Transports []string
-	// AllowOrigin decides CORS for polling and the websocket origin check;
-	// nil allows requests without Origin or with the request's own host.
+	// AllowOrigin decides CORS for polling and the websocket origin check
+	// of other origins; requests without Origin or with the request's own
+	// host are always allowed, and nil allows no other origin.
 	AllowOrigin func(origin string) bool
 	// AllowRequest can refuse a handshake (a request without sid) before
 	// a session is made, e.g. for connection caps; a *RequestError sets
@@ -236,13 +237,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// originAllowed is the CORS and websocket origin check.
+// originAllowed is the CORS and websocket origin check. An Origin naming
+// the request's own host is a same-origin page (one served by this server
+// or through its proxy), never refused: the allow-list is for other
+// origins.
 func (s *Server) originAllowed(origin, host string) bool {
-	if s.cfg.AllowOrigin != nil {
-		return s.cfg.AllowOrigin(origin)
+	if u, err := url.Parse(origin); err == nil && u.Host != "" && strings.EqualFold(u.Host, host) {
+		return true
 	}
-	u, err := url.Parse(origin)
-	return err == nil && strings.EqualFold(u.Host, host)
+	return s.cfg.AllowOrigin != nil && s.cfg.AllowOrigin(origin)
 }
 
 // handshake opens a session on either transport.

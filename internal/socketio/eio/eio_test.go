@@ -657,6 +657,36 @@ func TestUnwritten(t *testing.T) {
 	}
 }
 
+// TestSameOriginAlwaysAllowed: a page served from the server's own host
+// (an Origin naming the request's Host) is not a cross-origin request, so
+// an allow-list that does not name it must not refuse it, on polling and
+// websocket alike; another origin still is.
+func TestSameOriginAlwaysAllowed(t *testing.T) {
+	h := newHarness(t, Config{AllowOrigin: func(string) bool { return false }}, false)
+	host := strings.SplitN(h.url, "/", 4)[2] // 127.0.0.1:port
+	for _, tt := range []struct {
+		origin string
+		status int
+	}{{"http://" + host, http.StatusOK}, {"https://" + host, http.StatusOK}, {"http://evil.example", http.StatusForbidden}} {
+		req, _ := http.NewRequest(http.MethodGet, h.url+"&transport=polling", nil)
+		req.Header.Set("Origin", tt.origin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("polling handshake from %s = %d, want %d", tt.origin, resp.StatusCode, tt.status)
+		}
+	}
+	hdr := http.Header{"Origin": {"http://" + host}}
+	conn, _, _, err := (ws.Dialer{Header: ws.HandshakeHeaderHTTP(hdr)}).Dial(context.Background(), "ws"+strings.TrimPrefix(h.url, "http")+"&transport=websocket")
+	if err != nil {
+		t.Fatalf("same-origin websocket refused: %v", err)
+	}
+	conn.Close()
+}
+
 func TestCORS(t *testing.T) {
 	h := newHarness(t, Config{AllowOrigin: func(o string) bool { return o == "https://app.example" }}, false)
 	req, _ := http.NewRequest(http.MethodOptions, h.url+"&transport=polling", nil)
