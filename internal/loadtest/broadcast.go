@@ -1,0 +1,103 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coworkctl/coworkctl/internal/client"
+)
+
+// broadcastBody builds the admin emit body for sequence seq without
+// encoding/json: the payload is the generator's, so its layout is known.
+func (r *runner) broadcastBody(buf []byte, seq int, scheduledUS int64, sp Space) []byte {
+	buf = append(buf, `{"event":`...)
+	buf = strconv.AppendQuote(buf, r.cfg.Event)
+	buf = append(buf, `,"spazioId":`...)
+	buf = strconv.AppendInt(buf, sp.SpazioID, 10)
+	buf = append(buf, `,"sedeId":`...)
+	buf = strconv.AppendInt(buf, sp.SedeID, 10)
+	buf = append(buf, `,"data":{`...)
+	dataStart := len(buf) - 1
+	buf = append(buf, seqKey...)
+	buf = strconv.AppendInt(buf, int64(seq), 10)
+	buf = append(buf, ',')
+	buf = append(buf, tsKey...)
+	buf = strconv.AppendInt(buf, scheduledUS, 10)
+	buf = append(buf, `,"pad":"`...)
+	// Pad the data object up to the requested size.
+	if pad := r.cfg.Payload - (len(buf) - dataStart) - 2; pad > 0 {
+		buf = append(buf, bytes.Repeat([]byte{'x'}, pad)...)
+	}
+	buf = append(buf, `"}}`...)
+	return buf
+}
+
+// broadcast sends Rate messages per second until tctx ends. Each message
+// carries its scheduled send time, not the time the request went out, so
+// a slow endpoint shows up as latency instead of silently lowering the
+// rate (no coordinated omission).
+func (r *runner) broadcast(tctx, ctx context.Context, staff *client.REST, start time.Time, sem chan struct{}, wg *sync.WaitGroup) {
+	total := messagesIn(r.cfg.Rate, r.cfg.Duration)
+	for seq := 0; seq < total; seq++ {
+		at := scheduled(start, seq, r.cfg.Rate)
+		if !waitTurn(tctx, at, sem) {
+			return
+		}
+		sp := r.spaces[seq%len(r.spaces)]
+		body := r.broadcastBody(make([]byte, 0, r.cfg.Payload+160), seq, int64(at.Sub(r.epoch)/time.Microsecond), sp)
+		r.ledger.Expect(seq, int(r.members[seq%len(r.spaces)].Load()))
+		r.sent.Add(1)
+		r.timeline.count(countSent, time.Now())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			t0 := time.Now()
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if _, err := staff.AdminEmitRaw(rctx, body); err != nil {
+				r.ledger.Fail(seq)
+				r.fail(errorKind("broadcast", err))
+				return
+			}
+			r.adminH.Record(time.Since(t0))
+		}()
+	}
+}
+
+// scheduled is when event n of a schedule of rate per second is due.
+func scheduled(start time.Time, n int, rate float64) time.Time {
+	return start.Add(time.Duration(float64(n) / rate * float64(time.Second)))
+}
+
+// waitTurn sleeps until at, then takes a slot of sem; false when tctx
+// ended first (the traffic phase is over).
+func waitTurn(tctx context.Context, at time.Time, sem chan struct{}) bool {
+	if d := time.Until(at); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-tctx.Done():
+			return false
+		}
+	}
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-tctx.Done():
+		return false
+	}
+}
+
+// messagesIn is how many events a schedule of rate per second sends in d:
+// one at t=0 and then every 1/rate, strictly before d.
+func messagesIn(rate float64, d time.Duration) int {
+	n := rate * d.Seconds()
+	if c := math.Ceil(n); c-n > 1e-9 {
+		return int(c)
+	}
+	return int(math.Round(n))
+}
