@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +27,30 @@ import (
 // that plays the backend (sessions in UTC, as its server ran).
 func backendDB(t *testing.T, pg, own string) (string, *pgxpool.Pool) {
 	t.Helper()
-	dsn := freshSchema(t, pg)
+	return loadBackend(t, freshSchema(t, pg), pg, own)
+}
+
+// backendDBB is backendDB for benchmarks.
+func backendDBB(b *testing.B, pg, own string) (string, *pgxpool.Pool) {
+	schema := fmt.Sprintf("cw_bench_%d", time.Now().UnixNano())
+	conn, err := pgx.Connect(context.Background(), pg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "CREATE SCHEMA "+schema); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if conn, err := pgx.Connect(context.Background(), pg); err == nil {
+			_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+			_ = conn.Close(context.Background())
+		}
+	})
+	return loadBackend(b, pg+"&search_path="+schema, pg, own)
+}
+
+func loadBackend(t testing.TB, dsn, pg, own string) (string, *pgxpool.Pool) {
 	fixture, err := os.ReadFile("../store/mio/testdata/backend.sql")
 	if err != nil {
 		t.Fatal(err)
@@ -252,4 +276,113 @@ func TestMioLayoutTwoNodes(t *testing.T) {
 		}
 		us[i].mu.Unlock()
 	}
+}
+
+// BenchmarkExternalCommitToSlotUpdate measures the delay from the commit
+// of a row written by the backend (an INSERT as its booking flow makes)
+// to the slot_update reaching a client of each of two nodes (PostgreSQL
+// and Redis): b.N commits, one at a time, each on its own slot.
+func BenchmarkExternalCommitToSlotUpdate(b *testing.B) {
+	pg, rd := os.Getenv("COWORK_TEST_POSTGRES_URL"), os.Getenv("COWORK_TEST_REDIS_URL")
+	if pg == "" || rd == "" {
+		b.Skip("needs COWORK_TEST_POSTGRES_URL and COWORK_TEST_REDIS_URL")
+	}
+	own := fmt.Sprintf("cw_own_%d", time.Now().UnixNano())
+	dsn, backend := backendDBB(b, pg, own)
+	prefix := fmt.Sprintf("cwbench-%d", time.Now().UnixNano())
+	var bases []string
+	for _, node := range []string{"node-a", "node-b"} {
+		srv, err := server.New(server.Config{
+			Addr: "127.0.0.1:0", DB: dsn, DBLayout: server.LayoutCoworkingMio, DBOwnSchema: own,
+			Redis: rd, RedisPrefix: prefix, JWTSecret: secret, Location: time.UTC, Realtime: realtime.Config{NodeID: node},
+		}, testLogger())
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Run(ctx) }()
+		b.Cleanup(func() { cancel(); <-done })
+		bases = append(bases, "http://"+<-srv.Addr())
+	}
+	ctx := context.Background()
+	date := tomorrow()
+	day, _ := time.Parse(protocol.DateLayout, date)
+	var us [2]*updates
+	for i, base := range bases {
+		tok, err := auth.Issue(auth.IssueOptions{Secret: []byte(secret), UserID: int64(10 + i), Role: auth.RoleCliente})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := client.Dial(ctx, client.SocketOptions{Server: base, Token: tok})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		us[i] = &updates{}
+		us[i].collect(s)
+		if ack, err := s.JoinSpace(ctx, 1, 1, date); err != nil || !ack.Success {
+			b.Fatalf("join: %v %+v", err, ack)
+		}
+	}
+	delays := [2][]time.Duration{}
+	b.ResetTimer()
+	for i := range b.N {
+		// Slot 1–9 of successive days would leave the joined grid; stay on
+		// its date and free the slot again after each round.
+		slot := 1 + i%9
+		start := day.Add(time.Duration(8+slot) * time.Hour)
+		var id int64
+		if err := backend.QueryRow(ctx, `INSERT INTO Prenotazione (id_utente, id_spazio, data_inizio, data_fine, stato)
+			VALUES (2, 1, $1, $2, 'confermata') RETURNING id_prenotazione`, start, start.Add(time.Hour)).Scan(&id); err != nil {
+			b.Fatal(err)
+		}
+		committed := time.Now()
+		for n := range us {
+			for {
+				if at := us[n].nthAt(2*i, slot); !at.IsZero() {
+					delays[n] = append(delays[n], at.Sub(committed))
+					break
+				}
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+		if _, err := backend.Exec(ctx, `DELETE FROM Prenotazione WHERE id_prenotazione = $1`, id); err != nil {
+			b.Fatal(err)
+		}
+		for n := range us {
+			for us[n].nthAt(2*i+1, slot).IsZero() {
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}
+	b.StopTimer()
+	for n, ds := range delays {
+		slices.Sort(ds)
+		p := func(q float64) float64 { return float64(ds[int(q*float64(len(ds)-1))].Microseconds()) / 1000 }
+		b.ReportMetric(p(0.5), fmt.Sprintf("node%d-p50-ms", n))
+		b.ReportMetric(p(0.99), fmt.Sprintf("node%d-p99-ms", n))
+		b.ReportMetric(float64(ds[len(ds)-1].Microseconds())/1000, fmt.Sprintf("node%d-max-ms", n))
+	}
+}
+
+// nthAt is when the client got its n-th slot_update (0-based) if it was
+// for slot, zero before.
+func (u *updates) nthAt(n, slot int) time.Time {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	k := 0
+	for _, e := range u.list {
+		if e.name != protocol.EventSlotUpdate {
+			continue
+		}
+		if k == n {
+			if e.slot != slot {
+				panic(fmt.Sprintf("update %d is for slot %d, want %d", n, e.slot, slot))
+			}
+			return e.at
+		}
+		k++
+	}
+	return time.Time{}
 }

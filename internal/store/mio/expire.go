@@ -113,7 +113,8 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) ([]slots.Reservati
 		rows, err := tx.Query(ctx, `
 			UPDATE Prenotazione p SET stato = 'scaduta', scadenza_slot = NULL
 			FROM (SELECT id_prenotazione, scadenza_slot FROM Prenotazione
-			      WHERE stato = 'in attesa' AND scadenza_slot IS NOT NULL AND scadenza_slot <= $1 FOR UPDATE) d
+			      WHERE stato = 'in attesa' AND scadenza_slot IS NOT NULL AND scadenza_slot <= $1
+			      ORDER BY id_prenotazione FOR UPDATE) d -- one lock order for every sweeper
 			WHERE p.id_prenotazione = d.id_prenotazione
 			RETURNING p.id_prenotazione, p.id_utente, p.id_spazio, 'in attesa', d.scadenza_slot, p.data_inizio, p.data_fine, p.data_creazione`,
 			now.UTC())

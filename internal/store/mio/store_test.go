@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -383,4 +384,67 @@ func TestUnknownUserAndSpazio(t *testing.T) {
 	wantErr(t, "hold by a user not in Utente", err, slots.ErrBadInput)
 	_, err = s.Hold(ctx, slots.SlotKey{SpazioID: 77, SedeID: 1, Date: day, Slot: 2}, as(1), t0, t0.Add(ttl), 0)
 	wantErr(t, "hold on an unknown spazio", err, slots.ErrSpazioNotFound)
+}
+
+// TestExpireDueExactlyOnce: two nodes sweeping at once expire each lapsed
+// hold once between them, a multi-hour row of the backend included (one
+// expiry per slot it frees), and versions stay consecutive per grid.
+func TestExpireDueExactlyOnce(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	nodes := []*Store{e.install(), e.open()}
+	want := map[string]bool{}
+	for sp := int64(1); sp <= 2; sp++ {
+		for n := 1; n <= 6; n++ {
+			if _, err := nodes[0].Hold(ctx, key(sp, n), as(1), t0, t0.Add(ttl), 0); err != nil {
+				t.Fatal(err)
+			}
+			want[fmt.Sprintf("%d/%d", sp, n)] = true
+		}
+	}
+	// The booking flow's lapsed row over 15:00–18:00 of spazio 1: slots 7–9.
+	e.exec(`INSERT INTO Prenotazione (id_utente, id_spazio, data_inizio, data_fine, stato, scadenza_slot, durata_ore)
+		VALUES (2, 1, $1, $2, 'in attesa', $3, 3)`, at(15), at(18), t0.Add(time.Minute))
+	for n := 7; n <= 9; n++ {
+		want[fmt.Sprintf("1/%d", n)] = true
+	}
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		got = map[string]int{}
+		vs  = map[int64][]int64{}
+	)
+	for _, s := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			due, err := s.ExpireDue(ctx, t0.Add(time.Hour))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, r := range due {
+				got[fmt.Sprintf("%d/%d", r.Key.SpazioID, r.Key.Slot)]++
+				vs[r.Key.SpazioID] = append(vs[r.Key.SpazioID], r.Version)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(got) != len(want) {
+		t.Fatalf("expired %v, want %v", got, want)
+	}
+	for k, n := range got {
+		if n != 1 || !want[k] {
+			t.Fatalf("slot %s expired %d times", k, n)
+		}
+	}
+	// Spazio 1: 6 holds (v1–6), then 9 expiries (v7–15); spazio 2: 6 and 6.
+	for sp, n := range map[int64]int64{1: 15, 2: 12} {
+		slices.Sort(vs[sp])
+		if int64(len(vs[sp])) != n-6 || vs[sp][0] != 7 || vs[sp][len(vs[sp])-1] != n {
+			t.Fatalf("spazio %d expiry versions %v", sp, vs[sp])
+		}
+	}
 }
