@@ -34,11 +34,12 @@ type fakeBackend struct {
 	lastHdr  atomic.Pointer[http.Header]
 	lastPath atomic.Pointer[string]
 	sseGo    chan struct{}
+	ndGo     chan struct{}
 }
 
 func newFakeBackend(t *testing.T) *fakeBackend {
 	t.Helper()
-	b := &fakeBackend{sseGo: make(chan struct{})}
+	b := &fakeBackend{sseGo: make(chan struct{}), ndGo: make(chan struct{})}
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.hits.Add(1)
 		h := r.Header.Clone()
@@ -68,6 +69,18 @@ func newFakeBackend(t *testing.T) *fakeBackend {
 				return
 			}
 			_, _ = io.WriteString(w, "data: second\n\n")
+		case "/api/export":
+			// A streamed download that is not server-sent events: only a
+			// proxy that flushes every write delivers the first line now.
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			_, _ = io.WriteString(w, "{\"n\":1}\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-b.ndGo:
+			case <-r.Context().Done():
+				return
+			}
+			_, _ = io.WriteString(w, "{\"n\":2}\n")
 		case "/ws":
 			conn, _, _, err := ws.UpgradeHTTP(r, w)
 			if err != nil {
@@ -168,6 +181,21 @@ func TestUpstreamRoutes(t *testing.T) {
 			t.Errorf("%s: Access-Control-Allow-Origin = %q, want once https://app.example", p.path, got)
 		}
 	}
+	// An origin not on the list gets none of the backend's CORS headers
+	// (it sends "*"): coworkctl's policy is the only one.
+	req, _ := http.NewRequest(http.MethodGet, h.base+"/api/sedi", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for k := range resp.Header {
+		if strings.HasPrefix(k, "Access-Control-") {
+			t.Errorf("answer to a foreign origin carries %s: %q", k, resp.Header.Values(k))
+		}
+	}
+
 	// The original's answer, untouched: its fields, not coworkctl's catalog.
 	_, body, _ := h.call("GET", "/api/sedi", "", nil)
 	list, _ := body["_list"].([]any)
@@ -237,6 +265,18 @@ func TestUpstreamStreams(t *testing.T) {
 	if !strings.Contains(string(rest), "data: second") {
 		t.Fatalf("second event missing: %q", rest)
 	}
+
+	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, h.base+"/api/export", nil)
+	nd, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nd.Body.Close()
+	ndr := bufio.NewReader(nd.Body)
+	if line, err := ndr.ReadString('\n'); err != nil || line != "{\"n\":1}\n" {
+		t.Fatalf("first streamed line = %q, %v (not flushed?)", line, err)
+	}
+	close(b.ndGo)
 
 	conn, _, _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(h.base, "http")+"/ws")
 	if err != nil {
