@@ -65,6 +65,11 @@ func (c *swapConn) JoinSpace(ctx context.Context, spazioID, sedeID int64, date s
 	return c.current().JoinSpace(ctx, spazioID, sedeID, date)
 }
 
+// LeaveSpace leaves on the current socket (s: the old sede's rooms).
+func (c *swapConn) LeaveSpace(ctx context.Context, spazioID, sedeID int64) (protocol.Ack, error) {
+	return c.current().LeaveSpace(ctx, spazioID, sedeID)
+}
+
 // Latency probes the current socket.
 func (c *swapConn) Latency(ctx context.Context) (time.Duration, error) {
 	return c.current().Latency(ctx)

@@ -282,11 +282,15 @@ func (l EventLog) View() string {
 			parts = append(parts, l.st.Bold.Render("filter /"+l.filter))
 		}
 		shown := len(l.Entries())
-		pos := "following"
-		if !l.follow {
-			pos = fmt.Sprintf("scrolled %d%%", int(l.vp.ScrollPercent()*100))
+		// Paused says itself; "following" would contradict it.
+		pos := " · following"
+		switch {
+		case l.paused:
+			pos = ""
+		case !l.follow:
+			pos = fmt.Sprintf(" · scrolled %d%%", int(l.vp.ScrollPercent()*100))
 		}
-		parts = append(parts, l.st.Dim.Render(fmt.Sprintf("%d/%d events · %s", shown, len(l.entries), pos)))
+		parts = append(parts, l.st.Dim.Render(fmt.Sprintf("%d/%d events%s", shown, len(l.entries), pos)))
 		status = strings.Join(parts, " ")
 	}
 	body := l.vp.View()

@@ -24,7 +24,9 @@ func (g Grid) layout(ncols int) (nameW, cellW int) {
 	for _, r := range g.rows {
 		full = max(full, lipgloss.Width(g.rowLabel(r)))
 	}
-	full = min(full, 20)
+	// Long names (a sede's name before the spazio's when several sedi
+	// are shown) take what the columns leave, up to 40 cells.
+	full = min(full, 40)
 	for _, c := range []struct{ cw, minName int }{{5, minName5}, {3, minName3}} {
 		room := g.width - 1 - ncols*(c.cw+1) - occW
 		if room >= min(full, c.minName) {
@@ -208,7 +210,7 @@ func (g Grid) legend(cw int) string {
 	held := g.st.Occupied.Render("14m59") + " held, time left"
 	switch cw {
 	case 3:
-		held = g.st.Occupied.Render("15m") + " held, min left"
+		held = g.st.Occupied.Render("14m") + " held, min left"
 	case 1:
 		held = g.st.Occupied.Render("o") + " held"
 	}
@@ -239,37 +241,33 @@ func (g Grid) cellLook(r *gridRow, c *cell, cw int) (string, lipgloss.Style) {
 }
 
 // countdown formats the time left of a hold for a cell of width cw, in
-// units ("14m59", "9m05s", "42s", "1h40m") so that it never reads as
-// the time of day of the column above it.
+// one format that never reads as the time of day of the column above it
+// and never rounds up (a hold shows 14m11 until 14m11 are left, then
+// 14m10): minutes and seconds "14m11" (cw 5), whole minutes "14m" (cw 3,
+// seconds "42s" in the last minute), hours "1h40" past 99 minutes.
 func countdown(expires, now time.Time, cw int) string {
 	if expires.IsZero() {
 		return "held"[:min(4, cw)]
 	}
-	left := max(expires.Sub(now), 0)
-	secs := int((left + time.Second - 1) / time.Second) // round up: 0s only when expired
+	secs := int(max(expires.Sub(now), 0) / time.Second)
 	switch {
 	case cw >= 5:
 		switch {
-		case secs < 60:
-			return fmt.Sprintf("%ds", secs)
-		case secs < 10*60:
-			return fmt.Sprintf("%dm%02ds", secs/60, secs%60)
 		case secs < 100*60:
 			return fmt.Sprintf("%dm%02d", secs/60, secs%60)
-		case secs < 10*3600:
-			return fmt.Sprintf("%dh%02dm", secs/3600, secs%3600/60)
+		case secs < 100*3600:
+			return fmt.Sprintf("%dh%02d", secs/3600, secs%3600/60)
 		default:
 			return fmt.Sprintf("%dh", secs/3600)
 		}
 	case cw >= 3:
-		mins := (secs + 59) / 60
 		switch {
 		case secs < 60:
 			return fmt.Sprintf("%ds", secs)
-		case mins < 100:
-			return fmt.Sprintf("%dm", mins)
+		case secs < 100*60:
+			return fmt.Sprintf("%dm", secs/60)
 		default:
-			return fmt.Sprintf("%dh", mins/60)
+			return fmt.Sprintf("%dh", secs/3600)
 		}
 	default:
 		return "o"

@@ -56,6 +56,13 @@ func (k KeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{day, cell, detail, cancel, overview, k.Help, k.Quit}
 }
 
+// OverviewHelp is the hint bar of the overview: its own keys only.
+func (k KeyMap) OverviewHelp() []key.Binding {
+	back := key.NewBinding(key.WithKeys("o", "esc"), key.WithHelp("o/esc", "back to the grid"))
+	day := key.NewBinding(key.WithKeys("[", "]"), key.WithHelp("[ ]", "day"))
+	return []key.Binding{back, day, k.Sede, k.Help, k.Quit}
+}
+
 // FullHelp is the `?` screen, one column per group.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{

@@ -113,6 +113,8 @@ type Model struct {
 	rttSentAt    time.Time
 	unresponsive bool
 	quitting     bool
+	// chosen are the spaces watch started with (s comes back to them).
+	chosen []Space
 	// tokenInput is the open T prompt; nil when closed.
 	tokenInput *lineInput
 	// status is the last answer to something the user did, shown in
@@ -155,6 +157,7 @@ func New(cfg Config) Model {
 	}
 	m := Model{cfg: cfg, st: &st, keys: keys, help: h, now: now, reload: map[string]bool{},
 		token: tokenWatch{exp: cfg.TokenExpires, loc: cfg.Location}}
+	m.chosen = cfg.Spaces
 	m.grid = NewGrid(m.st, cfg.Spaces, cfg.Date, now, cfg.Location)
 	m.stats = NewStats(m.st, rooms, now, cfg.Location)
 	m.stats.SetTokenExpiry(cfg.TokenExpires)
@@ -355,6 +358,11 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	}
 	if k.Type == tea.KeyRunes && (len(k.Runes) > 1 || k.Paste) {
 		return m.keys1by1(k)
+	}
+	if k.Type == tea.KeyEsc && k.Alt {
+		// Two escapes read together arrive as alt+esc: each is one esc.
+		esc := tea.KeyMsg{Type: tea.KeyEsc}
+		return tea.Batch(m.key(esc), m.key(esc))
 	}
 	if m.log.Filtering() {
 		return m.log.Update(k)

@@ -82,7 +82,9 @@ func (o *Overview) Update(msg tea.Msg) tea.Cmd {
 }
 
 // Title is the box title.
-func (o Overview) Title() string { return "All sedi " + o.date }
+func (o Overview) Title() string {
+	return fmt.Sprintf("All sedi %s · watched spaces live, others polled every %ds", o.date, overviewEvery)
+}
 
 func (o Overview) count(room string) Occupancy {
 	if c, ok := o.live[room]; ok && c.Known {
@@ -245,19 +247,18 @@ func occupancyOf(l protocol.SlotsList) Occupancy {
 // nextSede (s) shows the catalog's next sede: its spaces become the rows,
 // their rooms are joined for the shown date and the old ones left.
 func (m *Model) nextSede() tea.Cmd {
-	if len(m.cfg.Sedi) < 2 {
-		m.note("sede", "only one sede in the catalog")
+	views := m.sedeViews()
+	if len(views) < 2 {
+		m.tell("sede", "only one sede in the catalog")
 		return nil
 	}
 	cur := 0
-	if len(m.cfg.Spaces) > 0 {
-		for i, se := range m.cfg.Sedi {
-			if se.ID == m.cfg.Spaces[0].SedeID {
-				cur = i
-			}
+	for i, v := range views {
+		if sameSpaces(v.Spaces, m.cfg.Spaces) {
+			cur = i
 		}
 	}
-	next := m.cfg.Sedi[(cur+1)%len(m.cfg.Sedi)]
+	next := views[(cur+1)%len(views)]
 	old := m.cfg.Spaces
 	m.cfg.Spaces = next.Spaces
 	date := m.grid.Date()
@@ -269,7 +270,7 @@ func (m *Model) nextSede() tea.Cmd {
 	m.stats.SetRooms(rooms)
 	m.detailOpen = false
 	m.layout()
-	m.note("sede", "showing "+next.Name)
+	m.tell("sede", "showing "+next.Name)
 	if m.cfg.Conn == nil {
 		return nil
 	}
@@ -291,4 +292,34 @@ func (m *Model) nextSede() tea.Cmd {
 		}
 		return JoinedMsg{Date: date}
 	}
+}
+
+// sedeViews are what s cycles through: the spaces watch started with,
+// when they are not one whole sede (several sedi, or some spazi of one),
+// then every sede of the catalog.
+func (m *Model) sedeViews() []Sede {
+	var views []Sede
+	custom := len(m.chosen) > 0
+	for _, se := range m.cfg.Sedi {
+		if sameSpaces(se.Spaces, m.chosen) {
+			custom = false
+		}
+	}
+	if custom {
+		views = append(views, Sede{Name: "the spaces watch started with", Spaces: m.chosen})
+	}
+	return append(views, m.cfg.Sedi...)
+}
+
+// sameSpaces reports whether a and b are the same rooms in the same order.
+func sameSpaces(a, b []Space) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Room() != b[i].Room() {
+			return false
+		}
+	}
+	return true
 }

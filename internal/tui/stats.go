@@ -83,6 +83,14 @@ func (s Stats) TokenExpired() bool { return !s.tokenExp.IsZero() && !s.now.Befor
 
 func (s Stats) clock(t time.Time) string { return t.In(s.loc).Format("15:04:05") }
 
+// dayClock is clock with the day in front when t is not today.
+func (s Stats) dayClock(t time.Time) string {
+	if t.In(s.loc).Format("20060102") == s.now.In(s.loc).Format("20060102") {
+		return s.clock(t)
+	}
+	return t.In(s.loc).Format("2 Jan 15:04")
+}
+
 // SetSize sets the inside of the panel.
 func (s *Stats) SetSize(w, h int) { s.width, s.height = w, h }
 
@@ -372,11 +380,11 @@ func (s Stats) tokenLine() string {
 	case s.tokenExp.IsZero():
 		return ""
 	case s.TokenExpired():
-		return s.st.Bad.Render("expired " + s.clock(s.tokenExp))
+		return s.st.Bad.Render("expired " + s.dayClock(s.tokenExp))
 	case s.tokenExp.Sub(s.now) <= TokenWarnBefore:
 		return s.st.Warn.Render("expires in " + shortDur(s.tokenExp.Sub(s.now)))
 	default:
-		return "expires " + s.clock(s.tokenExp)
+		return "expires " + s.dayClock(s.tokenExp)
 	}
 }
 

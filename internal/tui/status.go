@@ -23,6 +23,9 @@ func (m Model) bottomLine() string {
 	case m.status != "" && m.now.Sub(m.statusAt) < statusFor:
 		return fit(m.st.Warn.Render("› ")+m.status, m.width)
 	}
+	if m.showOverview && !m.showHelp {
+		return fit(m.help.ShortHelpView(m.keys.OverviewHelp()), m.width)
+	}
 	return fit(m.help.ShortHelpView(m.keys.ShortHelp()), m.width)
 }
 
