@@ -85,11 +85,13 @@ func (c *redisCluster) Close() { _ = c.client.Close() }
 // client is closed only after it returns.
 func (c *redisCluster) RunHeartbeat(ctx context.Context, hub *realtime.Hub) error {
 	key := c.nodeKey + hub.Stats().NodeID
+	var failing heartbeatLog
 	beat := func() {
 		st := hub.Stats()
 		b, _ := json.Marshal(protocol.NodeStats{NodeID: st.NodeID, Sockets: st.Sockets, UptimeSeconds: int64(st.Uptime.Seconds())})
-		if err := c.client.Set(ctx, key, b, nodeKeyTTL).Err(); err != nil && ctx.Err() == nil {
-			c.log.Warn("node heartbeat failed", "err", err)
+		err := c.client.Set(ctx, key, b, nodeKeyTTL).Err()
+		if ctx.Err() == nil {
+			failing.beat(c.log, err)
 		}
 	}
 	t := time.NewTicker(nodeBeat)
@@ -107,6 +109,25 @@ func (c *redisCluster) RunHeartbeat(ctx context.Context, hub *realtime.Hub) erro
 		case <-t.C:
 			beat()
 		}
+	}
+}
+
+// heartbeatLog reports a streak of failed heartbeats once when it starts
+// and once when it ends, not every beat: during a Redis outage the
+// adapter already logs the outage, with reminders.
+type heartbeatLog struct{ failures int }
+
+func (h *heartbeatLog) beat(log *slog.Logger, err error) {
+	switch {
+	case err != nil && h.failures == 0:
+		log.Warn("node heartbeat failed; other nodes' stats miss this node until it works again", "err", err)
+		h.failures++
+	case err != nil:
+		log.Debug("node heartbeat failed", "err", err)
+		h.failures++
+	case h.failures > 0:
+		log.Info("node heartbeat works again", "failed_beats", h.failures)
+		h.failures = 0
 	}
 }
 
