@@ -221,7 +221,7 @@ func (c *Conn) open(p []byte) (openPacket, error) {
 	}
 	c.sid = op.SID
 	if pt, ok := c.tr.(*pollTransport); ok {
-		pt.sid = op.SID
+		pt.setSID(op.SID)
 	}
 	// A margin over the server's own bound, so its close wins the race.
 	c.heartbeat = time.Duration(op.PingInterval+op.PingTimeout)*time.Millisecond + 5*time.Second

@@ -162,9 +162,10 @@ func (t *wsTransport) close() error { return t.ws.Close() }
 // by a record separator, POSTs carry ours. Engine.IO forbids overlapping
 // POSTs of one session; the Conn's send lock keeps them apart.
 type pollTransport struct {
-	hc  *http.Client
-	ep  *endpoint
-	sid string
+	hc     *http.Client
+	ep     *endpoint
+	sid    string
+	sidURL string // see setSID
 
 	cancel atomic.Pointer[context.CancelFunc]
 	closed atomic.Bool
@@ -183,27 +184,42 @@ func (t *pollTransport) do(req *http.Request) ([]byte, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	// Polls (one at a time, on the reader) reuse their buffer; POSTs,
-	// from any goroutine, read their small answer into their own.
-	buf := &bytes.Buffer{}
-	if req.Method == http.MethodGet {
-		buf = bytes.NewBuffer(t.body[:0])
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, &HTTPError{StatusCode: resp.StatusCode, Body: string(body)}
 	}
+	if req.Method != http.MethodGet {
+		// A POST's answer is "ok"; drain it so the connection is reused.
+		_, err := io.Copy(io.Discard, resp.Body)
+		return nil, err
+	}
+	// Polls run one at a time, on the reader: they reuse one buffer.
+	buf := bytes.NewBuffer(t.body[:0])
 	if _, err := buf.ReadFrom(resp.Body); err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, &HTTPError{StatusCode: resp.StatusCode, Body: buf.String()}
+	t.body = buf.Bytes()
+	return t.body, nil
+}
+
+// setSID fixes the session's polling URL, built once: every poll and
+// POST uses it. It runs before the reader starts.
+func (t *pollTransport) setSID(sid string) {
+	t.sid = sid
+	t.sidURL = t.ep.url(TransportPolling, sid)
+}
+
+// url is the session's polling URL, or the handshake's before it.
+func (t *pollTransport) url() string {
+	if t.sidURL == "" {
+		return t.ep.url(TransportPolling, "")
 	}
-	if req.Method == http.MethodGet {
-		t.body = buf.Bytes()
-	}
-	return buf.Bytes(), nil
+	return t.sidURL
 }
 
 // get polls once and splits the payload into packets.
 func (t *pollTransport) get(ctx context.Context) ([][]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.ep.url(TransportPolling, t.sid), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +239,7 @@ func (t *pollTransport) get(ctx context.Context) ([][]byte, error) {
 func (t *pollTransport) send(pkt []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.ep.url(TransportPolling, t.sid), bytes.NewReader(pkt))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url(), bytes.NewReader(pkt))
 	if err != nil {
 		return err
 	}
