@@ -140,7 +140,7 @@ func TestDescribeConnectError(t *testing.T) {
 		err  error
 		want string
 	}{
-		{&sioclient.ConnectError{Message: "Token non valido", Data: json.RawMessage(`{"code":"AUTH_INVALID"}`)}, "server rejected the token: Token non valido (AUTH_INVALID)"},
+		{&sioclient.ConnectError{Message: "Token non valido", Data: map[string]any{"code": "AUTH_INVALID"}}, "server rejected the token: Token non valido (AUTH_INVALID)"},
 		{refused, "cannot reach http://x: connection refused"},
 		{&net.DNSError{Name: "nohost", Err: "no such host"}, "connect to http://x: lookup nohost: no such host"},
 		{context.DeadlineExceeded, "could not connect to http://x within 2s"},

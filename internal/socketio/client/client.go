@@ -2,10 +2,10 @@
 // packet codec our server uses (internal/socketio/parser). It speaks
 // websocket and long-polling, upgrades polling to websocket, sends auth,
 // query and headers, emits with and without acknowledgements and reports
-// the server's refusal as one *ConnectError. It does not reconnect (a
-// supervisor above it does), answer acknowledgements the server asks for,
-// multiplex namespaces (one connection joins one namespace) or carry
-// binary attachments.
+// the server's refusal as a *ConnectError, the type our server sends. It
+// does not reconnect (a supervisor above it does), answer acknowledgements
+// the server asks for, multiplex namespaces (one connection joins one
+// namespace) or carry binary attachments.
 //
 // One connection costs one reader goroutine and a few kilobytes, so a
 // load generator can hold thousands of them on a small machine. The
@@ -146,8 +146,8 @@ type openPacket struct {
 }
 
 // Dial opens a connection and completes the Socket.IO CONNECT, and the
-// upgrade if asked. It returns a *ConnectError when the server refuses
-// the CONNECT and an *HTTPError (wrapped) when it refuses the handshake.
+// upgrade if asked. Its error wraps a *ConnectError when the server
+// refuses the CONNECT and an *HTTPError when it refuses the handshake.
 // The connection then reads until Close, a transport error or the
 // server's close; ctx bounds only the dial.
 func Dial(ctx context.Context, o Options) (*Conn, error) {
@@ -295,12 +295,12 @@ func (c *Conn) connectAnswer(p []byte) (done bool, err error) {
 				c.opts.OnConnect(c)
 			}
 			return true, nil
-		case parser.ConnectError:
+		case parser.ConnectErrorType:
 			ce := &ConnectError{}
 			if err := json.Unmarshal(payload, ce); err != nil {
 				ce.Message = string(payload)
 			}
-			return false, ce
+			return false, fmt.Errorf("server refused the connection: %w", ce)
 		}
 	}
 	return false, nil

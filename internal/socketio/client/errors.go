@@ -1,39 +1,19 @@
 package client
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/coworkctl/coworkctl/internal/socketio/parser"
 )
 
 // ConnectError is the server's refusal of the Socket.IO CONNECT (a
-// connect_error): its message and the data it attached, if any.
-type ConnectError struct {
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data,omitempty"`
-}
-
-func (e *ConnectError) Error() string {
-	if len(e.Data) > 0 && string(e.Data) != "null" {
-		return "connect_error: " + e.Message + " " + string(e.Data)
-	}
-	return "connect_error: " + e.Message
-}
-
-// Code is the data's "code" field, the usual way a server tells refusals
-// apart; empty when there is none.
-func (e *ConnectError) Code() string {
-	var d struct {
-		Code string `json:"code"`
-	}
-	if json.Unmarshal(e.Data, &d) != nil {
-		return ""
-	}
-	return d.Code
-}
+// connect_error): its message and the data it attached, if any. It is the
+// codec's type, the one our server sends.
+type ConnectError = parser.ConnectError
 
 // HTTPError is a handshake request the server answered with a status
 // other than success (an unknown transport, a refused origin, a session

@@ -16,13 +16,14 @@ import (
 
 // Socket.IO v5 packet types, the first character of a packet.
 const (
-	Connect      = 0
-	Disconnect   = 1
-	Event        = 2
-	Ack          = 3
-	ConnectError = 4
-	BinaryEvent  = 5
-	BinaryAck    = 6
+	Connect    = 0
+	Disconnect = 1
+	Event      = 2
+	Ack        = 3
+	// ConnectErrorType is CONNECT_ERROR; ConnectError is its payload.
+	ConnectErrorType = 4
+	BinaryEvent      = 5
+	BinaryAck        = 6
 )
 
 // NoAck is Header.ID of a packet without an acknowledgement id.
@@ -36,6 +37,27 @@ const (
 	// maxAckIDDigits keeps an ack id inside int64.
 	maxAckIDDigits = 18
 )
+
+// ConnectError is a server's refusal of a namespace CONNECT, the payload
+// of a CONNECT_ERROR packet: what a server sends and a client receives
+// (the client's err.message and err.data).
+type ConnectError struct {
+	Message string `json:"message"`
+	// Data is what the server attached; nil sends none. A client gets it
+	// decoded as JSON values (map[string]any, []any, string, float64…).
+	Data any `json:"data,omitempty"`
+}
+
+// Error is the message alone, as a server sends it.
+func (e *ConnectError) Error() string { return e.Message }
+
+// Code is Data's "code" field, the usual way a server tells refusals
+// apart; empty when there is none.
+func (e *ConnectError) Code() string {
+	m, _ := e.Data.(map[string]any)
+	code, _ := m["code"].(string)
+	return code
+}
 
 // ErrInvalid marks input that breaks the protocol.
 var ErrInvalid = errors.New("socket.io: invalid packet")
@@ -216,7 +238,7 @@ var encoders = sync.Pool{New: func() any {
 
 // Encode encodes a packet: its text part (without the Engine.IO message
 // type) and its binary attachments. typ is Event, Ack, Connect,
-// ConnectError or Disconnect; an event or ack whose data holds []byte
+// ConnectErrorType or Disconnect; an event or ack whose data holds []byte
 // becomes its binary variant. data is nil for no payload; id is NoAck
 // for none.
 func Encode(typ int, nsp string, id int64, data any) (text []byte, bins [][]byte, err error) {

@@ -18,7 +18,7 @@ func TestDecodeHeader(t *testing.T) {
 	}{
 		{"0", Header{Type: Connect, Nsp: "/", ID: NoAck}, ""},
 		{`0{"sid":"x","pid":"y"}`, Header{Type: Connect, Nsp: "/", ID: NoAck}, `{"sid":"x","pid":"y"}`},
-		{`4{"message":"no"}`, Header{Type: ConnectError, Nsp: "/", ID: NoAck}, `{"message":"no"}`},
+		{`4{"message":"no"}`, Header{Type: ConnectErrorType, Nsp: "/", ID: NoAck}, `{"message":"no"}`},
 		{`2["m",1]`, Header{Type: Event, Nsp: "/", ID: NoAck}, `["m",1]`},
 		{`2/a,12["m"]`, Header{Type: Event, Nsp: "/a", ID: 12}, `["m"]`},
 		{`30[]`, Header{Type: Ack, Nsp: "/", ID: 0}, `[]`},

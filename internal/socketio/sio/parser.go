@@ -15,7 +15,7 @@ const (
 	packetDisconnect   = parser.Disconnect
 	packetEvent        = parser.Event
 	packetAck          = parser.Ack
-	packetConnectError = parser.ConnectError
+	packetConnectError = parser.ConnectErrorType
 	packetBinaryEvent  = parser.BinaryEvent
 	packetBinaryAck    = parser.BinaryAck
 

@@ -31,6 +31,7 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
 	"github.com/coworkctl/coworkctl/internal/socketio/eio"
+	"github.com/coworkctl/coworkctl/internal/socketio/parser"
 )
 
 // Config tunes the Socket.IO layer. Zero values take the defaults in brackets.
@@ -245,13 +246,9 @@ func (s *Server) LocalSockets(nsp string, opts adapter.Options) []adapter.Socket
 }
 
 // ConnectError refuses a namespace CONNECT; the client sees a
-// connect_error with err.message = Message and err.data = Data.
-type ConnectError struct {
-	Message string
-	Data    any
-}
-
-func (e *ConnectError) Error() string { return e.Message }
+// connect_error with err.message = Message and err.data = Data. It is the
+// codec's type, the one our client returns too.
+type ConnectError = parser.ConnectError
 
 // Handshake is what a client sent to connect. Auth, Query and Headers are
 // there for the middlewares and the OnConnection handler; a connected
