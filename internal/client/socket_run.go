@@ -59,6 +59,7 @@ type attemptResult struct {
 	conn      *sioclient.Conn
 	closed    <-chan string
 	socketID  string
+	token     string // the token the session was opened with
 	transport string
 	err       error
 }
@@ -145,11 +146,6 @@ func (s *Socket) run(ctx context.Context) {
 			s.initial <- nil
 		}
 		attempt, wsFailures = 0, 0
-		// A Renew made before this session opened is served by it.
-		select {
-		case <-s.renew:
-		default:
-		}
 		reason := s.serve(ctx, &res, transports)
 		s.mu.Lock()
 		s.cur, s.transport = nil, ""
@@ -186,6 +182,10 @@ func (s *Socket) serve(ctx context.Context, res *attemptResult, transports strin
 		case <-ctx.Done():
 			return "closed"
 		case <-s.renew:
+			if s.currentToken() == res.token {
+				// Renewed before this session opened: it has the token.
+				continue
+			}
 			if next, ok := s.renewSession(ctx, res.conn, transports); ok {
 				*res = next
 			}
@@ -262,7 +262,8 @@ func (s *Socket) attempt(ctx context.Context, transports string, quiet bool) att
 		OnEvent: func(_ *sioclient.Conn, e sioclient.Event) { s.q.push(serverEvent(e, s.opts.Now())) },
 		OnClose: func(_ *sioclient.Conn, err error) { closed <- sioclient.Reason(err) },
 	}
-	if tok := s.currentToken(); tok != "" {
+	tok := s.currentToken()
+	if tok != "" {
 		opts.Auth = map[string]string{"token": tok}
 	}
 	c, err := sioclient.Dial(ctx, opts)
@@ -289,7 +290,7 @@ func (s *Socket) attempt(ctx context.Context, transports string, quiet bool) att
 			s.state(ConnState{State: StateUpgraded, Transport: tr})
 		}
 	}
-	return attemptResult{conn: c, closed: closed, socketID: c.ID(), transport: tr}
+	return attemptResult{conn: c, closed: closed, socketID: c.ID(), transport: tr, token: tok}
 }
 
 // serverEvent is the Event of a server event received at.
