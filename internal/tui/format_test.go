@@ -104,3 +104,17 @@ func TestNextSedeComesBackToMixedSpaces(t *testing.T) {
 		t.Errorf("s cycled through %v rows, ending on %v; want 4, 3, then the 2 mixed spaces", seen, m.cfg.Spaces)
 	}
 }
+
+// TestMixedSediNarrowKeepsTheSpazioName: when "Sede · Spazio" does not
+// fit, the spazio's name survives and the sede's is cut.
+func TestMixedSediNarrowKeepsTheSpazioName(t *testing.T) {
+	spaces := []Space{demoSpaces[0], demoSedi[1].Spaces[1]}
+	m := New(Config{Server: "http://127.0.0.1:3000", Spaces: spaces, Date: tomorrow, Now: func() time.Time { return t0 }, Location: time.UTC})
+	m = step(m, tea.WindowSizeMsg{Width: 80, Height: 24})
+	v := m.View()
+	for _, want := range []string{"Open space 1 ·", "Sala Colosseo ·"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("80 columns: the spazio name %q was cut:\n%s", want, v)
+		}
+	}
+}

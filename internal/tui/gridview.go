@@ -76,7 +76,7 @@ func (g Grid) View() string {
 		shownRows = shownRows[:room-1]
 	}
 	for i, r := range shownRows {
-		s := pad(shortLabel(g.rowLabel(r), nameW), nameW) + " "
+		s := pad(shortLabel(g.fitLabel(r, nameW), nameW), nameW) + " "
 		for j, o := range cols {
 			c, ok := r.at(o)
 			sep := " "
@@ -142,6 +142,16 @@ func (g Grid) rowLabel(r *gridRow) string {
 		return r.space.Sede + " · " + r.space.Label()
 	}
 	return r.space.Label()
+}
+
+// fitLabel is the row label for w cells: when "Sede · Spazio" does not
+// fit, the spazio's name goes first, so that the cut falls on the sede.
+func (g Grid) fitLabel(r *gridRow, w int) string {
+	l := g.rowLabel(r)
+	if lipgloss.Width(l) <= w || !g.multiSede || r.space.Sede == "" {
+		return l
+	}
+	return r.space.Label() + " · " + r.space.Sede
 }
 
 // Sedi lists the names of the shown rows' sedi, in row order.
