@@ -16,6 +16,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/server/upstream"
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/store"
 	"github.com/coworkctl/coworkctl/internal/store/mio"
 	"github.com/spf13/cobra"
 )
@@ -58,6 +59,7 @@ type ServeOptions struct {
 	MaxPending      int
 	MaxPendingPerIP int
 	TrustedProxies  string
+	StoreTimeout    time.Duration
 	ConnectTimeout  time.Duration
 	RecoveryWindow  time.Duration
 	RecoveryPackets int
@@ -129,6 +131,7 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.IntVar(&o.MaxPending, "max-pending", 0, "connections that have not completed the Socket.IO CONNECT yet (default min(--max-connections, 1000))")
 	fl.IntVar(&o.MaxPendingPerIP, "max-pending-per-ip", 0, "connections without a Socket.IO CONNECT per client address; past it the address's oldest is closed (0: no bound)")
 	fl.StringVar(&o.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client address (empty: the header is ignored)")
+	fl.DurationVar(&o.StoreTimeout, "store-timeout", store.DefaultTimeout, "deadline of each database operation; one that misses it answers 503 (riprova)")
 	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", realtime.DefaultConnectTimeout, "close a connection that has not completed the Socket.IO CONNECT in this time")
 	fl.DurationVar(&o.RecoveryWindow, "recovery-window", realtime.DefaultRecoveryWindow, "how long a dropped client can reconnect and get what it missed")
 	fl.IntVar(&o.RecoveryPackets, "recovery-max-packets", realtime.DefaultRecoveryMaxPackets, "packets kept per session for recovery; a client that missed more gets a fresh session")
@@ -211,7 +214,7 @@ func (o *ServeOptions) config() (server.Config, error) {
 		v    float64
 	}{
 		{"--max-rooms-per-socket", float64(o.MaxRooms)}, {"--max-event-rate", o.MaxEventRate},
-		{"--max-connections", float64(o.MaxConnections)}, {"--connect-timeout", o.ConnectTimeout.Seconds()},
+		{"--max-connections", float64(o.MaxConnections)}, {"--connect-timeout", o.ConnectTimeout.Seconds()}, {"--store-timeout", o.StoreTimeout.Seconds()},
 		{"--recovery-max-packets", float64(o.RecoveryPackets)}, {"--recovery-max-bytes", float64(o.RecoveryBytes)},
 		{"--ping-timeout", o.PingTimeout.Seconds()}, {"--send-queue", float64(o.SendQueue)},
 		{"--http-header-timeout", o.HeaderTimeout.Seconds()}, {"--http-request-timeout", o.RequestTimeout.Seconds()},
@@ -277,7 +280,7 @@ func (o *ServeOptions) config() (server.Config, error) {
 	return server.Config{
 		Addr: addr, DB: o.DB, DBLayout: o.DBLayout, DBOwnSchema: o.DBOwnSchema, Redis: o.Redis, RedisPrefix: o.RedisPrefix, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
 		HoldTTL: o.HoldTTL, MaxHoldsPerUser: o.MaxHoldsPerUser, MaxDaysAhead: o.MaxDaysAhead, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(), DebugAddr: o.DebugAddr,
-		HTTP:           server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout},
+		HTTP: server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout}, StoreTimeout: o.StoreTimeout,
 		NoClientBundle: !o.ServeClient, Upstream: up,
 		Realtime: realtime.Config{
 			CORSOrigins: origins, MaxPayloadBytes: o.MaxPayload, MaxRoomsPerSocket: o.MaxRooms,

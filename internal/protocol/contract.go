@@ -69,6 +69,9 @@ const (
 	CodeSlotChanged = "SLOT_CHANGED"
 	// CodeBadReason: the reason is missing, too long or not one line (400).
 	CodeBadReason = "BAD_REASON"
+	// CodeUnavailable: the database did not answer within --store-timeout
+	// or lost its connection (HTTP 503); the same request may be retried.
+	CodeUnavailable = "STORE_UNAVAILABLE"
 )
 
 // Refusal is a code and the Italian text a client gets with it.
@@ -102,6 +105,7 @@ var (
 	RefusalInternalHTTP     = Refusal{CodeInternalHTTP, "Errore interno del server"}
 	RefusalHTTPAuthRequired = Refusal{CodeAuthRequired, MsgHTTPAuthRequired}
 	RefusalHTTPAuthInvalid  = Refusal{CodeAuthInvalid, MsgHTTPAuthInvalid}
+	RefusalUnavailable      = Refusal{CodeUnavailable, "Servizio momentaneamente non disponibile, riprova tra qualche secondo"}
 )
 
 // Refusals lists every refusal with a fixed text, for documentation and the
@@ -115,7 +119,7 @@ func Refusals() []Refusal {
 		RefusalSlotPast, RefusalBadDate, RefusalSocketBadDate,
 		RefusalNothingToCancel, RefusalSlotChanged, RefusalTooManyRooms,
 		RefusalRateLimited, RefusalNotFound, RefusalForbidden,
-		RefusalInternal, RefusalInternalHTTP,
+		RefusalInternal, RefusalInternalHTTP, RefusalUnavailable,
 	}
 }
 

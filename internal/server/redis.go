@@ -77,6 +77,19 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 // Healthy is nil while the adapter's subscriptions work.
 func (c *redisCluster) Healthy() error { return c.adapter.Healthy() }
 
+// Ready is Healthy plus a PING answered within ctx: a Redis that keeps
+// its connections open but answers nothing (paused, overloaded) leaves
+// the subscription looking up.
+func (c *redisCluster) Ready(ctx context.Context) error {
+	if err := c.Healthy(); err != nil {
+		return err
+	}
+	if err := c.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
 func (c *redisCluster) Close() { _ = c.client.Close() }
 
 // RunHeartbeat advertises this node every few seconds until ctx ends, then

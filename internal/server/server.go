@@ -27,6 +27,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/server/upstream"
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 )
@@ -86,7 +87,14 @@ type Config struct {
 	// Upstream, when set, is the existing backend that every route serve
 	// does not own is proxied to (--upstream); nil proxies nothing.
 	Upstream *url.URL
+	// StoreTimeout bounds each store operation (--store-timeout); one that
+	// misses it answers 503. Zero is store.DefaultTimeout.
+	StoreTimeout time.Duration
 }
+
+// readyTimeout bounds each check of /readyz: a load balancer polls it
+// often and must hear "no" quickly.
+const readyTimeout = time.Second
 
 // HTTPTimeouts bound slow and idle HTTP clients. Zero values take the
 // defaults below. Websockets are not affected once upgraded.
@@ -177,13 +185,14 @@ func (s *Server) Addr() <-chan string { return s.addr }
 // close the store. It returns nil after a clean shutdown.
 func (s *Server) Run(ctx context.Context) (err error) {
 	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	st, err := openStore(openCtx, s.cfg, s.registry, s.log)
+	raw, err := openStore(openCtx, s.cfg, s.registry, s.log)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
+	st := store.WithTimeout(raw, s.cfg.StoreTimeout)
 	defer func() {
-		if cerr := st.Close(); cerr != nil && err == nil {
+		if cerr := raw.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close database: %w", cerr)
 		}
 		s.log.Info("store closed")
@@ -256,15 +265,18 @@ func (s *Server) Run(ctx context.Context) (err error) {
 			if s.isDraining() {
 				return errors.New("shutting down")
 			}
-			if err := st.Ping(ctx); err != nil {
-				return fmt.Errorf("database: %w", err)
+			var errs []error
+			if err := st.Ready(ctx, readyTimeout); err != nil {
+				errs = append(errs, fmt.Errorf("database: %w", err))
 			}
 			if cluster != nil {
-				if err := cluster.Healthy(); err != nil {
-					return fmt.Errorf("redis: %w", err)
+				rctx, cancel := context.WithTimeout(ctx, readyTimeout)
+				defer cancel()
+				if err := cluster.Ready(rctx); err != nil {
+					errs = append(errs, fmt.Errorf("redis: %w", err))
 				}
 			}
-			return nil
+			return errors.Join(errs...)
 		},
 		Metrics:  m,
 		Gatherer: s.registry,

@@ -41,6 +41,10 @@ var (
 	// ErrBadReason: a staff cancel's reason is empty, too long or holds
 	// control characters.
 	ErrBadReason = errors.New("bad cancel reason")
+	// ErrUnavailable: the store did not answer within its deadline or lost
+	// its connection; nothing was changed that the caller should rely on,
+	// and the same request may be tried again.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // LimitError is a fair-use refusal: Err is ErrHoldLimit or ErrDateTooFar

@@ -153,6 +153,17 @@ func (s *Store) bumpVersion(ctx context.Context, tx *sql.Tx, spazioID int64, dat
 // maxHolds unexpired holds gets a *slots.LimitError wrapping
 // slots.ErrHoldLimit (see checkHoldLimit for why that is race-free).
 func (s *Store) Hold(ctx context.Context, key slots.SlotKey, by slots.Actor, now, expiresAt time.Time, maxHolds int) (slots.HoldResult, error) {
+	return s.holdAt(ctx, key, by, now, expiresAt, maxHolds, time.Now())
+}
+
+// holdWaitSlack is how long a hold may wait for the database before the
+// wait is added to its expiry; shorter waits leave expiresAt exact.
+const holdWaitSlack = time.Second
+
+// holdAt is Hold for a request that began at start (on this machine's
+// monotonic clock): a wait of more than holdWaitSlack between start and
+// the insert moves expiresAt by the wait.
+func (s *Store) holdAt(ctx context.Context, key slots.SlotKey, by slots.Actor, now, expiresAt time.Time, maxHolds int, start time.Time) (slots.HoldResult, error) {
 	userID := by.UserID
 	nowMs := toMillis(now)
 	var res slots.HoldResult
@@ -175,11 +186,15 @@ func (s *Store) Hold(ctx context.Context, key slots.SlotKey, by slots.Actor, now
 		default:
 			res.Expired = &expired
 		}
+		expires := expiresAt
+		if waited := time.Since(start); waited > holdWaitSlack {
+			expires = expiresAt.Add(waited)
+		}
 		res.Reservation, err = scanReservation(s.txRow(ctx, tx, `
 			INSERT INTO reservations (spazio_id, sede_id, date, slot, user_id, state, expires_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, 'occupied', ?, ?, ?)
 			RETURNING `+reservationCols,
-			key.SpazioID, key.SedeID, key.Date, key.Slot, userID, toMillis(expiresAt), nowMs, nowMs))
+			key.SpazioID, key.SedeID, key.Date, key.Slot, userID, toMillis(expires), nowMs, nowMs))
 		if err != nil {
 			return err
 		}

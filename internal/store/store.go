@@ -227,6 +227,33 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// probe reads the reservations table: it answers only when the slot
+// tables can be read (a ping answers even while they are locked).
+func (s *Store) probe(ctx context.Context) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM reservations LIMIT 1) AS probe`).Scan(&n); err != nil {
+		return fmt.Errorf("read reservations: %w", err)
+	}
+	return nil
+}
+
+// dropIdle closes the idle connections of the pools, so that the next
+// operation opens a new one.
+func (s *Store) dropIdle() {
+	for _, db := range []*sql.DB{s.w, s.r} {
+		if s.dialect == postgresDialect {
+			db.SetMaxIdleConns(0)
+			db.SetMaxIdleConns(postgresMaxConns)
+		}
+		if s.r == s.w {
+			break
+		}
+	}
+}
+
 // Close closes the database. Later calls return the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
@@ -290,7 +317,7 @@ func (s *Store) WriteStats() WriteStats {
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", &notStartedError{err})
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()

@@ -61,6 +61,8 @@ func errorTable(a action, err error) problem {
 		return problem{http.StatusBadRequest, protocol.RefusalSlotPast, "invalid"}
 	case errors.Is(err, slots.ErrBadDate):
 		return problem{http.StatusBadRequest, protocol.RefusalBadDate, "invalid"}
+	case errors.Is(err, slots.ErrUnavailable):
+		return problem{http.StatusServiceUnavailable, protocol.RefusalUnavailable, "unavailable"}
 	case errors.Is(err, slots.ErrBadInput):
 		return problem{http.StatusBadRequest, protocol.Refusal{Code: protocol.CodeBadInput, Text: "Dati non validi: " + err.Error()}, "invalid"}
 	}

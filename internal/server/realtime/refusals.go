@@ -33,6 +33,7 @@ var refusals = []struct {
 	{slots.ErrBadDate, protocol.RefusalSocketBadDate},
 	{errTooManyRooms, protocol.RefusalTooManyRooms},
 	{errRateLimited, protocol.RefusalRateLimited},
+	{slots.ErrUnavailable, protocol.RefusalUnavailable},
 }
 
 // refusal is the code and text a client gets for err; internal reports
