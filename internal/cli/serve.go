@@ -60,6 +60,7 @@ type ServeOptions struct {
 	MaxPendingPerIP int
 	TrustedProxies  string
 	StoreTimeout    time.Duration
+	StallTimeout    time.Duration
 	ConnectTimeout  time.Duration
 	RecoveryWindow  time.Duration
 	RecoveryPackets int
@@ -131,6 +132,7 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.IntVar(&o.MaxPending, "max-pending", 0, "connections that have not completed the Socket.IO CONNECT yet (default min(--max-connections, 1000))")
 	fl.IntVar(&o.MaxPendingPerIP, "max-pending-per-ip", 0, "connections without a Socket.IO CONNECT per client address; past it the address's oldest is closed (0: no bound)")
 	fl.StringVar(&o.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client address (empty: the header is ignored)")
+	fl.DurationVar(&o.StallTimeout, "stall-timeout", 0, "drop a websocket whose client has read nothing for this long while messages wait for it (Linux; 0: off, the heartbeat decides)")
 	fl.DurationVar(&o.StoreTimeout, "store-timeout", store.DefaultTimeout, "deadline of each database operation; one that misses it answers 503 (riprova)")
 	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", realtime.DefaultConnectTimeout, "close a connection that has not completed the Socket.IO CONNECT in this time")
 	fl.DurationVar(&o.RecoveryWindow, "recovery-window", realtime.DefaultRecoveryWindow, "how long a dropped client can reconnect and get what it missed")
@@ -224,6 +226,9 @@ func (o *ServeOptions) config() (server.Config, error) {
 			return server.Config{}, UsageErrorf("%s must be positive, got %v", f.name, f.v)
 		}
 	}
+	if o.StallTimeout < 0 {
+		return server.Config{}, UsageErrorf("--stall-timeout must be 0 (off) or positive, got %s", o.StallTimeout)
+	}
 	if o.MaxPendingPerIP < 0 {
 		return server.Config{}, UsageErrorf("--max-pending-per-ip must be 0 (no bound) or positive, got %d", o.MaxPendingPerIP)
 	}
@@ -288,7 +293,7 @@ func (o *ServeOptions) config() (server.Config, error) {
 			MaxPendingPerIP: o.MaxPendingPerIP, TrustedProxies: proxies,
 			ConnectTimeout: o.ConnectTimeout, RecoveryWindow: o.RecoveryWindow, RecoveryMaxPackets: o.RecoveryPackets,
 			RecoveryMaxBytes: o.RecoveryBytes, PingInterval: o.PingInterval, PingTimeout: o.PingTimeout,
-			SendQueueFrames: o.SendQueue, NodeID: o.NodeID,
+			SendQueueFrames: o.SendQueue, StallTimeout: o.StallTimeout, NodeID: o.NodeID,
 		},
 	}, nil
 }

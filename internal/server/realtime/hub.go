@@ -70,6 +70,10 @@ type Config struct {
 	// frames; a client that falls further behind is disconnected.
 	SendQueueFrames int
 	SendQueueBytes  int
+	// StallTimeout drops a websocket whose peer acknowledged nothing for
+	// this long while data waited for it in the kernel (a reader that
+	// stopped); zero leaves it to the heartbeat.
+	StallTimeout time.Duration
 	// NodeID names this node in stats and logs.
 	NodeID string
 	// Cluster connects this node to the others (Redis); nil runs alone.
@@ -225,6 +229,7 @@ func EngineConfig(cfg Config) eio.Config {
 		MaxPollingPackets: cfg.MaxPollingPackets,
 		MaxQueuedFrames:   cfg.SendQueueFrames,
 		MaxQueuedBytes:    cfg.SendQueueBytes,
+		StallTimeout:      cfg.StallTimeout,
 	}
 }
 

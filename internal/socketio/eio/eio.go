@@ -99,6 +99,10 @@ type Config struct {
 	MaxQueuedBytes  int
 	// WriteTimeout bounds one write to a peer. [10s]
 	WriteTimeout time.Duration
+	// StallTimeout drops a websocket (as ReasonSlowConsumer) whose peer
+	// acknowledged nothing for this long while data waited for it in the
+	// kernel (Linux; see stall.go). [0: off, the heartbeat decides]
+	StallTimeout time.Duration
 	// Transports allowed, of "polling" and "websocket". [both]
 	Transports []string
 	// AllowOrigin decides CORS for polling and the websocket origin check

@@ -44,6 +44,7 @@ type Session struct {
 	qBytes      int
 	conn        net.Conn        // the websocket in use
 	raw         syscall.RawConn // conn's socket, for the flusher; nil if it has none
+	stall       stallWatch      // owned by the writer (see stall.go)
 	probe       net.Conn        // a websocket probing an upgrade
 	poll        *pollWaiter     // the pending polling GET
 	timer       *time.Timer     // heartbeat, or the polling close deadline

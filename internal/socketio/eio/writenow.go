@@ -4,6 +4,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // A websocket's queue is written by the server's flusher: a few
@@ -84,6 +85,13 @@ func (s *Session) writeNow(conn net.Conn) {
 	if s.state == stateEnded || s.conn != conn || len(s.q) == 0 {
 		s.writing = false
 		s.mu.Unlock()
+		return
+	}
+	if s.stalled(time.Now()) {
+		s.writing = false
+		s.mu.Unlock()
+		s.srv.log.Debug("eio session stalled: the peer acknowledged nothing", "sid", s.id, "stall_timeout", s.srv.cfg.StallTimeout)
+		s.end(ReasonSlowConsumer, nil)
 		return
 	}
 	batch, raw := s.takeLocked(), s.raw

@@ -44,3 +44,19 @@ func writevNonblocking(raw syscall.RawConn, bufs [][]byte) (int, error) {
 	}
 	return n, nil
 }
+
+// sendProgress reads the socket's TCP_INFO: the bytes the peer has
+// acknowledged so far, and whether anything sent is still unacknowledged
+// or waiting to be sent. ok is false when the socket cannot tell.
+func sendProgress(raw syscall.RawConn) (acked uint64, pending, ok bool) {
+	var (
+		info *unix.TCPInfo
+		ierr error
+	)
+	if err := raw.Control(func(fd uintptr) {
+		info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	}); err != nil || ierr != nil {
+		return 0, false, false
+	}
+	return info.Bytes_acked, info.Unacked > 0 || info.Notsent_bytes > 0, true
+}
