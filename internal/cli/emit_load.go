@@ -92,6 +92,15 @@ histogram, per-second charts of delivered messages and of p50/p99 latency,
 errors by kind. --csv FILE writes the per-second series: second, phase,
 connects, sent, delivered, p50_ms, p99_ms, max_ms, errors, holds.
 
+--scenario FILE.yml replaces that fixed run with virtual users scripted in
+Artillery's shape: config.target (--target overrides it), config.phases,
+config.payload, config.variables, config.socketio and weighted scenarios
+whose flow has emit (with acknowledge or response), think, loop, join, hold,
+book, release, leave and wait_for. Its report has Artillery's vusers.created,
+completed and failed, every step's count, errors and latency, and the
+slot_update ledger; --threshold 'figure<limit' (repeatable) gates any figure,
+e.g. 'hold.p99<50ms', 'errors.rate<0.1%', 'vusers.failed==0'.
+
 Thresholds (exit code 3 when breached): --max-p99, --max-loss,
 --max-connect-failures. A run that measured nothing exits 1 whatever the
 thresholds: no client connected and joined, every broadcast failed, or no
@@ -101,7 +110,9 @@ object.`,
 		Example: `  coworkctl emit load --jwt-secret "$SECRET" --clients 1000 --rooms 8 --rate 100 --duration 30s
   coworkctl emit load --token "$STAFF" --clients 200 --polling-share 0.2 --churn 20 --duration 1m
   coworkctl emit load --jwt-secret "$SECRET" --clients 50 --duration 5s --json --max-p99 50ms --max-loss 0
-  coworkctl emit load --jwt-secret "$SECRET" --duration 10m --report load.html --csv load.csv`,
+  coworkctl emit load --jwt-secret "$SECRET" --duration 10m --report load.html --csv load.csv
+  coworkctl emit load --scenario bench/scenarios/coworking.yml --target http://127.0.0.1:3000 \
+    --jwt-secret "$SECRET" --threshold 'hold.p99<50ms' --threshold 'vusers.failed==0'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
