@@ -330,7 +330,9 @@ func TestStaffCancelOfPastBooking(t *testing.T) {
 	yesterday := time.Now().UTC().AddDate(0, 0, -1)
 	k := slots.SlotKey{SpazioID: 2, SedeID: 1, Date: yesterday.Format(protocol.DateLayout), Slot: 1}
 	held := yesterday.Add(-24 * time.Hour)
-	if _, err := st.Hold(ctx, k, slots.Actor{UserID: 7, Role: auth.RoleCliente}, held, held.Add(time.Hour), 0); err != nil {
+	// The hold expires in the future: the running server's sweeper must not
+	// free it between the hold and the book below.
+	if _, err := st.Hold(ctx, k, slots.Actor{UserID: 7, Role: auth.RoleCliente}, held, time.Now().Add(time.Hour), 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Book(ctx, k, slots.Actor{UserID: 7, Role: auth.RoleCliente}, held); err != nil {
