@@ -284,3 +284,15 @@ func (b *Bounded) Ready(ctx context.Context, d time.Duration) error {
 
 // String describes the store without secrets.
 func (b *Bounded) String() string { return b.name }
+
+var _ slots.Feed = (*Bounded)(nil)
+
+// Follow passes a Feed store's changes through, without a deadline: it
+// runs until ctx ends. With a store that is no Feed it returns nil at
+// once, as slots.Service.RunFeed does.
+func (b *Bounded) Follow(ctx context.Context, announce func(context.Context, []slots.FeedChange)) error {
+	if f, ok := b.Store.(slots.Feed); ok {
+		return f.Follow(ctx, announce)
+	}
+	return nil
+}
