@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
-	"github.com/coworkctl/coworkctl/internal/server/wire"
 	"github.com/coworkctl/coworkctl/internal/slots"
 	"gopkg.in/yaml.v3"
 )
@@ -81,7 +80,7 @@ func FromWire(in []protocol.Sede) ([]slots.Sede, error) {
 	seenSpazio := map[int64]int64{}
 	out := make([]slots.Sede, 0, len(in))
 	for _, ws := range in {
-		s := wire.FromSede(ws)
+		s := FromSede(ws)
 		if seenSede[s.ID] {
 			return nil, fmt.Errorf("sede %d listed twice", s.ID)
 		}
@@ -145,4 +144,15 @@ func checkSpazi(s slots.Sede) error {
 		}
 	}
 	return nil
+}
+
+// FromSede is the domain sede of a wire one (a catalog file's), field for
+// field (the server maps the other way, in its wire package): it neither validates nor fills in defaults, so the caller still
+// sees what the file said.
+func FromSede(p protocol.Sede) slots.Sede {
+	s := slots.Sede{ID: p.IDSede, Nome: p.Nome, Citta: p.Citta, Timezone: p.Timezone, Apertura: p.OrarioApertura, Chiusura: p.OrarioChiusura}
+	for _, sp := range p.Spazi {
+		s.Spazi = append(s.Spazi, slots.Spazio{ID: sp.IDSpazio, SedeID: sp.IDSede, Nome: sp.Nome, Tipologia: sp.Tipologia, Capacita: sp.Capacita})
+	}
+	return s
 }

@@ -2,9 +2,9 @@
 // v4 and Socket.IO v5 protocol suites (socket.io repository,
 // docs/engine.io-protocol/v4-test-suite and
 // docs/socket.io-protocol/v5-test-suite) expect on localhost:3000, on
-// coworkctl's production engine: the Engine.IO and Socket.IO
-// configuration of `coworkctl serve` (transports, limits, queue bounds),
-// with the suites' heartbeat (300 ms / 200 ms) and maximum payload (1 MB).
+// coworkctl's production engine (internal/socketio/eio and sio) with
+// the engine's own defaults (transports, limits, queue bounds), the
+// suites' heartbeat (300 ms / 200 ms) and maximum payload (1 MB).
 // Connection state recovery is off, as in the suites' reference server:
 // their expected packets carry no session pid or offsets.
 //
@@ -23,7 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 )
@@ -45,29 +44,24 @@ func main() {
 	}
 }
 
-// suiteConfig is serve's configuration with the suites' settings.
-func suiteConfig() realtime.Config {
-	return realtime.Config{
-		PingInterval:    300 * time.Millisecond,
-		PingTimeout:     200 * time.Millisecond,
-		MaxPayloadBytes: 1_000_000,
+// engineConfig is the engine's defaults with the suites' settings.
+func engineConfig(log *slog.Logger) eio.Config {
+	return eio.Config{
+		PingInterval: 300 * time.Millisecond,
+		PingTimeout:  200 * time.Millisecond,
+		MaxPayload:   1_000_000,
+		AllowOrigin:  func(string) bool { return true },
+		Logger:       log,
 	}
 }
 
 func run(ctx context.Context, addr string, log *slog.Logger) error {
-	anyOrigin := func(string) bool { return true }
-
-	ecfg := realtime.EngineConfig(suiteConfig())
-	ecfg.AllowOrigin, ecfg.Logger = anyOrigin, log
+	ecfg := engineConfig(log)
 	ecfg.OnSession = func(s *eio.Session) eio.Handler { return echo{s} }
 	engine := eio.NewServer(ecfg)
 
-	scfg := realtime.SocketConfig(suiteConfig())
-	scfg.Recovery = sio.Recovery{}
-	scfg.Logger = log
-	secfg := realtime.EngineConfig(suiteConfig())
-	secfg.AllowOrigin, secfg.Logger = anyOrigin, log
-	io := sio.NewServer(secfg, scfg)
+	// Recovery stays off (the zero Recovery), as in the reference server.
+	io := sio.NewServer(engineConfig(log), sio.Config{Logger: log})
 	io.Of("/").OnConnection(func(s *sio.Socket) {
 		_ = s.Emit("auth", authOf(s))
 		s.On("message", func(e *sio.Event) { _ = s.Emit("message-back", e.Args...) })

@@ -196,11 +196,11 @@ type session struct {
 func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logger) *Hub {
 	cfg.setDefaults()
 	h := &Hub{cfg: cfg, verifier: verifier, metrics: m, log: log, started: time.Now(), presence: newPresence(), feeds: newFeeds()}
-	ecfg := EngineConfig(cfg)
+	ecfg := engineConfig(cfg)
 	ecfg.AllowOrigin = h.originAllowed
 	ecfg.AllowRequest = h.allowSession
 	ecfg.Logger = log
-	scfg := SocketConfig(cfg)
+	scfg := socketConfig(cfg)
 	scfg.Logger = log
 	if cfg.Cluster != nil {
 		scfg.Cluster = feedCluster{Cluster: cfg.Cluster, h: h}
@@ -217,10 +217,9 @@ func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logg
 	return h
 }
 
-// EngineConfig is the Engine.IO part of cfg (with defaults applied): the
-// transports' limits and heartbeat, shared by serve and the protocol
-// conformance server.
-func EngineConfig(cfg Config) eio.Config {
+// engineConfig is the Engine.IO part of cfg (with defaults applied): the
+// transports' limits and heartbeat.
+func engineConfig(cfg Config) eio.Config {
 	cfg.setDefaults()
 	return eio.Config{
 		PingInterval:      cfg.PingInterval,
@@ -233,8 +232,8 @@ func EngineConfig(cfg Config) eio.Config {
 	}
 }
 
-// SocketConfig is the Socket.IO part of cfg (with defaults applied).
-func SocketConfig(cfg Config) sio.Config {
+// socketConfig is the Socket.IO part of cfg (with defaults applied).
+func socketConfig(cfg Config) sio.Config {
 	cfg.setDefaults()
 	return sio.Config{
 		MaxPending:           cfg.MaxPendingSessions,

@@ -168,17 +168,6 @@ func Sedi(in []slots.Sede) []protocol.Sede {
 	return out
 }
 
-// FromSede is the domain sede of a wire one (a catalog file's), field for
-// field: it neither validates nor fills in defaults, so the caller still
-// sees what the file said.
-func FromSede(p protocol.Sede) slots.Sede {
-	s := slots.Sede{ID: p.IDSede, Nome: p.Nome, Citta: p.Citta, Timezone: p.Timezone, Apertura: p.OrarioApertura, Chiusura: p.OrarioChiusura}
-	for _, sp := range p.Spazi {
-		s.Spazi = append(s.Spazi, slots.Spazio{ID: sp.IDSpazio, SedeID: sp.IDSede, Nome: sp.Nome, Tipologia: sp.Tipologia, Capacita: sp.Capacita})
-	}
-	return s
-}
-
 func orDefault(v, d string) string {
 	if v == "" {
 		return d

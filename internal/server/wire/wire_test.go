@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coworkctl/coworkctl/internal/catalog"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/wire"
 	"github.com/coworkctl/coworkctl/internal/slots"
@@ -240,12 +241,12 @@ func TestSedeRoundTrip(t *testing.T) {
 			{ID: 40, SedeID: 4, Nome: "Sala A", Tipologia: "sala_riunioni", Capacita: 8},
 			{ID: 41, SedeID: 4, Nome: "Desk", Tipologia: "postazione", Capacita: 1},
 		}}
-	if got := wire.FromSede(wire.Sede(domain)); !reflect.DeepEqual(got, domain) {
+	if got := catalog.FromSede(wire.Sede(domain)); !reflect.DeepEqual(got, domain) {
 		t.Errorf("domain → wire → domain:\n got %+v\nwant %+v", got, domain)
 	}
 	onWire := protocol.Sede{IDSede: 5, Nome: "Cowork Bari", Citta: "Bari", OrarioApertura: "07:30", OrarioChiusura: "19:30",
 		Spazi: []protocol.Spazio{{IDSpazio: 50, IDSede: 5, Nome: "Ufficio", Tipologia: "ufficio", Capacita: 4}}}
-	if got := wire.Sede(wire.FromSede(onWire)); !reflect.DeepEqual(got, onWire) {
+	if got := wire.Sede(catalog.FromSede(onWire)); !reflect.DeepEqual(got, onWire) {
 		t.Errorf("wire → domain → wire:\n got %+v\nwant %+v", got, onWire)
 	}
 
@@ -253,10 +254,10 @@ func TestSedeRoundTrip(t *testing.T) {
 	// sees them empty (Sede.Hours and the catalog's checks fill them in).
 	sparse := protocol.Sede{IDSede: 6, Nome: "Lecce", Spazi: []protocol.Spazio{{IDSpazio: 60, Nome: "Desk"}}}
 	want := slots.Sede{ID: 6, Nome: "Lecce", Spazi: []slots.Spazio{{ID: 60, Nome: "Desk"}}}
-	if got := wire.FromSede(sparse); !reflect.DeepEqual(got, want) {
+	if got := catalog.FromSede(sparse); !reflect.DeepEqual(got, want) {
 		t.Errorf("FromSede(%+v) = %+v, want %+v", sparse, got, want)
 	}
-	if got := wire.FromSede(protocol.Sede{IDSede: 7, Nome: "x"}); got.Spazi != nil {
+	if got := catalog.FromSede(protocol.Sede{IDSede: 7, Nome: "x"}); got.Spazi != nil {
 		t.Errorf("a sede without spazi has spazi %#v", got.Spazi)
 	}
 }
