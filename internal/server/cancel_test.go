@@ -17,6 +17,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/slots"
 	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 	"github.com/coworkctl/coworkctl/internal/store"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // sockEvents is a socket (the load generator's lean client, independent
@@ -195,7 +196,7 @@ func testStaffCancel(t *testing.T, nodes []*harness) {
 		data["reason"] != "Sala chiusa per manutenzione" || data["version"] != float64(4) {
 		t.Fatalf("cancel of the hold: %d %v", status, out)
 	}
-	waitFor(t, "slot_cancelled to the holder", func() bool {
+	testkit.Eventually(t, 15*time.Second, "slot_cancelled to the holder", func() bool {
 		return len(holder.find(protocol.EventSlotCancelled, slotIs(3, "available"))) == 1
 	})
 	got := holder.find(protocol.EventSlotCancelled, nil)[0]
@@ -204,7 +205,7 @@ func testStaffCancel(t *testing.T, nodes []*harness) {
 		gotData["prenotazione_id"] != held["prenotazione_id"] || gotData["id_spazio"] != float64(1) || gotData["date"] != date {
 		t.Fatalf("slot_cancelled = %v", got)
 	}
-	waitFor(t, "slot_update of the cancel to the room", func() bool {
+	testkit.Eventually(t, 15*time.Second, "slot_update of the cancel to the room", func() bool {
 		return len(watcher.find(protocol.EventSlotUpdate, func(m map[string]any) bool {
 			return slotIs(3, "available")(m) && m["version"] == float64(4) && m["status"] == "available"
 		})) == 1
@@ -214,10 +215,10 @@ func testStaffCancel(t *testing.T, nodes []*harness) {
 	if data, _ := out["data"].(map[string]any); status != 200 || data["previousStatus"] != "booked" || data["version"] != float64(5) {
 		t.Fatalf("cancel of the booking: %d %v", status, out)
 	}
-	waitFor(t, "slot_cancelled of the booking", func() bool {
+	testkit.Eventually(t, 15*time.Second, "slot_cancelled of the booking", func() bool {
 		return len(holder.find(protocol.EventSlotCancelled, slotIs(4, "available"))) == 1
 	})
-	waitFor(t, "slot_update of the booking's cancel", func() bool {
+	testkit.Eventually(t, 15*time.Second, "slot_update of the booking's cancel", func() bool {
 		return len(watcher.find(protocol.EventSlotUpdate, slotIs(4, "available"))) == 1
 	})
 	status, out, _ = api.call("POST", "/api/admin/slots/4/cancel", staffTok, body(nil))
@@ -230,7 +231,7 @@ func testStaffCancel(t *testing.T, nodes []*harness) {
 	if status, out, _ := api.call("POST", "/api/slots/6/hold", otherTok, map[string]any{"idSpazio": 1, "sedeId": 1, "date": date}); status != 200 {
 		t.Fatalf("sentinel hold: %d %v", status, out)
 	}
-	waitFor(t, "the sentinel's slot_update", func() bool {
+	testkit.Eventually(t, 15*time.Second, "the sentinel's slot_update", func() bool {
 		return len(watcher.find(protocol.EventSlotUpdate, slotIs(6, "occupied"))) == 1
 	})
 	if evs := watcher.find(protocol.EventSlotCancelled, nil); len(evs) != 0 {
@@ -345,7 +346,7 @@ func TestStaffCancelOfPastBooking(t *testing.T) {
 	if data, _ := out["data"].(map[string]any); status != 200 || data["previousStatus"] != "booked" {
 		t.Fatalf("cancel of yesterday's booking: %d %v", status, out)
 	}
-	waitFor(t, "slot_cancelled of the past booking", func() bool {
+	testkit.Eventually(t, 15*time.Second, "slot_cancelled of the past booking", func() bool {
 		return len(holder.find(protocol.EventSlotCancelled, slotIs(1, "available"))) == 1
 	})
 }

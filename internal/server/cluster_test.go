@@ -18,6 +18,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -79,17 +80,6 @@ func (l *eventLog) count(name string, match func(json.RawMessage) bool) int {
 	return n
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestClusterBroadcastAndExpiryExactlyOnce runs two nodes on one
 // PostgreSQL schema and one Redis: a hold on node A reaches a client of
 // node B, an admin emit on B reaches A's client, and a hold's expiry —
@@ -144,7 +134,7 @@ func TestClusterBroadcastAndExpiryExactlyOnce(t *testing.T) {
 	if status, out, _ := a.call("POST", "/api/slots/4/hold", holder, map[string]any{"idSpazio": 1, "sedeId": 1, "date": date}); status != 200 {
 		t.Fatalf("hold on node A: %d %v", status, out)
 	}
-	waitFor(t, "slot_update occupied on both nodes' clients", func() bool {
+	testkit.Eventually(t, 15*time.Second, "slot_update occupied on both nodes' clients", func() bool {
 		return logs[0].count(protocol.EventSlotUpdate, slot4("occupied")) == 1 && logs[1].count(protocol.EventSlotUpdate, slot4("occupied")) == 1
 	})
 
@@ -153,7 +143,7 @@ func TestClusterBroadcastAndExpiryExactlyOnce(t *testing.T) {
 	if status != 200 || out["recipients"] != float64(2) || out["recipientsExact"] != true {
 		t.Fatalf("admin emit on node B: %d %v, want 2 exact recipients across nodes", status, out)
 	}
-	waitFor(t, "admin emit from node B on node A's client", func() bool { return logs[0].count("promo", nil) == 1 })
+	testkit.Eventually(t, 15*time.Second, "admin emit from node B on node A's client", func() bool { return logs[0].count("promo", nil) == 1 })
 
 	defer func() {
 		if t.Failed() {
@@ -170,7 +160,7 @@ func TestClusterBroadcastAndExpiryExactlyOnce(t *testing.T) {
 		var f map[string]any
 		return json.Unmarshal(raw, &f) == nil && f["type"] == protocol.EventSlotsFreed && f["count"] == float64(1)
 	}
-	waitFor(t, "expiry announced on both nodes' clients", func() bool {
+	testkit.Eventually(t, 15*time.Second, "expiry announced on both nodes' clients", func() bool {
 		return logs[0].count(protocol.EventSlotsFreed, freed) >= 1 && logs[1].count(protocol.EventSlotsFreed, freed) >= 1
 	})
 	// Both nodes sweep every second; give a duplicate time to show up.
@@ -225,7 +215,7 @@ func TestStoppedNodeLeavesStatsAtOnce(t *testing.T) {
 		}
 		return ids
 	}
-	waitFor(t, "both nodes in stats", func() bool { return len(nodes()) == 2 })
+	testkit.Eventually(t, 15*time.Second, "both nodes in stats", func() bool { return len(nodes()) == 2 })
 	if err := b.stop(); err != nil {
 		t.Fatalf("stop node b: %v", err)
 	}

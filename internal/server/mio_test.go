@@ -20,6 +20,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/store/mio"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // backendDB loads the backend's tables (the mio store's test fixture) into
@@ -183,7 +184,7 @@ func TestMioLayoutTwoNodes(t *testing.T) {
 	}
 	both := func(what string, name string, slot int, status string) {
 		t.Helper()
-		waitFor(t, what, func() bool { return us[0].count(name, slot, status) >= 1 && us[1].count(name, slot, status) >= 1 })
+		testkit.Eventually(t, 15*time.Second, what, func() bool { return us[0].count(name, slot, status) >= 1 && us[1].count(name, slot, status) >= 1 })
 	}
 	defer func() {
 		if t.Failed() {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coworkctl/coworkctl/internal/testkit"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 )
@@ -222,7 +223,7 @@ func TestShutdownMidUpgrade(t *testing.T) {
 		defer cancel()
 		done <- h.srv.Shutdown(ctx)
 	}()
-	eventually(t, func() bool { return h.session(sid) == nil || h.session(sid).closing() })
+	testkit.Eventually(t, 5*time.Second, "the session closed or closing", func() bool { return h.session(sid) == nil || h.session(sid).closing() })
 	writeText(t, conn, "5")
 	if got := readText(t, conn); got != "4bye" {
 		t.Fatalf("after the upgrade: %q, want the queued message", got)
@@ -515,7 +516,7 @@ func TestCoalescing(t *testing.T) {
 	mu.Unlock()
 	s := h.session(sid)
 	go func() { _ = s.Send(TextFrame([]byte("0"))) }() // its write waits at the gate
-	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(sizes) == 2 })
+	testkit.Eventually(t, 5*time.Second, "two sizes recorded", func() bool { mu.Lock(); defer mu.Unlock(); return len(sizes) == 2 })
 	for i := 1; i < 100; i++ {
 		if err := s.Send(TextFrame([]byte{'0' + byte(i%10)})); err != nil {
 			t.Fatal(err)
@@ -615,7 +616,7 @@ func TestSendsOutliveWriteTimeout(t *testing.T) {
 		t.Fatalf("probe answer %q", got)
 	}
 	writeText(t, upgraded, "5")
-	eventually(t, func() bool { return h.session(psid).Transport() == "websocket" })
+	testkit.Eventually(t, 5*time.Second, "the upgrade to websocket", func() bool { return h.session(psid).Transport() == "websocket" })
 
 	time.Sleep(3 * timeout)
 	for name, c := range map[string]struct {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coworkctl/coworkctl/internal/testkit"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 )
@@ -212,7 +213,7 @@ func recv(t *testing.T, ch <-chan result) result {
 // waitPolling waits until the session has a GET pending.
 func (h *harness) waitPolling(sid string) {
 	h.t.Helper()
-	eventually(h.t, func() bool {
+	testkit.Eventually(h.t, 5*time.Second, "a pending GET", func() bool {
 		s := h.session(sid)
 		if s == nil {
 			return false
@@ -303,18 +304,6 @@ func readUntilClosed(t *testing.T, conn net.Conn) ws.StatusCode {
 			code, _ := ws.ParseCloseFrameData(f.Payload)
 			return code
 		}
-	}
-}
-
-// eventually polls cond until it holds or a deadline passes.
-func eventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // redisOptions reads COWORK_TEST_REDIS_URL or skips the test.
@@ -58,20 +59,7 @@ func startCluster(t *testing.T, c *Cluster, node adapter.Node) {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	waitFor(t, 5*time.Second, "cluster subscribed", func() bool { return c.Healthy() == nil })
-}
-
-// waitFor polls cond, for conditions that depend on network I/O rather
-// than on timers.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, "cluster subscribed", func() bool { return c.Healthy() == nil })
 }
 
 type delivery struct {

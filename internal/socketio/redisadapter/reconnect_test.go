@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // proxy is a TCP proxy in front of Redis that can be cut (every
@@ -140,7 +141,7 @@ func TestRedisOutage(t *testing.T) {
 	hello := adapter.Packet{Type: adapter.PacketEvent, Nsp: "/", Data: []any{"hello"}}
 
 	px.setCut(true)
-	waitFor(t, 5*time.Second, "Healthy to report the outage", func() bool { return a.Healthy() != nil })
+	testkit.Eventually(t, 5*time.Second, "Healthy to report the outage", func() bool { return a.Healthy() != nil })
 	if err := a.Healthy(); !errors.Is(err, adapter.ErrUnavailable) {
 		t.Fatalf("Healthy = %v, want ErrUnavailable", err)
 	}
@@ -182,11 +183,11 @@ func TestRedisOutage(t *testing.T) {
 	}
 
 	px.setCut(false)
-	waitFor(t, 10*time.Second, "Healthy after restore", func() bool { return a.Healthy() == nil })
+	testkit.Eventually(t, 10*time.Second, "Healthy after restore", func() bool { return a.Healthy() == nil })
 	if got := nodeB.next(t); got.p.Data[0] != "hello" {
 		t.Errorf("B got %v, want the broadcast queued during the outage", got.p.Data)
 	}
-	waitFor(t, 5*time.Second, "the queue to empty", func() bool { return a.Backlog().Waiting == 0 })
+	testkit.Eventually(t, 5*time.Second, "the queue to empty", func() bool { return a.Backlog().Waiting == 0 })
 	if st := a.Backlog(); st.Delayed != 1 || st.Dropped != 0 {
 		t.Errorf("backlog after restore = %+v, want 1 delayed, none dropped", st)
 	}
@@ -216,12 +217,12 @@ func TestSilentConnectionDetected(t *testing.T) {
 	startCluster(t, a, newFakeNode())
 
 	px.frozen.Store(true)
-	waitFor(t, 3*time.Second, "Healthy to report the silent connection", func() bool { return a.Healthy() != nil })
+	testkit.Eventually(t, 3*time.Second, "Healthy to report the silent connection", func() bool { return a.Healthy() != nil })
 	if err := a.Healthy(); !errors.Is(err, adapter.ErrUnavailable) {
 		t.Errorf("Healthy = %v, want ErrUnavailable", err)
 	}
 	px.frozen.Store(false)
-	waitFor(t, 10*time.Second, "Healthy after the partition", func() bool { return a.Healthy() == nil })
+	testkit.Eventually(t, 10*time.Second, "Healthy after the partition", func() bool { return a.Healthy() == nil })
 }
 
 // TestStalledRedisQueues: while Redis answers nothing, Publish returns at
@@ -266,7 +267,7 @@ func TestStalledRedisQueues(t *testing.T) {
 	if slowest > 100*time.Millisecond {
 		t.Errorf("Publish took up to %s while Redis was stalled, want it queued at once", slowest)
 	}
-	waitFor(t, 5*time.Second, "the outage to be seen", func() bool { return a.Healthy() != nil })
+	testkit.Eventually(t, 5*time.Second, "the outage to be seen", func() bool { return a.Healthy() != nil })
 	mu.Lock()
 	if len(dropped) != 2 || dropped[0] != float64(0) || dropped[1] != float64(1) {
 		t.Errorf("dropped %v, want the two oldest [0 1]", dropped)
@@ -279,7 +280,7 @@ func TestStalledRedisQueues(t *testing.T) {
 			t.Fatalf("B got %v, want %v (in order)", got.p.Data, want)
 		}
 	}
-	waitFor(t, 5*time.Second, "the queue to empty", func() bool { return a.Backlog().Waiting == 0 })
+	testkit.Eventually(t, 5*time.Second, "the queue to empty", func() bool { return a.Backlog().Waiting == 0 })
 	if st := a.Backlog(); st.Dropped != 2 || st.Delayed < 3 {
 		t.Errorf("backlog = %+v, want 2 dropped and the other 3 delayed", st)
 	}
