@@ -16,6 +16,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 	"github.com/gorilla/websocket"
 )
 
@@ -140,8 +141,7 @@ func TestRecoveryRefusedToAnotherUser(t *testing.T) {
 	if a.pid == "" || a.offset == "" {
 		t.Fatalf("no recovery pid/offset (pid %q, offset %q)", a.pid, a.offset)
 	}
-	a.drop()
-	time.Sleep(100 * time.Millisecond) // let the server see the drop
+	dropSeen(t, h, a)
 
 	b := dialRaw(t, h.base, map[string]any{"token": userToken(t, 202), "pid": a.pid, "offset": a.offset})
 	if b.sid == a.sid {
@@ -179,8 +179,7 @@ func TestRecoveryBoundedPerSession(t *testing.T) {
 		a := dialRaw(t, h.base, map[string]any{"token": userToken(t, user)})
 		a.send(fmt.Sprintf(`42["join_space",{"spazioId":1,"sedeId":1,"date":%q}]`, date))
 		a.waitEvent("slots_status_update")
-		a.drop()
-		time.Sleep(100 * time.Millisecond)
+		dropSeen(t, h, a)
 		for i := range tc.missed {
 			holdSlot(t, h, user*10+int64(i), 1+i, date)
 			_, _, _ = h.call("POST", fmt.Sprintf("/api/slots/%d/release", 1+i), userToken(t, user*10+int64(i)),
@@ -231,13 +230,9 @@ func TestRejectedEventFloodKeepsMemoryFlat(t *testing.T) {
 			}
 		}
 		// The server saw the flood (this test must not pass by dropping it).
-		deadline := time.Now().Add(90 * time.Second)
-		for limited := rateLimited(t, h); limited < (c+1)*(perClient-2); limited = rateLimited(t, h) {
-			if time.Now().After(deadline) {
-				t.Fatalf("client %d: only %d of %d events so far were rate limited", c, limited, (c+1)*perClient)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		want := (c + 1) * (perClient - 2)
+		testkit.Eventually(t, 90*time.Second, fmt.Sprintf("%d rate-limited events after client %d's flood", want, c),
+			func() bool { return rateLimited(t, h) >= want })
 		s.ws.Close()
 		<-done
 	}
@@ -311,6 +306,17 @@ func pollStatus(t *testing.T, base, sid string) int {
 // rateLimited reads coworkctl_rate_limited_events_total from /metrics.
 func rateLimited(t *testing.T, h *harness) int {
 	t.Helper()
+	n, ok := metric(t, h, "coworkctl_rate_limited_events_total")
+	if !ok {
+		t.Fatal("coworkctl_rate_limited_events_total missing from /metrics")
+	}
+	return int(n)
+}
+
+// metric sums the series of name in h's /metrics (all label sets); ok is
+// false when it has none yet.
+func metric(t *testing.T, h *harness, name string) (sum float64, ok bool) {
+	t.Helper()
 	resp, err := http.Get(h.base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -318,11 +324,27 @@ func rateLimited(t *testing.T, h *harness) int {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, "coworkctl_rate_limited_events_total "); ok {
-			n, _ := strconv.ParseFloat(v, 64)
-			return int(n)
+		rest, found := strings.CutPrefix(line, name)
+		if !found || (!strings.HasPrefix(rest, " ") && !strings.HasPrefix(rest, "{")) {
+			continue
 		}
+		n, err := strconv.ParseFloat(rest[strings.LastIndexByte(rest, ' ')+1:], 64)
+		if err != nil {
+			t.Fatalf("/metrics line %q: %v", line, err)
+		}
+		sum, ok = sum+n, true
 	}
-	t.Fatal("coworkctl_rate_limited_events_total missing from /metrics")
-	return 0
+	return sum, ok
+}
+
+// dropSeen drops r and waits until h's hub has counted the disconnect,
+// which happens after the session is kept for recovery.
+func dropSeen(t *testing.T, h *harness, r *rawSocket) {
+	t.Helper()
+	before, _ := metric(t, h, "coworkctl_disconnects_total")
+	r.drop()
+	testkit.Eventually(t, 10*time.Second, "the server to count the dropped socket's disconnect", func() bool {
+		n, _ := metric(t, h, "coworkctl_disconnects_total")
+		return n > before
+	})
 }

@@ -15,7 +15,7 @@ const pollEvery = 10 * time.Millisecond
 // when limit passes first. It is for conditions that change through
 // network I/O or another process, where there is no event to wait on;
 // it orders nothing by time, since it only returns once cond holds.
-// cond runs on the test's goroutine and must not call t.Fatal.
+// cond runs on the caller's goroutine, so it may call t.Fatal.
 func Eventually(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
