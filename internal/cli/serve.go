@@ -13,8 +13,6 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/catalog"
 	"github.com/coworkctl/coworkctl/internal/server"
-	"github.com/coworkctl/coworkctl/internal/server/realtime"
-	"github.com/coworkctl/coworkctl/internal/server/upstream"
 	"github.com/coworkctl/coworkctl/internal/slots"
 	"github.com/coworkctl/coworkctl/internal/store"
 	"github.com/coworkctl/coworkctl/internal/store/mio"
@@ -125,22 +123,22 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.BoolVar(&o.Dev, "dev", false, "development mode: 127.0.0.1 only, random secret, demo catalog, any CORS origin, prints a staff token")
 	fl.StringVar(&o.TokenFile, "token-file", "", "write a staff token (user 1, admin, 12h) to this `file` once listening, for scripts; removed at exit")
 	fl.BoolVar(&o.PrintToken, "print-token", false, "print that staff token alone as stdout's first line once listening (instead of the --dev banner)")
-	fl.Int64Var(&o.MaxPayload, "max-payload", realtime.DefaultMaxPayloadBytes, "largest Socket.IO message in bytes")
-	fl.IntVar(&o.MaxRooms, "max-rooms-per-socket", realtime.DefaultMaxRoomsPerSocket, "space rooms one connection may join")
-	fl.Float64Var(&o.MaxEventRate, "max-event-rate", realtime.DefaultEventsPerSecond, "client events per second per connection (bursts of twice that)")
-	fl.IntVar(&o.MaxConnections, "max-connections", realtime.DefaultMaxConnections, "concurrent connected sockets on this node")
+	fl.Int64Var(&o.MaxPayload, "max-payload", server.DefaultMaxPayloadBytes, "largest Socket.IO message in bytes")
+	fl.IntVar(&o.MaxRooms, "max-rooms-per-socket", server.DefaultMaxRoomsPerSocket, "space rooms one connection may join")
+	fl.Float64Var(&o.MaxEventRate, "max-event-rate", server.DefaultEventsPerSecond, "client events per second per connection (bursts of twice that)")
+	fl.IntVar(&o.MaxConnections, "max-connections", server.DefaultMaxConnections, "concurrent connected sockets on this node")
 	fl.IntVar(&o.MaxPending, "max-pending", 0, "connections that have not completed the Socket.IO CONNECT yet (default min(--max-connections, 1000))")
 	fl.IntVar(&o.MaxPendingPerIP, "max-pending-per-ip", 0, "connections without a Socket.IO CONNECT per client address; past it the address's oldest is closed (0: no bound)")
 	fl.StringVar(&o.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client address (empty: the header is ignored)")
 	fl.DurationVar(&o.StallTimeout, "stall-timeout", 0, "drop a websocket whose client has read nothing for this long while messages wait for it (Linux; 0: off, the heartbeat decides)")
 	fl.DurationVar(&o.StoreTimeout, "store-timeout", store.DefaultTimeout, "deadline of each database operation; one that misses it answers 503 (riprova)")
-	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", realtime.DefaultConnectTimeout, "close a connection that has not completed the Socket.IO CONNECT in this time")
-	fl.DurationVar(&o.RecoveryWindow, "recovery-window", realtime.DefaultRecoveryWindow, "how long a dropped client can reconnect and get what it missed")
-	fl.IntVar(&o.RecoveryPackets, "recovery-max-packets", realtime.DefaultRecoveryMaxPackets, "packets kept per session for recovery; a client that missed more gets a fresh session")
-	fl.IntVar(&o.RecoveryBytes, "recovery-max-bytes", realtime.DefaultRecoveryMaxBytes, "bytes kept per session for recovery; a client that missed more gets a fresh session")
-	fl.DurationVar(&o.PingInterval, "ping-interval", realtime.DefaultPingInterval, "Engine.IO heartbeat interval")
-	fl.DurationVar(&o.PingTimeout, "ping-timeout", realtime.DefaultPingTimeout, "how long to wait for a heartbeat answer before dropping the connection")
-	fl.IntVar(&o.SendQueue, "send-queue", realtime.DefaultSendQueueFrames, "messages queued per connection; a client further behind is disconnected as a slow consumer")
+	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", server.DefaultConnectTimeout, "close a connection that has not completed the Socket.IO CONNECT in this time")
+	fl.DurationVar(&o.RecoveryWindow, "recovery-window", server.DefaultRecoveryWindow, "how long a dropped client can reconnect and get what it missed")
+	fl.IntVar(&o.RecoveryPackets, "recovery-max-packets", server.DefaultRecoveryMaxPackets, "packets kept per session for recovery; a client that missed more gets a fresh session")
+	fl.IntVar(&o.RecoveryBytes, "recovery-max-bytes", server.DefaultRecoveryMaxBytes, "bytes kept per session for recovery; a client that missed more gets a fresh session")
+	fl.DurationVar(&o.PingInterval, "ping-interval", server.DefaultPingInterval, "Engine.IO heartbeat interval")
+	fl.DurationVar(&o.PingTimeout, "ping-timeout", server.DefaultPingTimeout, "how long to wait for a heartbeat answer before dropping the connection")
+	fl.IntVar(&o.SendQueue, "send-queue", server.DefaultSendQueueFrames, "messages queued per connection; a client further behind is disconnected as a slow consumer")
 	fl.DurationVar(&o.HeaderTimeout, "http-header-timeout", server.DefaultHeaderTimeout, "how long a client may take to send a request's headers")
 	fl.DurationVar(&o.RequestTimeout, "http-request-timeout", server.DefaultRequestTimeout, "how long a client may take over a whole request, body included (must exceed --ping-interval)")
 	fl.DurationVar(&o.IdleTimeout, "http-idle-timeout", server.DefaultIdleTimeout, "close keep-alive connections idle this long")
@@ -232,7 +230,7 @@ func (o *ServeOptions) config() (server.Config, error) {
 	if o.MaxPendingPerIP < 0 {
 		return server.Config{}, UsageErrorf("--max-pending-per-ip must be 0 (no bound) or positive, got %d", o.MaxPendingPerIP)
 	}
-	proxies, err := realtime.ParseTrustedProxies(o.TrustedProxies)
+	proxies, err := server.ParseTrustedProxies(o.TrustedProxies)
 	if err != nil {
 		return server.Config{}, UsageErrorf("--trusted-proxies %q: %v", o.TrustedProxies, err)
 	}
@@ -268,7 +266,7 @@ func (o *ServeOptions) config() (server.Config, error) {
 	}
 	var up *url.URL
 	if o.Upstream != "" {
-		if up, err = upstream.ParseURL(o.Upstream); err != nil {
+		if up, err = server.ParseUpstream(o.Upstream); err != nil {
 			return server.Config{}, usageError{err}
 		}
 	}
@@ -287,7 +285,7 @@ func (o *ServeOptions) config() (server.Config, error) {
 		HoldTTL: o.HoldTTL, MaxHoldsPerUser: o.MaxHoldsPerUser, MaxDaysAhead: o.MaxDaysAhead, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(), DebugAddr: o.DebugAddr,
 		HTTP: server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout}, StoreTimeout: o.StoreTimeout,
 		NoClientBundle: !o.ServeClient, Upstream: up,
-		Realtime: realtime.Config{
+		Realtime: server.RealtimeConfig{
 			CORSOrigins: origins, MaxPayloadBytes: o.MaxPayload, MaxRoomsPerSocket: o.MaxRooms,
 			EventsPerSecond: o.MaxEventRate, MaxConnections: o.MaxConnections, MaxPendingSessions: o.MaxPending,
 			MaxPendingPerIP: o.MaxPendingPerIP, TrustedProxies: proxies,

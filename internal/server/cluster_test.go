@@ -16,7 +16,6 @@ import (
 	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server"
-	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/slots"
 	"github.com/coworkctl/coworkctl/internal/testkit"
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -95,7 +94,7 @@ func TestClusterBroadcastAndExpiryExactlyOnce(t *testing.T) {
 		return server.Config{
 			Addr: "127.0.0.1:0", DB: dsn, Redis: rd, RedisPrefix: prefix, JWTSecret: secret,
 			HoldTTL: 1500 * time.Millisecond, Location: time.UTC, Catalog: slots.DemoCatalog(),
-			Realtime: realtime.Config{NodeID: node},
+			Realtime: server.RealtimeConfig{NodeID: node},
 		}
 	}
 	a, b := startWith(t, cfg("node-a")), startWith(t, cfg("node-b"))
@@ -199,7 +198,7 @@ func TestStoppedNodeLeavesStatsAtOnce(t *testing.T) {
 	cfg := func(node string) server.Config {
 		return server.Config{
 			Addr: "127.0.0.1:0", DB: "sqlite:" + t.TempDir() + "/" + node + ".db", Redis: rd, RedisPrefix: prefix, JWTSecret: secret,
-			HoldTTL: time.Minute, Location: time.UTC, Catalog: slots.DemoCatalog(), Realtime: realtime.Config{NodeID: node},
+			HoldTTL: time.Minute, Location: time.UTC, Catalog: slots.DemoCatalog(), Realtime: server.RealtimeConfig{NodeID: node},
 		}
 	}
 	a, b := startWith(t, cfg("node-a")), startWith(t, cfg("node-b"))

@@ -17,7 +17,6 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/server"
-	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/slots"
 	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 )
@@ -38,7 +37,7 @@ func TestHandshakeFloodDoesNotLockOut(t *testing.T) {
 			h := startWith(t, server.Config{
 				Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "flood.db"), JWTSecret: secret,
 				Location: time.UTC, Catalog: slots.DemoCatalog(),
-				Realtime: realtime.Config{MaxPendingSessions: pool, ConnectTimeout: time.Minute},
+				Realtime: server.RealtimeConfig{MaxPendingSessions: pool, ConnectTimeout: time.Minute},
 			})
 			ctx, stop := context.WithCancel(context.Background())
 			var wg sync.WaitGroup

@@ -18,7 +18,6 @@ import (
 	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server"
-	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/store/mio"
 	"github.com/coworkctl/coworkctl/internal/testkit"
 )
@@ -158,7 +157,7 @@ func TestMioLayoutTwoNodes(t *testing.T) {
 		return server.Config{
 			Addr: "127.0.0.1:0", DB: dsn, DBLayout: server.LayoutCoworkingMio, DBOwnSchema: own,
 			Redis: rd, RedisPrefix: prefix, JWTSecret: secret, HoldTTL: 15 * time.Minute, Location: time.UTC,
-			Realtime: realtime.Config{NodeID: node},
+			Realtime: server.RealtimeConfig{NodeID: node},
 		}
 	}
 	a, b := startWith(t, cfg("node-a")), startWith(t, cfg("node-b"))
@@ -295,7 +294,7 @@ func BenchmarkExternalCommitToSlotUpdate(b *testing.B) {
 	for _, node := range []string{"node-a", "node-b"} {
 		srv, err := server.New(server.Config{
 			Addr: "127.0.0.1:0", DB: dsn, DBLayout: server.LayoutCoworkingMio, DBOwnSchema: own,
-			Redis: rd, RedisPrefix: prefix, JWTSecret: secret, Location: time.UTC, Realtime: realtime.Config{NodeID: node},
+			Redis: rd, RedisPrefix: prefix, JWTSecret: secret, Location: time.UTC, Realtime: server.RealtimeConfig{NodeID: node},
 		}, testLogger())
 		if err != nil {
 			b.Fatal(err)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/server"
-	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/slots"
 	"github.com/coworkctl/coworkctl/internal/testkit"
 	"github.com/gorilla/websocket"
@@ -113,7 +112,7 @@ func userToken(t *testing.T, user int64) string {
 	return tok
 }
 
-func recoveryServer(t *testing.T, rt realtime.Config) *harness {
+func recoveryServer(t *testing.T, rt server.RealtimeConfig) *harness {
 	t.Helper()
 	return startWith(t, server.Config{
 		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "rec.db"), JWTSecret: secret, HoldTTL: 10 * time.Minute,
@@ -133,7 +132,7 @@ func holdSlot(t *testing.T, h *harness, user int64, slot int, date string) {
 // A token of user B presented with user A's pid and offset must get a
 // fresh session: recovering it would hand B what is sent to A.
 func TestRecoveryRefusedToAnotherUser(t *testing.T) {
-	h := recoveryServer(t, realtime.Config{})
+	h := recoveryServer(t, server.RealtimeConfig{})
 	date := tomorrow()
 	a := dialRaw(t, h.base, map[string]any{"token": userToken(t, 101)})
 	a.send(fmt.Sprintf(`42["join_space",{"spazioId":1,"sedeId":1,"date":%q}]`, date))
@@ -169,7 +168,7 @@ func TestRecoveryRefusedToAnotherUser(t *testing.T) {
 // client gets a fresh session (and so a fresh snapshot) instead of a
 // partial replay.
 func TestRecoveryBoundedPerSession(t *testing.T) {
-	h := recoveryServer(t, realtime.Config{RecoveryMaxPackets: 5})
+	h := recoveryServer(t, server.RealtimeConfig{RecoveryMaxPackets: 5})
 	for n, tc := range []struct {
 		missed  int
 		recover bool
@@ -202,7 +201,7 @@ func TestRecoveryBoundedPerSession(t *testing.T) {
 // from 25 MB to 834 MB with every reply kept for two minutes).
 func TestRejectedEventFloodKeepsMemoryFlat(t *testing.T) {
 	// One token per ~15 minutes: practically every event of the flood is refused.
-	h := recoveryServer(t, realtime.Config{EventsPerSecond: 0.001, EventBurst: 1})
+	h := recoveryServer(t, server.RealtimeConfig{EventsPerSecond: 0.001, EventBurst: 1})
 	heap := func() uint64 {
 		runtime.GC()
 		var m runtime.MemStats
@@ -249,7 +248,7 @@ func TestRejectedEventFloodKeepsMemoryFlat(t *testing.T) {
 // connection slots of clients with a token. A handshake past the pool's
 // bound is not refused: the oldest pending session makes room.
 func TestPendingSessionsCannotExhaustConnections(t *testing.T) {
-	h := recoveryServer(t, realtime.Config{MaxConnections: 4, MaxPendingSessions: 3, ConnectTimeout: 500 * time.Millisecond})
+	h := recoveryServer(t, server.RealtimeConfig{MaxConnections: 4, MaxPendingSessions: 3, ConnectTimeout: 500 * time.Millisecond})
 	var bare []string
 	for range 3 {
 		sid, code := pollingHandshake(t, h.base)

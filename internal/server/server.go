@@ -69,7 +69,7 @@ type Config struct {
 	// Catalog is upserted at start; nil leaves the stored catalog as is.
 	Catalog []slots.Sede
 	// Realtime tunes the Socket.IO endpoint and its limits.
-	Realtime realtime.Config
+	Realtime RealtimeConfig
 	// ShutdownTimeout bounds the graceful shutdown; default 10s.
 	ShutdownTimeout time.Duration
 	// Version is reported by stats.
@@ -155,7 +155,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	ping := cfg.Realtime.PingInterval
 	if ping <= 0 {
-		ping = realtime.DefaultPingInterval
+		ping = DefaultPingInterval
 	}
 	if cfg.HTTP.Request <= ping {
 		return nil, fmt.Errorf("the HTTP request timeout (%s) must exceed the ping interval (%s): a polling request waits up to one interval", cfg.HTTP.Request, ping)
@@ -223,14 +223,17 @@ func (s *Server) Run(ctx context.Context) (err error) {
 			return err
 		}
 		defer cluster.Close()
-		s.cfg.Realtime.Cluster = cluster.adapter
 		metrics.ClusterBacklog(s.registry,
 			func() float64 { return float64(cluster.adapter.Backlog().Waiting) },
 			func() float64 { return float64(cluster.adapter.Backlog().Delayed) },
 			func() float64 { return float64(cluster.adapter.Backlog().Dropped) })
 	}
 
-	hub := realtime.New(s.cfg.Realtime, verifier, m, s.log)
+	hubCfg := s.cfg.Realtime.hub()
+	if cluster != nil {
+		hubCfg.Cluster = cluster.adapter
+	}
+	hub := realtime.New(hubCfg, verifier, m, s.log)
 	svc := slots.NewService(st, hub, slots.SystemClock{}, slots.Config{
 		HoldTTL: s.cfg.HoldTTL, Location: s.cfg.Location, SweepCap: sweepCap(s.cfg, cluster != nil),
 		MaxHoldsPerUser: s.cfg.MaxHoldsPerUser, MaxDaysAhead: s.cfg.MaxDaysAhead,

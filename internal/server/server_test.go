@@ -16,7 +16,6 @@ import (
 	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server"
-	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/slots"
 )
 
@@ -37,7 +36,7 @@ func start(t *testing.T, db string) *harness {
 	}
 	return startWith(t, server.Config{
 		Addr: "127.0.0.1:0", DB: db, JWTSecret: secret, HoldTTL: 10 * time.Minute, Location: time.UTC,
-		Catalog: slots.DemoCatalog(), Realtime: realtime.Config{CORSOrigins: []string{"https://app.example"}},
+		Catalog: slots.DemoCatalog(), Realtime: server.RealtimeConfig{CORSOrigins: []string{"https://app.example"}},
 	})
 }
 

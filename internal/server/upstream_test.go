@@ -18,7 +18,6 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/server"
-	"github.com/coworkctl/coworkctl/internal/server/realtime"
 	"github.com/coworkctl/coworkctl/internal/slots"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
@@ -110,7 +109,7 @@ func startUpstream(t *testing.T, backend string) *harness {
 	}
 	return startWith(t, server.Config{
 		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "up.db"), JWTSecret: secret, Location: time.UTC,
-		Catalog: slots.DemoCatalog(), Realtime: realtime.Config{CORSOrigins: []string{"https://app.example"}}, Upstream: u,
+		Catalog: slots.DemoCatalog(), Realtime: server.RealtimeConfig{CORSOrigins: []string{"https://app.example"}}, Upstream: u,
 	})
 }
 
