@@ -118,17 +118,18 @@ func TestClusterBroadcastAndExpiryExactlyOnce(t *testing.T) {
 
 	// Decoded into a map, not a struct: encoding/json matches struct
 	// fields case-insensitively and would hide renamed wire fields.
-	slot4 := func(status string) func(json.RawMessage) bool {
+	slotN := func(id int, status string) func(json.RawMessage) bool {
 		return func(raw json.RawMessage) bool {
 			var u map[string]any
 			if json.Unmarshal(raw, &u) != nil {
 				return false
 			}
 			data, _ := u["data"].(map[string]any)
-			return u["type"] == protocol.EventSlotUpdate && u["slotId"] == float64(4) && u["status"] == status &&
-				data != nil && data["id_slot"] == float64(4) && data["status"] == status
+			return u["type"] == protocol.EventSlotUpdate && u["slotId"] == float64(id) && u["status"] == status &&
+				data != nil && data["id_slot"] == float64(id) && data["status"] == status
 		}
 	}
+	slot4 := func(status string) func(json.RawMessage) bool { return slotN(4, status) }
 	holder := token(t, 7, auth.RoleCliente)
 	if status, out, _ := a.call("POST", "/api/slots/4/hold", holder, map[string]any{"idSpazio": 1, "sedeId": 1, "date": date}); status != 200 {
 		t.Fatalf("hold on node A: %d %v", status, out)
@@ -155,15 +156,52 @@ func TestClusterBroadcastAndExpiryExactlyOnce(t *testing.T) {
 			}
 		}
 	}()
+	// Slot 4's expiry only: the marker hold on slot 5 below expires too.
 	freed := func(raw json.RawMessage) bool {
 		var f map[string]any
-		return json.Unmarshal(raw, &f) == nil && f["type"] == protocol.EventSlotsFreed && f["count"] == float64(1)
+		if json.Unmarshal(raw, &f) != nil || f["type"] != protocol.EventSlotsFreed || f["count"] != float64(1) {
+			return false
+		}
+		list, _ := f["slots"].([]any)
+		if len(list) != 1 {
+			return false
+		}
+		first, _ := list[0].(map[string]any)
+		return first["id_slot"] == float64(4)
 	}
 	testkit.Eventually(t, 15*time.Second, "expiry announced on both nodes' clients", func() bool {
 		return logs[0].count(protocol.EventSlotsFreed, freed) >= 1 && logs[1].count(protocol.EventSlotsFreed, freed) >= 1
 	})
-	// Both nodes sweep every second; give a duplicate time to show up.
-	time.Sleep(2500 * time.Millisecond)
+	// Both nodes sweep every second. A sweep is one store write
+	// transaction, counted when it starts, and nothing else writes now:
+	// two more on a node mean a whole sweep ran there after the expiry was
+	// announced, one that would have freed slot 4 again.
+	writes := func(h *harness) float64 {
+		n, ok := metric(t, h, "coworkctl_store_write_transactions_total")
+		if !ok {
+			t.Fatal("coworkctl_store_write_transactions_total missing from /metrics")
+		}
+		return n
+	}
+	wa, wb := writes(a), writes(b)
+	testkit.Eventually(t, 15*time.Second, "a whole sweep on each node after the expiry", func() bool {
+		return writes(a) >= wa+2 && writes(b) >= wb+2
+	})
+	// What those sweeps announced is ahead of these markers on the same
+	// ways: an admin emit from each node (slots_freed's way) and a hold of
+	// slot 5 (slot_update's way, through each node's versioned feed).
+	for i, h := range []*harness{a, b} {
+		if status, out, _ := h.call("POST", "/api/admin/emit", staff, map[string]any{"event": "promo", "data": map[string]any{"n": 2 + i}, "spazioId": 1, "sedeId": 1}); status != 200 {
+			t.Fatalf("marker emit on node %d: %d %v", i, status, out)
+		}
+	}
+	if status, out, _ := b.call("POST", "/api/slots/5/hold", holder, map[string]any{"idSpazio": 1, "sedeId": 1, "date": date}); status != 200 {
+		t.Fatalf("marker hold on node B: %d %v", status, out)
+	}
+	testkit.Eventually(t, 15*time.Second, "both markers on both nodes' clients", func() bool {
+		return logs[0].count("promo", nil) == 3 && logs[1].count("promo", nil) == 3 &&
+			logs[0].count(protocol.EventSlotUpdate, slotN(5, "occupied")) == 1 && logs[1].count(protocol.EventSlotUpdate, slotN(5, "occupied")) == 1
+	})
 	for i := range logs {
 		if n := logs[i].count(protocol.EventSlotsFreed, freed); n != 1 {
 			t.Errorf("client of node %d got slots_freed %d times, want exactly 1", i, n)
