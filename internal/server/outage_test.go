@@ -23,6 +23,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/slots"
 	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // A Redis stall (connections open, no answers, as with CLIENT PAUSE) on
@@ -110,7 +111,16 @@ func runRedisStall(t *testing.T, queue int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// A stalled Redis is named by /readyz, so a load balancer stops sending
+	// this node new clients; it is ready again once Redis answers.
+	if code, body := readyz(t, ctx, hc, a.base); code != http.StatusServiceUnavailable || !strings.Contains(strings.ToLower(body), "redis") {
+		t.Errorf("/readyz during the Redis stall: %d %s, want 503 naming redis", code, body)
+	}
 	px.stall(false)
+	testkit.Eventually(t, 10*time.Second, "/readyz 200 after Redis answers again", func() bool {
+		code, _ := readyz(t, ctx, hc, a.base)
+		return code == http.StatusOK
+	})
 	took := converge(t, ctx, hc, b.base, date, clients, 5*time.Second)
 	t.Logf("queue %d: %d clients on the other node showed the server's grid %s after Redis came back; A delayed %.0f broadcasts, dropped %.0f",
 		queue, len(clients), took.Round(time.Millisecond), scrape(t, ctx, hc, a.base, "coworkctl_cluster_publish_delayed_total"),
@@ -374,4 +384,20 @@ func (p *stallProxy) copy(dst io.Writer, src io.Reader) {
 			return
 		}
 	}
+}
+
+// readyz returns the status and body of base's /readyz.
+func readyz(t *testing.T, ctx context.Context, hc *http.Client, base string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET /readyz: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
