@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/auth"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 	"github.com/spf13/cobra"
 )
 
@@ -166,13 +167,7 @@ func TestServeRunsAndStopsCleanly(t *testing.T) {
 	go func() {
 		done <- Run(ctx, f, []string{"serve", "--dev", "--addr", "127.0.0.1:0", "--db", "sqlite:" + t.TempDir() + "/dev.db"})
 	}()
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(errOut.String(), "coworkctl serving") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no startup line; stderr %q", errOut.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, 15*time.Second, "the startup line", func() bool { return strings.Contains(errOut.String(), "coworkctl serving") })
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("exit code after cancel = %d, want 0; stderr %q", code, errOut.String())

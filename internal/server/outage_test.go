@@ -104,13 +104,9 @@ func runRedisStall(t *testing.T, queue int) {
 	}
 	// Keep Redis stalled until A has seen the outage (a publish round
 	// timed out and what waits counts as delayed), as in a real pause.
-	deadline := time.Now().Add(15 * time.Second)
-	for scrape(t, ctx, hc, a.base, "coworkctl_cluster_publish_delayed_total") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("A never saw the Redis stall")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, 15*time.Second, "A to see the Redis stall (a delayed broadcast)", func() bool {
+		return scrape(t, ctx, hc, a.base, "coworkctl_cluster_publish_delayed_total") > 0
+	})
 	// A stalled Redis is named by /readyz, so a load balancer stops sending
 	// this node new clients; it is ready again once Redis answers.
 	if code, body := readyz(t, ctx, hc, a.base); code != http.StatusServiceUnavailable || !strings.Contains(strings.ToLower(body), "redis") {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // groupTest is a SQLite store with a scratch table t(n) for operations
@@ -78,9 +79,7 @@ func inOneGroup(t *testing.T, s *Store, ops ...txFunc) []error {
 		wg.Go(func() { errs[i] = s.group.run(context.Background(), op) })
 	}
 	// The operations queue while the blocker runs.
-	for s.WriteStats().Waiting < int64(len(ops)) {
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "the operations to queue", func() bool { return s.WriteStats().Waiting >= int64(len(ops)) })
 	close(release)
 	wg.Wait()
 	if err := <-blockerDone; err != nil {

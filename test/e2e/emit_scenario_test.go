@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/loadtest/vuser"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // writeScenario writes a scenario file into a temporary directory.
@@ -238,10 +239,7 @@ scenarios:
 			t.Fatal(err)
 		}
 		// Interrupt once users are connected: the server counts them.
-		deadline := time.Now().Add(20 * time.Second)
-		for s.Metric(t, "coworkctl_sockets") < 2 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
+		testkit.Eventually(t, 20*time.Second, "two users connected to the server", func() bool { return s.Metric(t, "coworkctl_sockets") >= 2 })
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		err := cmd.Wait()
 		cancel()

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // TestServeDevBannerAndTokenFile: the --dev banner names the staff token
@@ -19,13 +21,7 @@ import (
 func TestServeDevBannerAndTokenFile(t *testing.T) {
 	tokFile := filepath.Join(t.TempDir(), "staff.tok")
 	s := StartServer(t, ServerConfig{Args: []string{"--dev", "--token-file", tokFile, "--log-level", "warn"}})
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(s.Logs(), "curl -s") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no banner:\n%s", s.Logs())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "the --dev banner (its curl line)", func() bool { return strings.Contains(s.Logs(), "curl -s") })
 	logs := s.Logs()
 	if n := strings.Count(logs, "staff token"); n != 1 {
 		t.Errorf("the output names the staff token %d times, want once:\n%s", n, logs)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // nodeEvent is one line of test/node/tools/listen.mjs.
@@ -326,13 +328,5 @@ func nodeModulesPresent() bool {
 // waitMetric polls /metrics until name reaches want or timeout passes.
 func waitMetric(t *testing.T, srv *Server, name string, want float64, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var got float64
-	for time.Now().Before(deadline) {
-		if got = srv.Metric(t, name); got >= want {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s = %v after %v, want %v", name, got, timeout, want)
+	testkit.Eventually(t, timeout, fmt.Sprintf("%s to reach %v", name, want), func() bool { return srv.Metric(t, name) >= want })
 }

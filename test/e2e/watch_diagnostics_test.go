@@ -12,6 +12,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 	"github.com/coworkctl/coworkctl/internal/socketio/sio"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // TestWatchLogFileRecordsTheConnection: --log-file gets the connection's
@@ -99,13 +100,12 @@ func TestWatchTimeoutBoundsAHungJoin(t *testing.T) {
 // waitListening polls url until anything answers.
 func waitListening(t *testing.T, url string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			_ = resp.Body.Close()
-			return
+	testkit.Eventually(t, 5*time.Second, url+" to answer", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s does not answer", url)
+		_ = resp.Body.Close()
+		return true
+	})
 }

@@ -1,23 +1,19 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // waitGone polls the screen until it no longer contains what.
 func (tw *tmuxWatch) waitGone(what string, within time.Duration) {
 	tw.t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if !strings.Contains(tw.screen(), what) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	tw.t.Fatalf("the screen still shows %q", what)
+	testkit.Eventually(tw.t, within, fmt.Sprintf("the screen to stop showing %q", what), func() bool { return !strings.Contains(tw.screen(), what) })
 }
 
 // TestWatchSeesAFrozenServer: a server stopped with SIGSTOP keeps its

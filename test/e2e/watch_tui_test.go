@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // tmuxWatch runs the dashboard in a detached tmux session of its own
@@ -49,14 +51,7 @@ func (tw *tmuxWatch) screen() string {
 // waitFor polls the screen until it contains want.
 func (tw *tmuxWatch) waitFor(want string, within time.Duration) {
 	tw.t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if strings.Contains(tw.screen(), want) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	tw.t.Fatalf("the screen never showed %q", want)
+	testkit.Eventually(tw.t, within, fmt.Sprintf("the screen to show %q", want), func() bool { return strings.Contains(tw.screen(), want) })
 }
 
 // TestWatchDashboardKeysTogether: keys that reach the terminal in one

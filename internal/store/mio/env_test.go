@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // postgresURLEnv names the PostgreSQL server the tests run against; they
@@ -173,13 +174,7 @@ func follow(t testing.TB, s *Store) *follower {
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	// Wait for the listener, so that tests start with it up.
-	deadline := time.Now().Add(10 * time.Second)
-	for s.ListenerPID() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("listener did not connect")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "the listener to connect", func() bool { return s.ListenerPID() != 0 })
 	return f
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // announced renders feed changes as "slot:status:version[:expired]".
@@ -139,13 +140,7 @@ func TestFeedListenerLoss(t *testing.T) {
 			t.Fatalf("change %d announced as %+v", i, c)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for s.ListenerPID() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("listener did not come back")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "the listener to come back", func() bool { return s.ListenerPID() != 0 })
 }
 
 // TestFeedTwoNodes: with two nodes following, each change is announced by
