@@ -2,7 +2,6 @@ package realtime
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/server/metrics"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // raceHub serves a hub on a test server; tokens last ttl.
@@ -168,11 +168,13 @@ func TestNoSessionOutlivesShutdownOrExpiry(t *testing.T) {
 			wg        sync.WaitGroup
 			stop      atomic.Bool
 			connected atomic.Int64
+			attempts  [16]atomic.Int64
 		)
-		for i := range 16 {
+		for i := range attempts {
 			wg.Go(func() {
 				tok := mint(int64(i+1), time.Hour)
 				for !stop.Load() {
+					attempts[i].Add(1)
 					conn, err := connectRaw(url, tok)
 					if err != nil {
 						continue
@@ -190,13 +192,24 @@ func TestNoSessionOutlivesShutdownOrExpiry(t *testing.T) {
 				}
 			})
 		}
-		for connected.Load() < 50 {
-			time.Sleep(time.Millisecond)
-		}
+		testkit.Eventually(t, 10*time.Second, "50 connects", func() bool { return connected.Load() >= 50 })
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		h.Shutdown(ctx)
 		cancel()
-		time.Sleep(50 * time.Millisecond) // connects that were in flight land
+		// A connector that starts an attempt after Shutdown returned has
+		// seen the one in flight during it land.
+		var seen [len(attempts)]int64
+		for i := range attempts {
+			seen[i] = attempts[i].Load()
+		}
+		testkit.Eventually(t, 10*time.Second, "every connector to try again after the shutdown", func() bool {
+			for i := range attempts {
+				if attempts[i].Load() <= seen[i] {
+					return false
+				}
+			}
+			return true
+		})
 		stop.Store(true)
 		wg.Wait()
 		waitEmpty(t, h)
@@ -205,19 +218,15 @@ func TestNoSessionOutlivesShutdownOrExpiry(t *testing.T) {
 
 func waitEmpty(t *testing.T, h *Hub) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n, _, _ := h.presence.counts()
-		if n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			var ids []string
+	defer func() {
+		if t.Failed() {
 			for _, s := range h.presence.all() {
-				ids = append(ids, fmt.Sprintf("%s(user %d)", s.id, s.claims.UserID))
+				t.Logf("still present: %s (user %d)", s.id, s.claims.UserID)
 			}
-			t.Fatalf("%d sessions still present: %v", n, ids)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	}()
+	testkit.Eventually(t, 5*time.Second, "no session present", func() bool {
+		n, _, _ := h.presence.counts()
+		return n == 0
+	})
 }
