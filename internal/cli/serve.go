@@ -190,45 +190,33 @@ func (o *ServeOptions) config() (server.Config, error) {
 		}
 		secret = hex.EncodeToString(b)
 	}
-	if o.HoldTTL <= 0 {
-		return server.Config{}, UsageErrorf("--hold-ttl must be positive, got %s", o.HoldTTL)
+	origins := o.CORSOrigins
+	if o.Dev && len(origins) == 0 {
+		origins = []string{"*"}
 	}
-	// Checked in the order of the help text, so that of several bad flags
-	// the same one is always reported.
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"--max-holds-per-user", o.MaxHoldsPerUser}, {"--max-days-ahead", o.MaxDaysAhead}} {
-		if f.v < 0 {
-			return server.Config{}, UsageErrorf("%s must be 0 (unlimited) or positive, got %d", f.name, f.v)
-		}
+	addr := o.Addr
+	if o.Dev && !o.AddrSet {
+		// A dev server hands out an admin token: keep it off the network
+		// unless asked.
+		addr = "127.0.0.1:3000"
 	}
-	if o.RequestTimeout <= o.PingInterval {
-		return server.Config{}, UsageErrorf("--http-request-timeout (%s) must exceed --ping-interval (%s): a polling request waits up to one interval", o.RequestTimeout, o.PingInterval)
+	cfg := server.Config{
+		Addr: addr, DB: o.DB, DBLayout: o.DBLayout, DBOwnSchema: o.DBOwnSchema, Redis: o.Redis, RedisPrefix: o.RedisPrefix, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
+		HoldTTL: o.HoldTTL, MaxHoldsPerUser: o.MaxHoldsPerUser, MaxDaysAhead: o.MaxDaysAhead, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(), DebugAddr: o.DebugAddr,
+		HTTP: server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout}, StoreTimeout: o.StoreTimeout,
+		NoClientBundle: !o.ServeClient,
+		Realtime: server.RealtimeConfig{
+			CORSOrigins: origins, MaxPayloadBytes: o.MaxPayload, MaxRoomsPerSocket: o.MaxRooms,
+			EventsPerSecond: o.MaxEventRate, MaxConnections: o.MaxConnections, MaxPendingSessions: o.MaxPending,
+			MaxPendingPerIP: o.MaxPendingPerIP,
+			ConnectTimeout:  o.ConnectTimeout, RecoveryWindow: o.RecoveryWindow, RecoveryMaxPackets: o.RecoveryPackets,
+			RecoveryMaxBytes: o.RecoveryBytes, PingInterval: o.PingInterval, PingTimeout: o.PingTimeout,
+			SendQueueFrames: o.SendQueue, StallTimeout: o.StallTimeout, NodeID: o.NodeID,
+		},
 	}
-	if o.MaxPayload < 1024 {
-		return server.Config{}, UsageErrorf("--max-payload must be at least 1024 bytes, got %d", o.MaxPayload)
-	}
-	for _, f := range []struct {
-		name string
-		v    float64
-	}{
-		{"--max-rooms-per-socket", float64(o.MaxRooms)}, {"--max-event-rate", o.MaxEventRate},
-		{"--max-connections", float64(o.MaxConnections)}, {"--connect-timeout", o.ConnectTimeout.Seconds()}, {"--store-timeout", o.StoreTimeout.Seconds()},
-		{"--recovery-max-packets", float64(o.RecoveryPackets)}, {"--recovery-max-bytes", float64(o.RecoveryBytes)},
-		{"--ping-timeout", o.PingTimeout.Seconds()}, {"--send-queue", float64(o.SendQueue)},
-		{"--http-header-timeout", o.HeaderTimeout.Seconds()}, {"--http-request-timeout", o.RequestTimeout.Seconds()},
-		{"--http-idle-timeout", o.IdleTimeout.Seconds()},
-	} {
-		if f.v <= 0 {
-			return server.Config{}, UsageErrorf("%s must be positive, got %v", f.name, f.v)
-		}
-	}
-	if o.StallTimeout < 0 {
-		return server.Config{}, UsageErrorf("--stall-timeout must be 0 (off) or positive, got %s", o.StallTimeout)
-	}
-	if o.MaxPendingPerIP < 0 {
-		return server.Config{}, UsageErrorf("--max-pending-per-ip must be 0 (no bound) or positive, got %d", o.MaxPendingPerIP)
+	// The values' checks come first, in the order of the help text.
+	if err := cfg.Validate(); err != nil {
+		return server.Config{}, usageError{err}
 	}
 	proxies, err := server.ParseTrustedProxies(o.TrustedProxies)
 	if err != nil {
@@ -270,30 +258,8 @@ func (o *ServeOptions) config() (server.Config, error) {
 			return server.Config{}, usageError{err}
 		}
 	}
-	origins := o.CORSOrigins
-	if o.Dev && len(origins) == 0 {
-		origins = []string{"*"}
-	}
-	addr := o.Addr
-	if o.Dev && !o.AddrSet {
-		// A dev server hands out an admin token: keep it off the network
-		// unless asked.
-		addr = "127.0.0.1:3000"
-	}
-	return server.Config{
-		Addr: addr, DB: o.DB, DBLayout: o.DBLayout, DBOwnSchema: o.DBOwnSchema, Redis: o.Redis, RedisPrefix: o.RedisPrefix, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
-		HoldTTL: o.HoldTTL, MaxHoldsPerUser: o.MaxHoldsPerUser, MaxDaysAhead: o.MaxDaysAhead, Location: loc, Catalog: cat, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(), DebugAddr: o.DebugAddr,
-		HTTP: server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout}, StoreTimeout: o.StoreTimeout,
-		NoClientBundle: !o.ServeClient, Upstream: up,
-		Realtime: server.RealtimeConfig{
-			CORSOrigins: origins, MaxPayloadBytes: o.MaxPayload, MaxRoomsPerSocket: o.MaxRooms,
-			EventsPerSecond: o.MaxEventRate, MaxConnections: o.MaxConnections, MaxPendingSessions: o.MaxPending,
-			MaxPendingPerIP: o.MaxPendingPerIP, TrustedProxies: proxies,
-			ConnectTimeout: o.ConnectTimeout, RecoveryWindow: o.RecoveryWindow, RecoveryMaxPackets: o.RecoveryPackets,
-			RecoveryMaxBytes: o.RecoveryBytes, PingInterval: o.PingInterval, PingTimeout: o.PingTimeout,
-			SendQueueFrames: o.SendQueue, StallTimeout: o.StallTimeout, NodeID: o.NodeID,
-		},
-	}, nil
+	cfg.Realtime.TrustedProxies, cfg.Location, cfg.Catalog, cfg.Upstream = proxies, loc, cat, up
+	return cfg, nil
 }
 
 func runServe(ctx context.Context, o *ServeOptions) error {

@@ -127,41 +127,15 @@ type Server struct {
 	draining bool
 }
 
-// New validates cfg and returns a server ready to Run.
+// New applies the defaults to cfg's zero values, validates it and
+// returns a server ready to Run.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.JWTSecret == "" {
 		return nil, errors.New("a JWT secret is required (--jwt-secret, COWORK_JWT_SECRET or --dev)")
 	}
-	if cfg.Addr == "" {
-		cfg.Addr = ":3000"
-	}
-	if cfg.HoldTTL <= 0 {
-		cfg.HoldTTL = slots.DefaultHoldTTL
-	}
-	if cfg.MaxHoldsPerUser < 0 || cfg.MaxDaysAhead < 0 {
-		return nil, fmt.Errorf("the hold limits must not be negative (0 means no limit): %d holds per user, %d days ahead", cfg.MaxHoldsPerUser, cfg.MaxDaysAhead)
-	}
-	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = 10 * time.Second
-	}
-	if cfg.HTTP.Header <= 0 {
-		cfg.HTTP.Header = DefaultHeaderTimeout
-	}
-	if cfg.HTTP.Request <= 0 {
-		cfg.HTTP.Request = DefaultRequestTimeout
-	}
-	if cfg.HTTP.Idle <= 0 {
-		cfg.HTTP.Idle = DefaultIdleTimeout
-	}
-	ping := cfg.Realtime.PingInterval
-	if ping <= 0 {
-		ping = DefaultPingInterval
-	}
-	if cfg.HTTP.Request <= ping {
-		return nil, fmt.Errorf("the HTTP request timeout (%s) must exceed the ping interval (%s): a polling request waits up to one interval", cfg.HTTP.Request, ping)
-	}
-	if cfg.Realtime.NodeID == "" {
-		cfg.Realtime.NodeID = defaultNodeID()
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Redis != "" {
 		// Several nodes log to one place: say which one speaks.
