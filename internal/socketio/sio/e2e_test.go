@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/coworkctl/coworkctl/internal/socketio/eio"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // wsClient is a raw Engine.IO/Socket.IO client over a real websocket.
@@ -147,10 +148,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// The pending count drops just after the CONNECT reply and the replay
 	// are queued, so a fast client can read them first.
-	for deadline := time.Now().Add(2 * time.Second); ns.RoomSize("r") != 2 || s.Sessions() != 2 || s.Pending() != 0; {
-		if time.Now().After(deadline) {
-			t.Fatalf("room %d sessions %d pending %d, want 2 2 0", ns.RoomSize("r"), s.Sessions(), s.Pending())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Eventually(t, 2*time.Second, "2 sockets in room r, 2 sessions, none pending", func() bool {
+		return ns.RoomSize("r") == 2 && s.Sessions() == 2 && s.Pending() == 0
+	})
 }
