@@ -132,8 +132,10 @@ func TestConcurrentUse(t *testing.T) {
 			}
 		})
 	}
+	// The broadcasters race the churners for as long as these churn.
+	var churners sync.WaitGroup
 	for range 4 {
-		wg.Go(func() {
+		churners.Go(func() {
 			for n := range 100 {
 				c, sk, reply, _ := e.connectQuiet()
 				sk.Join(fmt.Sprint("r", n%4))
@@ -156,7 +158,7 @@ func TestConcurrentUse(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(50 * time.Millisecond)
+	churners.Wait()
 	close(stop)
 	wg.Wait()
 	if ns.SocketCount() != 0 || len(ns.rooms) != 0 || e.s.Sessions() != 0 {
