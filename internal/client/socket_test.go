@@ -560,21 +560,6 @@ func TestBothUpgradesFromOurPolling(t *testing.T) {
 	}
 }
 
-// waitFor delivers the first event accepted by match, reading in the
-// background until then or until the stream ends.
-func waitFor(s *Socket, match func(Event) bool) <-chan Event {
-	ch := make(chan Event, 1)
-	go func() {
-		for ev := range s.Events() {
-			if match(ev) {
-				ch <- ev
-				return
-			}
-		}
-	}()
-	return ch
-}
-
 // TestRenewReplacesTheSessionWithoutAGap: Renew opens a session with the
 // new token, joins the rooms on it and only then closes the old one; the
 // state never leaves connected and room events keep coming. A refused
