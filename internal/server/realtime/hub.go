@@ -80,22 +80,23 @@ type Config struct {
 	Cluster adapter.Cluster
 }
 
-// Defaults.
+// Defaults. Those of the engine's settings are the engine's own, except
+// the payload (100 kB) and the send queue's bytes (8 MiB), the product's.
 const (
 	DefaultMaxPayloadBytes    = 100_000
-	DefaultMaxPollingPackets  = 1_000
+	DefaultMaxPollingPackets  = eio.DefaultMaxPollingPackets
 	DefaultMaxRoomsPerSocket  = 50
 	DefaultEventsPerSecond    = 20
 	DefaultEventBurst         = 40
 	DefaultMaxConnections     = 10_000
 	DefaultMaxPending         = 1_000
-	DefaultConnectTimeout     = 10 * time.Second
+	DefaultConnectTimeout     = sio.DefaultConnectTimeout
 	DefaultRecoveryWindow     = 2 * time.Minute
 	DefaultRecoveryMaxPackets = 500
 	DefaultRecoveryMaxBytes   = 512 << 10
-	DefaultPingInterval       = 25 * time.Second
-	DefaultPingTimeout        = 20 * time.Second
-	DefaultSendQueueFrames    = 4096
+	DefaultPingInterval       = eio.DefaultPingInterval
+	DefaultPingTimeout        = eio.DefaultPingTimeout
+	DefaultSendQueueFrames    = eio.DefaultMaxQueuedFrames
 	DefaultSendQueueBytes     = 8 << 20
 )
 

@@ -120,13 +120,21 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Defaults of Config (Node's engine.io defaults where it has one).
+const (
+	DefaultPingInterval      = 25 * time.Second
+	DefaultPingTimeout       = 20 * time.Second
+	DefaultMaxPollingPackets = 1000
+	DefaultMaxQueuedFrames   = 4096
+)
+
 func (c *Config) setDefaults() {
-	setDefault(&c.PingInterval, 25*time.Second)
-	setDefault(&c.PingTimeout, 20*time.Second)
+	setDefault(&c.PingInterval, DefaultPingInterval)
+	setDefault(&c.PingTimeout, DefaultPingTimeout)
 	setDefault(&c.UpgradeTimeout, 10*time.Second)
 	setDefault(&c.MaxPayload, 1e6)
-	setDefault(&c.MaxPollingPackets, 1000)
-	setDefault(&c.MaxQueuedFrames, 4096)
+	setDefault(&c.MaxPollingPackets, DefaultMaxPollingPackets)
+	setDefault(&c.MaxQueuedFrames, DefaultMaxQueuedFrames)
 	setDefault(&c.MaxQueuedBytes, 4<<20)
 	setDefault(&c.WriteTimeout, 10*time.Second)
 	if len(c.Transports) == 0 {

@@ -69,7 +69,8 @@ type Recovery struct {
 	MaxBytes   int // [1 MiB], counted by eio.Frame.Len
 }
 
-const defaultConnectTimeout = 10 * time.Second
+// DefaultConnectTimeout is Config.ConnectTimeout's default.
+const DefaultConnectTimeout = 10 * time.Second
 
 // Server is a Socket.IO server.
 type Server struct {
@@ -106,7 +107,7 @@ func NewServer(engine eio.Config, cfg Config) *Server {
 // with fake sessions).
 func newServer(cfg Config) *Server {
 	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = defaultConnectTimeout
+		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
 	if cfg.Recovery.MaxPackets <= 0 {
 		cfg.Recovery.MaxPackets = defaultMaxPackets
