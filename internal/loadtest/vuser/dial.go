@@ -17,7 +17,10 @@ import (
 // sharing one websocket dialer and one polling HTTP client across users.
 func SocketIODialer() Dialer {
 	ws := &websocket.Dialer{
-		NetDialContext:   (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		// No TCP keep-alive, as Node's ws (Artillery's socketio engine)
+		// dials: it saves four setsockopt calls per user, and a user's
+		// connection lives far shorter than the first keep-alive probe.
+		NetDialContext:   (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}).DialContext,
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   2048,
 		WriteBufferSize:  1024,
