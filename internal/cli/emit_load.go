@@ -268,11 +268,19 @@ func createReportFiles(htmlPath, csvPath string) (*reportFiles, error) {
 
 // write fills and closes the files and says where they are on stderr.
 func (f *reportFiles) write(rep *loadtest.Report, errOut io.Writer) error {
+	return f.fill(func(w io.Writer) error {
+		return rep.WriteHTML(w, loadtest.HTMLOptions{Generator: VersionString()})
+	}, rep.WriteCSV, errOut)
+}
+
+// fill writes the HTML report and the per-second CSV with the given
+// writers, closes both files and says where they are on stderr.
+func (f *reportFiles) fill(html, csv func(io.Writer) error, errOut io.Writer) error {
 	if f.html != nil {
 		file := f.html
 		f.html = nil
 		bw := bufio.NewWriter(file)
-		err := rep.WriteHTML(bw, loadtest.HTMLOptions{Generator: VersionString()})
+		err := html(bw)
 		if err == nil {
 			err = bw.Flush()
 		}
@@ -287,7 +295,7 @@ func (f *reportFiles) write(rep *loadtest.Report, errOut io.Writer) error {
 	if f.csv != nil {
 		file := f.csv
 		f.csv = nil
-		err := rep.WriteCSV(file)
+		err := csv(file)
 		if cerr := file.Close(); err == nil {
 			err = cerr
 		}

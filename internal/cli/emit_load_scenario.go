@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -122,33 +121,5 @@ func (p *progressLine) vusers(s vuser.Progress) {
 
 // writeScenario fills and closes the files of a scenario run.
 func (f *reportFiles) writeScenario(rep *vuser.Report, errOut io.Writer) error {
-	if f.html != nil {
-		file := f.html
-		f.html = nil
-		bw := bufio.NewWriter(file)
-		err := rep.WriteHTML(bw, VersionString())
-		if err == nil {
-			err = bw.Flush()
-		}
-		if cerr := file.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write --report %s: %w", file.Name(), err)
-		}
-		fmt.Fprintf(errOut, "HTML report: %s\n", file.Name())
-	}
-	if f.csv != nil {
-		file := f.csv
-		f.csv = nil
-		err := rep.WriteCSV(file)
-		if cerr := file.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write --csv %s: %w", file.Name(), err)
-		}
-		fmt.Fprintf(errOut, "per-second CSV: %s\n", file.Name())
-	}
-	return nil
+	return f.fill(func(w io.Writer) error { return rep.WriteHTML(w, VersionString()) }, rep.WriteCSV, errOut)
 }
