@@ -203,7 +203,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 			func() float64 { return float64(cluster.adapter.Backlog().Dropped) })
 	}
 
-	hubCfg := s.cfg.Realtime.hub()
+	hubCfg := s.cfg.Realtime
 	if cluster != nil {
 		hubCfg.Cluster = cluster.adapter
 	}
