@@ -251,24 +251,38 @@ func (c *client) connect(p *packet) {
 		_ = c.conn.Send(connectErrorFrames(p.nsp, err)...)
 		return
 	}
+	// The session stops counting as pending before the CONNECT answer
+	// goes out: a client that has its answer must find itself counted
+	// among the connected sessions (the connection cap counts them).
+	c.leavePending()
 	s := ns.connect(c, hs, data)
 	c.mu.Lock()
 	c.sockets = append(c.sockets, s)
-	if c.pending {
-		c.pending = false
-		c.srv.pending.Add(-1)
-		c.timeout.Stop()
-		c.timeout = nil
-	}
 	inAll := len(c.sockets) >= c.srv.namespaceCount()
 	c.mu.Unlock()
-	c.srv.pool.remove(c)
 	ns.connected(s)
 	// What a connected socket keeps of its handshake is small; the
 	// session's request goes once no namespace is left to connect to.
 	s.slimHandshake()
 	if inAll {
 		c.conn.ReleaseRequest()
+	}
+}
+
+// leavePending takes the session out of the pending count and pool and
+// stops its connect timeout; a no-op once it has connected.
+func (c *client) leavePending() {
+	c.mu.Lock()
+	was := c.pending
+	if was {
+		c.pending = false
+		c.srv.pending.Add(-1)
+		c.timeout.Stop()
+		c.timeout = nil
+	}
+	c.mu.Unlock()
+	if was {
+		c.srv.pool.remove(c)
 	}
 }
 

@@ -56,6 +56,8 @@ type fakeConn struct {
 	closed  bool
 	reason  string
 	sendErr error
+	// onSend, when set, runs at each Send before anything is recorded.
+	onSend func(frames []*eio.Frame)
 }
 
 func (c *fakeConn) ID() string        { return c.id }
@@ -73,6 +75,12 @@ func (c *fakeConn) ReleaseRequest() {
 }
 
 func (c *fakeConn) Send(frames ...*eio.Frame) error {
+	c.mu.Lock()
+	hook := c.onSend
+	c.mu.Unlock()
+	if hook != nil {
+		hook(frames)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

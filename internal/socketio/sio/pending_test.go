@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 )
 
 // dialFrom opens a fake session from the client address host.
@@ -115,5 +118,26 @@ func TestPendingPoolClientAddress(t *testing.T) {
 	a2 := mk("a")
 	if !evicted(a) || evicted(a2) || evicted(b) {
 		t.Fatal("a second session of address a did not evict the first")
+	}
+}
+
+// A client that holds its CONNECT answer is counted as connected: the
+// connection cap counts Sessions()-Pending(), and a client that opens
+// another session right after its answer must find the cap full.
+func TestConnectAnswerFollowsLeavingThePendingCount(t *testing.T) {
+	s := testServer(t, Config{MaxPending: 3})
+	c := dialFrom(s, "10.0.0.1")
+	var pendingAtAnswer, inPoolAtAnswer = -1, -1
+	c.mu.Lock()
+	c.onSend = func([]*eio.Frame) {
+		pendingAtAnswer, inPoolAtAnswer = s.Pending(), s.pool.len()
+	}
+	c.mu.Unlock()
+	c.recv("0")
+	if pendingAtAnswer != 0 || inPoolAtAnswer != 0 {
+		t.Fatalf("when the CONNECT answer was sent: Pending() = %d, pool holds %d; want 0 and 0", pendingAtAnswer, inPoolAtAnswer)
+	}
+	if got := c.take(); len(got) != 1 || !strings.HasPrefix(got[0], "0{") {
+		t.Fatalf("sent %q, want one CONNECT answer", got)
 	}
 }
