@@ -5,7 +5,6 @@ import (
 	"context"
 	"math"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/client"
@@ -36,60 +35,47 @@ func (r *runner) broadcastBody(buf []byte, seq int, scheduledUS int64, sp Space)
 	return buf
 }
 
-// broadcast sends Rate messages per second until tctx ends. Each message
-// carries its scheduled send time, not the time the request went out, so
-// a slow endpoint shows up as latency instead of silently lowering the
-// rate (no coordinated omission).
-func (r *runner) broadcast(tctx, ctx context.Context, staff *client.REST, start time.Time, sem chan struct{}, wg *sync.WaitGroup) {
+// broadcast sends Rate messages per second until tctx ends, each as a
+// request for the traffic phase's workers. Each message carries its
+// scheduled send time, not the time the request went out, so a slow
+// endpoint shows up as latency instead of silently lowering the rate (no
+// coordinated omission). Requests outlive tctx: they end with ctx.
+func (r *runner) broadcast(tctx, ctx context.Context, staff *client.REST, start time.Time, requests chan<- request) {
 	total := messagesIn(r.cfg.Rate, r.cfg.Duration)
+	pace := newPacer()
 	for seq := 0; seq < total; seq++ {
 		at := scheduled(start, seq, r.cfg.Rate)
-		if !waitTurn(tctx, at, sem) {
+		if !pace.until(tctx, at) {
 			return
 		}
-		sp := r.spaces[seq%len(r.spaces)]
-		body := r.broadcastBody(make([]byte, 0, r.cfg.Payload+160), seq, int64(at.Sub(r.epoch)/time.Microsecond), sp)
-		r.ledger.Expect(seq, int(r.members[seq%len(r.spaces)].Load()))
-		r.sent.Add(1)
-		r.timeline.count(countSent, time.Now())
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			t0 := time.Now()
-			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			if _, err := staff.AdminEmitRaw(rctx, body); err != nil {
-				r.ledger.Fail(seq)
-				r.fail(errorKind("broadcast", err))
-				return
-			}
-			r.adminH.Record(time.Since(t0))
-		}()
+		room := seq % len(r.spaces)
+		if !hand(tctx, requests, func() { r.broadcastOne(ctx, staff, seq, at, room) }) {
+			return
+		}
 	}
+}
+
+// broadcastOne sends broadcast seq, due at, to room; the ledger expects
+// it from the room's members just before it goes out.
+func (r *runner) broadcastOne(ctx context.Context, staff *client.REST, seq int, at time.Time, room int) {
+	body := r.broadcastBody(make([]byte, 0, r.cfg.Payload+160), seq, int64(at.Sub(r.epoch)/time.Microsecond), r.spaces[room])
+	r.ledger.Expect(seq, int(r.members[room].Load()))
+	r.sent.Add(1)
+	t0 := time.Now()
+	r.timeline.count(countSent, t0)
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := staff.AdminEmitRaw(rctx, body); err != nil {
+		r.ledger.Fail(seq)
+		r.fail(errorKind("broadcast", err))
+		return
+	}
+	r.adminH.Record(time.Since(t0))
 }
 
 // scheduled is when event n of a schedule of rate per second is due.
 func scheduled(start time.Time, n int, rate float64) time.Time {
 	return start.Add(time.Duration(float64(n) / rate * float64(time.Second)))
-}
-
-// waitTurn sleeps until at, then takes a slot of sem; false when tctx
-// ended first (the traffic phase is over).
-func waitTurn(tctx context.Context, at time.Time, sem chan struct{}) bool {
-	if d := time.Until(at); d > 0 {
-		select {
-		case <-time.After(d):
-		case <-tctx.Done():
-			return false
-		}
-	}
-	select {
-	case sem <- struct{}{}:
-		return true
-	case <-tctx.Done():
-		return false
-	}
 }
 
 // messagesIn is how many events a schedule of rate per second sends in d:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/protocol"
+	"golang.org/x/sync/errgroup"
 )
 
 // slotActor is the part of the REST client a churn cycle uses; tests
@@ -19,9 +20,15 @@ type slotActor interface {
 }
 
 // churn runs hold→release cycles by random virtual users on random slots
-// that none of its cycles holds (see churnSlots); as acts for a user's
-// token.
-func (r *runner) churn(tctx, ctx context.Context, as func(token string) slotActor, start time.Time, sem chan struct{}, wg *sync.WaitGroup) {
+// that none of its cycles holds (see churnSlots), Churn per second until
+// tctx ends; as acts for a user's token. Holds and releases are requests
+// for the traffic phase's workers. While a hold lasts its cycle waits in a
+// queue, keeping neither a worker nor a goroutine: MaxInflight bounds
+// requests in flight, not cycles, or MaxInflight/ChurnHold (128/250 ms:
+// 512 cycles/s) would cap the churn whatever the server can do. It returns
+// when every cycle it started has ended, released even when the run is
+// interrupted.
+func (r *runner) churn(tctx, ctx context.Context, as func(token string) slotActor, start time.Time, requests chan<- request) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 42))
 	first, _ := time.Parse(protocol.DateLayout, r.cfg.ChurnDate)
 	var users []*vu
@@ -39,78 +46,177 @@ func (r *runner) churn(tctx, ctx context.Context, as func(token string) slotActo
 		perRoom[i] = sp.Slots
 	}
 	busy := newChurnSlots(perRoom, r.cfg.ChurnDays)
+	held := newHeldCycles()
+	var releases errgroup.Group
+	releases.Go(func() error {
+		r.releaseWhenDue(ctx, held, busy, requests)
+		return nil
+	})
+	defer func() { _ = releases.Wait() }()
+	defer held.close()
+
 	total := messagesIn(r.cfg.Churn, r.cfg.Duration)
+	pace := newPacer()
 	for n := 0; n < total; n++ {
-		at := scheduled(start, n, r.cfg.Churn)
-		if !waitTurn(tctx, at, sem) {
+		if !pace.until(tctx, scheduled(start, n, r.cfg.Churn)) {
 			return
 		}
 		v := users[rng.IntN(len(users))]
 		cs, taken := busy.take(rng)
-		sp := r.spaces[cs.room]
-		date := first.AddDate(0, 0, cs.day).Format(protocol.DateLayout)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		cy := churnCycle{rest: as(v.token), at: cs, taken: taken, date: first.AddDate(0, 0, cs.day).Format(protocol.DateLayout)}
+		held.handing()
+		if !hand(tctx, requests, func() { r.hold(ctx, cy, held, busy) }) {
+			held.done(nil, 0)
 			if taken {
-				defer busy.give(cs)
+				busy.give(cs)
 			}
-			r.churnOne(ctx, as(v.token), sp, cs.room, cs.slot, date, sem)
-		}()
+			return
+		}
 	}
 }
 
-// churnOne holds a slot, keeps it ChurnHold, then releases it. It is
-// called holding a slot of sem for the hold request, and gives it back
-// while the hold lasts: sem bounds requests in flight, not cycles, or
-// MaxInflight/ChurnHold (128/250 ms: 512 cycles/s) would cap the churn
-// whatever the server can do.
-func (r *runner) churnOne(ctx context.Context, rest slotActor, sp Space, roomIdx, slot int, date string, sem chan struct{}) {
-	req := protocol.SlotActionRequest{IDSpazio: sp.SpazioID, SedeID: sp.SedeID, Date: date}
-	hk := updateKey{spazio: sp.SpazioID, date: date, slot: slot, status: protocol.StatusOccupied}
+// churnCycle is one hold→release cycle.
+type churnCycle struct {
+	rest  slotActor
+	at    churnSlot
+	taken bool // at is marked busy in churnSlots until the cycle ends
+	date  string
+	// release is when the hold has lasted ChurnHold.
+	release time.Time
+}
+
+func (r *runner) cycleRequest(cy churnCycle) (Space, protocol.SlotActionRequest) {
+	sp := r.spaces[cy.at.room]
+	return sp, protocol.SlotActionRequest{IDSpazio: sp.SpazioID, SedeID: sp.SedeID, Date: cy.date}
+}
+
+// hold makes the hold request of cy and queues its release in held.
+func (r *runner) hold(ctx context.Context, cy churnCycle, held *heldCycles, busy *churnSlots) {
+	sp, req := r.cycleRequest(cy)
+	hk := updateKey{spazio: sp.SpazioID, date: cy.date, slot: cy.at.slot, status: protocol.StatusOccupied}
 	t0 := time.Now()
 	r.pendingUpdates.Store(hk, t0)
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	_, err := rest.Hold(rctx, slot, req)
+	_, err := cy.rest.Hold(rctx, cy.at.slot, req)
 	cancel()
-	<-sem
 	if err != nil {
-		if client.IsStatus(err, http.StatusConflict) {
+		switch {
+		case client.IsStatus(err, http.StatusConflict):
 			r.holdsConflict.Add(1)
-			return
-		}
-		if client.IsStatus(err, http.StatusTooManyRequests) {
+		case client.IsStatus(err, http.StatusTooManyRequests):
 			r.holdsLimited.Add(1)
-			return
+		default:
+			r.fail(errorKind("hold", err))
 		}
-		r.fail(errorKind("hold", err))
+		if cy.taken {
+			busy.give(cy.at)
+		}
+		held.done(nil, 0)
 		return
 	}
 	r.holdH.Record(time.Since(t0))
 	r.holdsOK.Add(1)
 	r.timeline.count(countHold, time.Now())
-	r.updatesExpected.Add(uint64(r.members[roomIdx].Load()))
+	r.updatesExpected.Add(uint64(r.members[cy.at.room].Load()))
+	held.done(&cy, r.cfg.ChurnHold)
+}
 
-	select {
-	case <-time.After(r.cfg.ChurnHold):
-	case <-ctx.Done():
+// releaseWhenDue hands each held cycle's release to the workers once its
+// hold has lasted ChurnHold, at once when ctx ends; it returns when held
+// is closed and empty.
+func (r *runner) releaseWhenDue(ctx context.Context, held *heldCycles, busy *churnSlots, requests chan<- request) {
+	pace := newPacer()
+	for {
+		cy, ok := held.next()
+		if !ok {
+			return
+		}
+		pace.until(ctx, cy.release)
+		// The release is owed even when the run is being interrupted, and
+		// the workers outlive this loop: wait for one regardless of ctx.
+		requests <- func() { r.release(ctx, cy, busy) }
 	}
-	// The release is owed even when the test is being cancelled: take a
-	// slot of sem regardless.
-	sem <- struct{}{}
-	defer func() { <-sem }()
-	rk := updateKey{spazio: sp.SpazioID, date: date, slot: slot, status: protocol.StatusAvailable}
+}
+
+func (r *runner) release(ctx context.Context, cy churnCycle, busy *churnSlots) {
+	if cy.taken {
+		defer busy.give(cy.at)
+	}
+	sp, req := r.cycleRequest(cy)
+	rk := updateKey{spazio: sp.SpazioID, date: cy.date, slot: cy.at.slot, status: protocol.StatusAvailable}
 	t1 := time.Now()
 	r.pendingUpdates.Store(rk, t1)
-	rctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := rest.Release(rctx, slot, req); err != nil {
+	if _, err := cy.rest.Release(rctx, cy.at.slot, req); err != nil {
 		r.fail(errorKind("release", err))
 		return
 	}
 	r.releaseH.Record(time.Since(t1))
 	r.releasesOK.Add(1)
-	r.updatesExpected.Add(uint64(r.members[roomIdx].Load()))
+	r.updatesExpected.Add(uint64(r.members[cy.at.room].Load()))
+}
+
+// heldCycles are the churn's cycles between their hold and their release,
+// in the order their releases fall due: every hold lasts ChurnHold from
+// when it was queued, so a FIFO is in due order.
+type heldCycles struct {
+	mu      sync.Mutex
+	changed sync.Cond
+	queue   []churnCycle
+	holding int  // hold requests handed over and not yet done
+	closed  bool // no more holds will be handed over
+}
+
+func newHeldCycles() *heldCycles {
+	h := &heldCycles{}
+	h.changed.L = &h.mu
+	return h
+}
+
+// handing counts a hold request about to be handed over; done ends it.
+func (h *heldCycles) handing() {
+	h.mu.Lock()
+	h.holding++
+	h.mu.Unlock()
+}
+
+// done ends a hold request: a held cycle (non-nil) is queued for its
+// release after hold.
+func (h *heldCycles) done(cy *churnCycle, hold time.Duration) {
+	h.mu.Lock()
+	h.holding--
+	if cy != nil {
+		cy.release = time.Now().Add(hold)
+		h.queue = append(h.queue, *cy)
+	}
+	h.mu.Unlock()
+	h.changed.Broadcast()
+}
+
+// close says no more holds will be handed over.
+func (h *heldCycles) close() {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.changed.Broadcast()
+}
+
+// next waits for the next cycle to release; false when closed, with no
+// hold in flight and none queued.
+func (h *heldCycles) next() (churnCycle, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for len(h.queue) == 0 && !(h.closed && h.holding == 0) {
+		h.changed.Wait()
+	}
+	if len(h.queue) == 0 {
+		return churnCycle{}, false
+	}
+	cy := h.queue[0]
+	h.queue[0] = churnCycle{}
+	h.queue = h.queue[1:]
+	return cy, true
 }
 
 // churnSlot is one slot of the churn's space: a room (index into the

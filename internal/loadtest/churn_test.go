@@ -94,13 +94,7 @@ func TestChurnNotCappedByInflight(t *testing.T) {
 			ChurnDate: "2030-01-07", ChurnDays: 1, MaxInflight: 2}
 		r := churnRunner(cfg, 2) // 18 slots, about 25 held at once: some cycles must find them all busy
 		f := &fakeSlots{latency: time.Millisecond, held: map[string]bool{}}
-		sem := make(chan struct{}, cfg.MaxInflight)
-		ctx := context.Background()
-		tctx, cancel := context.WithTimeout(ctx, cfg.Duration)
-		defer cancel()
-		var wg sync.WaitGroup
-		r.churn(tctx, ctx, func(string) slotActor { return f }, time.Now(), sem, &wg)
-		wg.Wait()
+		r.runTraffic(context.Background(), time.Now(), trafficActors{actAs: func(string) slotActor { return f }})
 
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -128,12 +122,7 @@ func TestChurnAvoidsItsOwnHolds(t *testing.T) {
 			ChurnDate: "2030-01-07", ChurnDays: 2, MaxInflight: 128}
 		r := churnRunner(cfg, 8) // 144 slots, about 100 held at once
 		f := &fakeSlots{latency: time.Millisecond, held: map[string]bool{}}
-		ctx := context.Background()
-		tctx, cancel := context.WithTimeout(ctx, cfg.Duration)
-		defer cancel()
-		var wg sync.WaitGroup
-		r.churn(tctx, ctx, func(string) slotActor { return f }, time.Now(), make(chan struct{}, cfg.MaxInflight), &wg)
-		wg.Wait()
+		r.runTraffic(context.Background(), time.Now(), trafficActors{actAs: func(string) slotActor { return f }})
 		if f.conflicts != 0 || f.holds != 400 {
 			t.Errorf("%d holds, %d conflicts; want 400 holds and none", f.holds, f.conflicts)
 		}
@@ -161,4 +150,29 @@ func TestChurnSlotsTake(t *testing.T) {
 	if cs, ok := c.take(rng); !ok || cs != (churnSlot{room: 1, slot: 2, day: 1}) {
 		t.Fatalf("take = %+v, %v; want the one slot given back", cs, ok)
 	}
+}
+
+// TestInterruptedTrafficReleasesItsHolds: when the run is interrupted
+// mid-traffic, the traffic phase returns only after every hold it made is
+// released and no request is in flight, so nothing it started outlives Run.
+func TestInterruptedTrafficReleasesItsHolds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := Config{Churn: 100, ChurnHold: time.Second, Duration: 10 * time.Second,
+			ChurnDate: "2030-01-07", ChurnDays: 28, MaxInflight: 4}
+		r := churnRunner(cfg, 4)
+		f := &fakeSlots{latency: 20 * time.Millisecond, held: map[string]bool{}}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		r.runTraffic(ctx, time.Now(), trafficActors{actAs: func(string) slotActor { return f }})
+
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.holds == 0 {
+			t.Fatal("no hold made before the interruption")
+		}
+		if len(f.held) != 0 || f.inflight != 0 || f.releases != f.holds {
+			t.Errorf("after the traffic phase: %d slots still held, %d requests in flight, %d holds, %d releases",
+				len(f.held), f.inflight, f.holds, f.releases)
+		}
+	})
 }

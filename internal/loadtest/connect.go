@@ -6,16 +6,17 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
+	"golang.org/x/sync/errgroup"
 )
 
-// connectAll opens every client at the configured rate and joins it to its
-// room; it returns when each has connected and joined or failed.
-func (r *runner) connectAll(ctx context.Context) error {
+// runConnect is the connect phase: it opens every client at ConnectRate
+// and joins it to its room, at most 256 handshakes in flight, and returns
+// when each has connected and joined or failed.
+func (r *runner) runConnect(ctx context.Context) error {
 	cfg := r.cfg
 	pollHTTP := &http.Client{
 		Timeout: 90 * time.Second, // beyond any sane pingInterval+pingTimeout
@@ -27,28 +28,26 @@ func (r *runner) connectAll(ctx context.Context) error {
 	}
 	nPolling := int(cfg.PollingShare*float64(cfg.Clients) + 0.5)
 	r.vus = make([]*vu, cfg.Clients)
-	var wg sync.WaitGroup
-	limit := make(chan struct{}, 256)
+	var handshakes errgroup.Group
+	handshakes.SetLimit(256)
 	var interval time.Duration
 	if cfg.ConnectRate > 0 {
 		interval = time.Duration(float64(time.Second) / cfg.ConnectRate)
 	}
+	pace := newPacer()
 	start := time.Now()
+	var tokenErr error
 	for i := 0; i < cfg.Clients; i++ {
+		if interval > 0 {
+			pace.until(ctx, start.Add(time.Duration(i)*interval))
+		}
 		if ctx.Err() != nil {
 			break
 		}
-		if interval > 0 {
-			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-				select {
-				case <-time.After(d):
-				case <-ctx.Done():
-				}
-			}
-		}
 		tok, err := cfg.ClientToken(i)
 		if err != nil {
-			return fmt.Errorf("load test: token of client %d: %w", i, err)
+			tokenErr = fmt.Errorf("load test: token of client %d: %w", i, err)
+			break
 		}
 		v := &vu{index: i, token: tok, room: i % len(r.spaces)}
 		r.vus[i] = v
@@ -57,15 +56,15 @@ func (r *runner) connectAll(ctx context.Context) error {
 		if nPolling > 0 && (i*nPolling)/cfg.Clients != ((i+1)*nPolling)/cfg.Clients {
 			transport = sioclient.TransportPolling
 		}
-		limit <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-limit }()
+		handshakes.Go(func() error {
 			r.connectOne(ctx, v, transport, pollHTTP)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = handshakes.Wait()
+	if tokenErr != nil {
+		return tokenErr
+	}
 	return ctx.Err()
 }
 

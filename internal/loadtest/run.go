@@ -16,6 +16,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
+	"golang.org/x/sync/errgroup"
 )
 
 // Space is one spazio whose room clients join.
@@ -132,8 +133,9 @@ type runner struct {
 	members    []atomic.Int64
 	connected  atomic.Int64
 	closing    atomic.Bool
-	bcastStart []byte // `["<event>",`
-	slotStart  []byte // `["slot_update",`
+	phase      atomic.Value // PhaseConnect, PhaseTraffic or PhaseDrain
+	bcastStart []byte       // `["<event>",`
+	slotStart  []byte       // `["slot_update",`
 
 	ledger    *Ledger
 	timeline  *timeline
@@ -185,13 +187,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.spaces = spaces
 	r.members = make([]atomic.Int64, len(spaces))
 
-	phase := atomic.Value{}
-	phase.Store(PhaseConnect)
-	stopProgress := r.startProgress(&phase)
+	r.phase.Store(PhaseConnect)
+	stopProgress := r.startProgress()
 	defer stopProgress()
 
 	started := time.Now()
-	if err := r.connectAll(ctx); err != nil {
+	if err := r.runConnect(ctx); err != nil {
 		return nil, err
 	}
 	connectWall := time.Since(started)
@@ -201,31 +202,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if staff == "" && len(r.vus) > 0 {
 		staff = r.vus[0].token
 	}
-	phase.Store(PhaseTraffic)
+	r.phase.Store(PhaseTraffic)
 	trafficStart := time.Now()
 	r.trafficStart = trafficStart
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, cfg.MaxInflight)
-	tctx, cancel := context.WithTimeout(ctx, cfg.Duration)
-	defer cancel()
-	if cfg.Rate > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.broadcast(tctx, ctx, rest.WithToken(staff), trafficStart, sem, &wg)
-		}()
-	}
-	if cfg.Churn > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.churn(tctx, ctx, func(token string) slotActor { return rest.WithToken(token) }, trafficStart, sem, &wg)
-		}()
-	}
-	<-tctx.Done()
-	trafficWall := time.Since(trafficStart)
-	phase.Store(PhaseDrain)
-	r.drain(ctx, &wg)
+	scheduleEnd := r.runTraffic(ctx, trafficStart, trafficActors{
+		staff: rest.WithToken(staff),
+		actAs: func(token string) slotActor { return rest.WithToken(token) },
+	})
+	trafficWall := scheduleEnd.Sub(trafficStart)
+	r.drain(ctx, scheduleEnd.Add(cfg.Drain))
 	drainWall := time.Since(trafficStart) - trafficWall
 
 	cpuUser1, cpuSys1, maxRSS := rusage()
@@ -350,25 +335,25 @@ func slotsPerDay(open, close string) int {
 	return int(c.Sub(o) / time.Hour)
 }
 
-func (r *runner) startProgress(phase *atomic.Value) func() {
+// startProgress reports Progress about once a second until the returned
+// stop is called; stop waits for the reporter to end.
+func (r *runner) startProgress() (stop func()) {
 	if r.cfg.Progress == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	var reporter errgroup.Group
+	reporter.Go(func() error {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
 			select {
-			case <-done:
-				return
+			case <-ctx.Done():
+				return nil
 			case <-t.C:
 				u, s, _ := rusage()
 				r.cfg.Progress(Progress{
-					Phase: phase.Load().(string), Elapsed: time.Since(r.epoch),
+					Phase: r.phase.Load().(string), Elapsed: time.Since(r.epoch),
 					Connected: r.connected.Load(), Target: r.cfg.Clients,
 					Sent: r.sent.Load(), Delivered: r.delivered.Load(), P99: r.latency.Quantile(0.99),
 					Holds: r.holdsOK.Load(), Errors: r.errs.Total(), Generator: u + s,
@@ -376,8 +361,8 @@ func (r *runner) startProgress(phase *atomic.Value) func() {
 				})
 			}
 		}
-	}()
-	return func() { close(done); wg.Wait() }
+	})
+	return func() { cancel(); _ = reporter.Wait() }
 }
 
 // fail counts one error of kind, in the totals and in its second.
@@ -472,17 +457,9 @@ func numberAfter(b []byte, key string) (int64, bool) {
 	return int64(f), true
 }
 
-// drain waits for in-flight requests, then for outstanding deliveries up
-// to cfg.Drain.
-func (r *runner) drain(ctx context.Context, wg *sync.WaitGroup) {
-	deadline := time.Now().Add(r.cfg.Drain)
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return
-	}
+// drain is the drain phase: the traffic phase's requests have all
+// finished; it waits until no delivery is outstanding, up to deadline.
+func (r *runner) drain(ctx context.Context, deadline time.Time) {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for time.Now().Before(deadline) {
@@ -497,21 +474,16 @@ func (r *runner) drain(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
+// closeAll closes every connection, 512 at a time.
 func (r *runner) closeAll() {
 	r.closing.Store(true)
-	var wg sync.WaitGroup
-	limit := make(chan struct{}, 512)
+	var closers errgroup.Group
+	closers.SetLimit(512)
 	for _, v := range r.vus {
 		if v == nil || v.conn == nil {
 			continue
 		}
-		limit <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-limit }()
-			_ = v.conn.Close()
-		}()
+		closers.Go(v.conn.Close)
 	}
-	wg.Wait()
+	_ = closers.Wait()
 }
