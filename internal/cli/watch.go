@@ -246,9 +246,8 @@ func runWatch(ctx context.Context, o *WatchOptions) (err error) {
 			apply: renew,
 			log:   logger,
 		}
-		rctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go renewer.run(rctx, token)
+		// Joined before the socket closes (defers run last first).
+		defer renewer.start(ctx, token)()
 	}
 
 	if jsonOut {

@@ -64,9 +64,8 @@ func runWatchJSON(ctx context.Context, o *WatchOptions, sock *client.Socket, lef
 		timeout = t.C
 	}
 	if !tokenExp.IsZero() {
-		wctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go warnTokenExpiry(wctx, o.F.ErrOut, tokenExp, log)
+		// Joined before returning: no warning is written after watch ends.
+		defer goOwned(ctx, func(ctx context.Context) { warnTokenExpiry(ctx, o.F.ErrOut, tokenExp, log) })()
 	}
 	err := streamJSON(ctx, o.F.Out, sock.Events(), o.Count, o.Timeout, timeout)
 	var lost *connLostError

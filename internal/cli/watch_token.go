@@ -56,6 +56,27 @@ type tokenRenewer struct {
 	log   *slog.Logger
 }
 
+// start runs the renewer until ctx ends or stop is called; stop returns
+// only once it has, so no token is applied to a socket closed after it.
+func (r tokenRenewer) start(ctx context.Context, token string) (stop func()) {
+	return goOwned(ctx, func(ctx context.Context) { r.run(ctx, token) })
+}
+
+// goOwned runs f in a goroutine on a child of ctx; stop cancels it and
+// waits until f has returned, which makes the caller its owner.
+func goOwned(ctx context.Context, f func(context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // run renews token at renewAt of its remaining life, and each successor
 // in turn, until ctx ends. A token without exp is never renewed.
 func (r tokenRenewer) run(ctx context.Context, token string) {

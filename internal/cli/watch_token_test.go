@@ -124,3 +124,51 @@ func TestExpiredTokenError(t *testing.T) {
 		t.Error("tokenExpiry of garbage is not zero")
 	}
 }
+
+// TestTokenRenewerStopWaitsForIt: stopping the renewer while it hands a
+// token to the socket returns only once it is done, so watch never
+// closes a socket under a renewal in flight and leaves no goroutine.
+func TestTokenRenewerStopWaitsForIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		applying, release := make(chan struct{}), make(chan struct{})
+		r := tokenRenewer{
+			mint: func() (string, error) { return mintTTL(t, 10*time.Second), nil },
+			apply: func(string) {
+				close(applying)
+				<-release
+			},
+			log: slog.New(slog.DiscardHandler),
+		}
+		stop := r.start(context.Background(), mintTTL(t, 10*time.Second))
+		<-applying // the first renewal, at 8 s
+		stopped := make(chan struct{})
+		go func() {
+			stop()
+			close(stopped)
+		}()
+		synctest.Wait()
+		select {
+		case <-stopped:
+			t.Fatal("stop returned while the renewer was still applying a token")
+		default:
+		}
+		close(release)
+		<-stopped
+	})
+}
+
+// TestGoOwnedStopJoins: stop returns after f, never before.
+func TestGoOwnedStopJoins(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var returned bool
+		stop := goOwned(context.Background(), func(ctx context.Context) {
+			<-ctx.Done()
+			time.Sleep(time.Second) // cleanup that takes a while
+			returned = true
+		})
+		stop()
+		if !returned {
+			t.Fatal("stop returned before f did")
+		}
+	})
+}

@@ -127,7 +127,10 @@ type Socket struct {
 	events chan Event
 	stop   chan struct{}
 	cancel context.CancelFunc
+	// done closes when run has returned, pumped when the event pump has:
+	// Close waits for both.
 	done   chan struct{}
+	pumped chan struct{}
 	once   sync.Once
 
 	mu        sync.Mutex
@@ -178,12 +181,16 @@ func Dial(ctx context.Context, opts SocketOptions) (*Socket, error) {
 		stop:    make(chan struct{}),
 		cancel:  cancel,
 		done:    make(chan struct{}),
+		pumped:  make(chan struct{}),
 		token:   opts.Token,
 		rooms:   map[string]roomJoin{},
 		renew:   make(chan struct{}, 1),
 		initial: make(chan error, 1),
 	}
-	go s.q.pump(s.events, s.stop)
+	go func() {
+		defer close(s.pumped)
+		s.q.pump(s.events, s.stop)
+	}()
 	go s.run(runCtx)
 	select {
 	case err := <-s.initial:
@@ -230,12 +237,14 @@ func (s *Socket) Connected() bool {
 	return s.cur != nil
 }
 
-// Close ends the session and stops reconnecting. Safe to call twice.
+// Close ends the session and stops reconnecting; it returns once every
+// goroutine of the Socket has. Safe to call twice.
 func (s *Socket) Close() {
 	s.once.Do(func() {
 		s.cancel()
 		<-s.done
 		close(s.stop)
+		<-s.pumped
 	})
 }
 

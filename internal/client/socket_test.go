@@ -628,3 +628,26 @@ func TestConnectAttemptsDoNotHang(t *testing.T) {
 		_ = res.conn.Close()
 	}
 }
+
+// TestCloseJoinsTheEventPump: once Close returns, the goroutine that
+// delivers events has ended, so Events is closed at once (nothing of
+// the Socket outlives Close).
+func TestCloseJoinsTheEventPump(t *testing.T) {
+	ts := startTestServer(t, "127.0.0.1:0", false)
+	for range 20 {
+		s, err := dialTest(t, ts.url(), testToken, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next(t, s, isState(StateConnected))
+		s.Close()
+		for closed := false; !closed; {
+			select {
+			case _, ok := <-s.Events():
+				closed = !ok
+			default:
+				t.Fatal("Events is still open after Close: the event pump outlived it")
+			}
+		}
+	}
+}
