@@ -28,6 +28,10 @@ type Metrics struct {
 	// StaleUpdates counts slot updates not delivered because a newer
 	// update of the same slot had been (they arrived out of order).
 	StaleUpdates prometheus.Counter
+	// UpdateGaps counts grid versions a feed stopped waiting for: slot
+	// updates that never reached this node in time (lost, or delayed past
+	// the wait), so the updates after them went without them.
+	UpdateGaps prometheus.Counter
 }
 
 // New registers the metrics on reg, plus Go runtime and process collectors.
@@ -59,9 +63,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.DefBuckets}, []string{"route"}),
 		StaleUpdates: prometheus.NewCounter(prometheus.CounterOpts{Name: "coworkctl_stale_slot_updates_total",
 			Help: "Slot updates not delivered to this node's sockets because a newer update of the same slot already was."}),
+		UpdateGaps: prometheus.NewCounter(prometheus.CounterOpts{Name: "coworkctl_slot_update_gaps_total",
+			Help: "Grid versions whose slot update had not reached this node when the updates after it stopped waiting for it."}),
 	}
 	reg.MustRegister(m.Sockets, m.Users, m.Rooms, m.EventsIn, m.EventsOut, m.Holds, m.SlotActions, m.Expiries,
-		m.AuthFailures, m.Disconnects, m.Refused, m.PendingEvicted, m.RateLimited, m.BroadcastSeconds, m.HTTPRequests, m.HTTPSeconds, m.StaleUpdates,
+		m.AuthFailures, m.Disconnects, m.Refused, m.PendingEvicted, m.RateLimited, m.BroadcastSeconds, m.HTTPRequests, m.HTTPSeconds, m.StaleUpdates, m.UpdateGaps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

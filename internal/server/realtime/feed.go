@@ -7,14 +7,19 @@ import (
 
 // A grid's feed delivers its slot updates to this node's sockets so that
 // a client applying every event in arrival order, ignoring versions (the
-// original page does), ends with the server's view:
+// original page does), ends with the server's view, and a client that
+// checks versions sees no gap that is not a lost update:
 //
+//   - in version order: a grid's versions are consecutive (each change
+//     takes the next in its transaction), but updates are broadcast after
+//     commit by concurrent requests on every node, so they can reach a
+//     node out of order. An update above the next expected version waits
+//     for the ones below it, at most reorderWait; then it goes without
+//     them (they count as gaps in /metrics).
 //   - per slot, versions only go up: an update older than one already
-//     delivered for its slot is dropped. Updates are broadcast after
-//     commit by concurrent requests on every node, so a hold and the
-//     release that follows it can reach a node in either order; a blind
-//     client applying the hold last would show a free slot as taken.
-//     Updates of different slots need no order between them.
+//     delivered for its slot is dropped. That only happens to an update
+//     the feed stopped waiting for; a blind client applying it would
+//     show a free slot as taken.
 //   - across a dated join's snapshot: while the socket's snapshot is read,
 //     the grid's updates are kept for it instead of sent; once the
 //     snapshot is queued, those newer than it follow, and from then on
@@ -40,6 +45,12 @@ type gridFeed struct {
 	mu sync.Mutex
 	// last is, per slot, the highest version delivered to the room.
 	last map[int]int64
+	// next is the version expected next; 0 until the feed sees one.
+	next int64
+	// early holds updates above next, by version, until the versions
+	// below them arrive or wait fires.
+	early map[int64]update
+	wait  *time.Timer
 	// joins are the sockets that joined this grid with a date.
 	joins map[string]*gridJoin
 	// used is when the feed last delivered or took a join (for pruning).
@@ -69,6 +80,13 @@ type feeds struct {
 const (
 	feedIdle     = time.Hour
 	maxIdleFeeds = 10_000
+	// reorderWait is how long an update waits for the versions before
+	// it: far longer than a broadcast takes between nodes, and shorter
+	// than the second after which a client takes a missing version as
+	// lost and joins again.
+	reorderWait = 500 * time.Millisecond
+	// maxEarly bounds the updates waiting in one grid's feed.
+	maxEarly = 1024
 )
 
 func newFeeds() *feeds { return &feeds{grids: map[gridKey]*gridFeed{}} }
@@ -79,7 +97,7 @@ func (f *feeds) get(k gridKey) *gridFeed {
 	defer f.mu.Unlock()
 	g := f.grids[k]
 	if g == nil {
-		g = &gridFeed{last: map[int]int64{}, joins: map[string]*gridJoin{}}
+		g = &gridFeed{last: map[int]int64{}, early: map[int64]update{}, joins: map[string]*gridJoin{}}
 		f.grids[k] = g
 	}
 	return g
@@ -137,8 +155,7 @@ func (f *feeds) prune(now time.Time) {
 
 // admit records u as delivered unless its slot already got a newer
 // version; g.mu is held.
-func (g *gridFeed) admit(u update, now time.Time) bool {
-	g.used = now
+func (g *gridFeed) admit(u update) bool {
 	if u.version <= g.last[u.slot] {
 		return false
 	}

@@ -100,6 +100,11 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 		}
 		j.reading, j.held, j.floor = false, nil, grid.Version
 	}
+	// Every version up to the snapshot's is committed: a feed that has
+	// seen none expects the one after it.
+	if g.next == 0 {
+		g.next = grid.Version + 1
+	}
 	g.mu.Unlock()
 	e.Ack(protocol.Ack{Success: true, Room: room})
 	h.log.Info("joined space", "socket", sess.id, "user", sess.claims.UserID, "room", room, "date", grid.Date)

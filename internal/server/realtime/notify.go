@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/protocol"
@@ -72,13 +74,84 @@ func (h *Hub) slotUpdate(c slots.Change, now time.Time) {
 	h.metrics.BroadcastSeconds.WithLabelValues(protocol.EventSlotUpdate).Observe(time.Since(start).Seconds())
 }
 
-// deliver sends a slot update to this node's members of its room in the
-// grid's feed order (see gridFeed).
+// deliver hands a slot update to its grid's feed, which sends it to this
+// node's members of its room in version order (see gridFeed).
 func (h *Hub) deliver(k gridKey, u update) {
 	g := h.feeds.get(k)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.admit(u, time.Now()) {
+	g.used = time.Now()
+	switch {
+	case g.next == 0 || u.version == g.next:
+		h.send(k, g, u)
+		g.next = u.version + 1
+		h.sendEarly(k, g)
+	case u.version > g.next:
+		g.early[u.version] = u
+		if len(g.early) > maxEarly {
+			h.giveUpWaiting(k, g)
+			return
+		}
+		if g.wait == nil {
+			g.wait = time.AfterFunc(reorderWait, func() { h.waitedTooLong(k, g) })
+		}
+	default:
+		// Older than the versions already sent: one the feed stopped
+		// waiting for, or a duplicate.
+		h.send(k, g, u)
+	}
+}
+
+// sendEarly sends the waiting updates that are next in line; g.mu is held.
+func (h *Hub) sendEarly(k gridKey, g *gridFeed) {
+	for {
+		u, ok := g.early[g.next]
+		if !ok {
+			break
+		}
+		delete(g.early, g.next)
+		h.send(k, g, u)
+		g.next++
+	}
+	if len(g.early) == 0 && g.wait != nil {
+		g.wait.Stop()
+		g.wait = nil
+	}
+}
+
+// waitedTooLong runs when a grid's missing version has not come within
+// reorderWait: the waiting updates go out without it.
+func (h *Hub) waitedTooLong(k gridKey, g *gridFeed) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.wait = nil
+	if len(g.early) == 0 || h.closing.Load() {
+		return
+	}
+	h.giveUpWaiting(k, g)
+}
+
+// giveUpWaiting sends every waiting update in version order, past the
+// versions still missing; g.mu is held.
+func (h *Hub) giveUpWaiting(k gridKey, g *gridFeed) {
+	versions := slices.Sorted(maps.Keys(g.early))
+	h.metrics.UpdateGaps.Add(float64(versions[len(versions)-1] - g.next + 1 - int64(len(versions))))
+	h.log.Debug("slot updates sent without the versions before them", "room", k.room, "date", k.date, "missing_from", g.next, "up_to", versions[len(versions)-1])
+	for _, v := range versions {
+		h.send(k, g, g.early[v])
+		delete(g.early, v)
+	}
+	g.next = versions[len(versions)-1] + 1
+	if g.wait != nil {
+		g.wait.Stop()
+		g.wait = nil
+	}
+}
+
+// send delivers u to this node's members of the room, unless its slot
+// already got a newer version; g.mu is held.
+func (h *Hub) send(k gridKey, g *gridFeed, u update) {
+	if !g.admit(u) {
 		h.metrics.StaleUpdates.Inc()
 		return
 	}
