@@ -173,6 +173,16 @@ func UserRoom(userID int64) string { return userRoomPrefix + strconv.FormatInt(u
 // IsUserRoom reports whether room is a personal room.
 func IsUserRoom(room string) bool { return strings.HasPrefix(room, userRoomPrefix) }
 
+// ParseUserRoom is the inverse of UserRoom.
+func ParseUserRoom(room string) (userID int64, ok bool) {
+	rest, found := strings.CutPrefix(room, userRoomPrefix)
+	if !found {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return id, err == nil && UserRoom(id) == room
+}
+
 // Slot is one hourly slot as the REST API and the snapshot list it.
 type Slot struct {
 	ID               int     `json:"id"`

@@ -39,6 +39,14 @@ func TestRooms(t *testing.T) {
 	if UserRoom(42) != "user_42" || !IsUserRoom("user_42") || IsUserRoom(r) {
 		t.Fatal("user room helpers disagree")
 	}
+	if id, ok := ParseUserRoom(UserRoom(-7)); !ok || id != -7 {
+		t.Errorf("ParseUserRoom(%q) = %d, %v", UserRoom(-7), id, ok)
+	}
+	for _, bad := range []string{"user_", "user_x", "user_01", "user_1 ", r, ""} {
+		if id, ok := ParseUserRoom(bad); ok {
+			t.Errorf("ParseUserRoom(%q) = %d, ok; want not a user room", bad, id)
+		}
+	}
 }
 
 func TestTimestampLikeJavaScript(t *testing.T) {

@@ -42,7 +42,7 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 		return
 	}
 	room := protocol.SpaceRoom(spazioID, sedeID)
-	if !h.presence.canJoin(sess, room, h.cfg.MaxRoomsPerSocket) {
+	if !h.mayJoin(sess, room) {
 		h.spaceError(sess.sock, e, errTooManyRooms)
 		return
 	}
@@ -70,7 +70,7 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 		}
 		g.mu.Unlock()
 	}
-	wasIn := h.presence.has(sess, room)
+	wasIn := sess.sock.In(room)
 	sess.sock.Join(room)
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 	defer cancel()
@@ -83,7 +83,7 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 		h.joinFailed(sess, e, room, err)
 		return
 	}
-	if !h.presence.join(sess, room) {
+	if sess.left.Load() {
 		forget()
 		return // disconnected while the snapshot was read
 	}
@@ -110,6 +110,21 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 	h.log.Info("joined space", "socket", sess.id, "user", sess.claims.UserID, "room", room, "date", grid.Date)
 }
 
+// mayJoin reports whether sess may join room under the limit of space
+// rooms per socket; a room it is in already is always allowed.
+func (h *Hub) mayJoin(sess *session, room string) bool {
+	if sess.sock.In(room) {
+		return true
+	}
+	n := 0
+	for _, r := range sess.sock.Rooms() {
+		if isSpaceRoom(r) {
+			n++
+		}
+	}
+	return n < h.cfg.MaxRoomsPerSocket
+}
+
 // joinRoom is a join without a date, the original page's: the room and
 // joined_space, no snapshot. The page loads its grid over REST and would
 // apply any snapshot to the date it shows, whatever date the snapshot
@@ -122,7 +137,7 @@ func (h *Hub) joinRoom(sess *session, e *sio.Event, spazioID, sedeID int64, room
 		return
 	}
 	sess.sock.Join(room)
-	if !h.presence.join(sess, room) {
+	if sess.left.Load() {
 		return // disconnected meanwhile
 	}
 	h.refreshGauges()
@@ -147,7 +162,6 @@ func (h *Hub) onLeave(sess *session, e *sio.Event) {
 	}
 	room := protocol.SpaceRoom(spazioID, sedeID)
 	sess.sock.Leave(room)
-	h.presence.leave(sess, room)
 	for _, g := range h.feeds.inRoom(room) {
 		g.mu.Lock()
 		delete(g.joins, sess.id)

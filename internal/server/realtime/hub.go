@@ -166,9 +166,10 @@ type Hub struct {
 	spaces   Spaces
 	started  time.Time
 
-	presence *presence
-	feeds    *feeds
-	lost     lostSlots
+	sessions  *sessions
+	occupancy occupancy
+	feeds     *feeds
+	lost      lostSlots
 
 	closing   atomic.Bool
 	closeOnce sync.Once
@@ -182,10 +183,9 @@ type session struct {
 	limiter     *rate.Limiter
 	connectedAt time.Time
 
-	// rooms (space rooms only) and gone are guarded by the hub's presence.
-	rooms map[string]struct{}
-	gone  bool
-	// left is set once the socket is gone, for the feeds to forget it.
+	// left is set once the session ends (its socket went, or a recovered
+	// socket took its id over), for the feeds and a join in flight to
+	// forget it.
 	left atomic.Bool
 
 	mu     sync.Mutex // guards expiry
@@ -196,7 +196,7 @@ type session struct {
 // serving.
 func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logger) *Hub {
 	cfg.setDefaults()
-	h := &Hub{cfg: cfg, verifier: verifier, metrics: m, log: log, started: time.Now(), presence: newPresence(), feeds: newFeeds()}
+	h := &Hub{cfg: cfg, verifier: verifier, metrics: m, log: log, started: time.Now(), sessions: newSessions(), feeds: newFeeds()}
 	ecfg := engineConfig(cfg)
 	ecfg.AllowOrigin = h.originAllowed
 	ecfg.AllowRequest = h.allowSession
@@ -212,6 +212,7 @@ func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logg
 	scfg.OnPendingEvicted = m.PendingEvicted.Inc
 	h.srv = sio.NewServer(ecfg, scfg)
 	h.nsp = h.srv.Of("/")
+	h.occupancy = newOccupancy(h.nsp)
 	h.nsp.Use(h.authenticate)
 	h.nsp.RecoverIf(sameUser)
 	h.nsp.OnConnection(h.onConnection)
@@ -352,14 +353,8 @@ func (h *Hub) onConnection(s *sio.Socket) {
 		return
 	}
 	sess := &session{
-		id: s.ID(), sock: s, claims: claims, connectedAt: time.Now(), rooms: map[string]struct{}{},
+		id: s.ID(), sock: s, claims: claims, connectedAt: time.Now(),
 		limiter: rate.NewLimiter(rate.Limit(h.cfg.EventsPerSecond), h.cfg.EventBurst),
-	}
-	// A recovered socket comes back with its rooms.
-	for _, r := range s.Rooms() {
-		if _, _, ok := protocol.ParseSpaceRoom(r); ok {
-			sess.rooms[r] = struct{}{}
-		}
 	}
 	s.Join(protocol.UserRoom(claims.UserID))
 	// The expiry timer exists before the session is visible to shutdown
@@ -367,7 +362,7 @@ func (h *Hub) onConnection(s *sio.Socket) {
 	if exp := claims.ExpiresAt(); !exp.IsZero() {
 		sess.expiry = time.AfterFunc(time.Until(exp), func() { h.expireSession(sess) })
 	}
-	if old := h.presence.add(sess); old != nil {
+	if old := h.sessions.add(sess); old != nil {
 		old.stop()
 	}
 	h.refreshGauges()
@@ -424,10 +419,9 @@ func (h *Hub) expireSession(sess *session) {
 
 // drop forgets a socket; idempotent (a disconnect and an expiry may race).
 func (h *Hub) drop(sess *session, reason string) {
-	if !h.presence.remove(sess) {
+	if !h.sessions.remove(sess) {
 		return
 	}
-	sess.left.Store(true)
 	sess.stop()
 	h.metrics.Disconnects.WithLabelValues(reasonLabel(reason)).Inc()
 	h.refreshGauges()
@@ -455,7 +449,7 @@ func reasonLabel(r string) string {
 }
 
 func (h *Hub) refreshGauges() {
-	sockets, users, rooms := h.presence.counts()
+	sockets, users, rooms := h.occupancy.counts()
 	h.metrics.Sockets.Set(float64(sockets))
 	h.metrics.Users.Set(float64(users))
 	h.metrics.Rooms.Set(float64(rooms))
@@ -475,7 +469,7 @@ func (h *Hub) Shutdown(ctx context.Context) {
 		if err := h.srv.Shutdown(ctx); err != nil {
 			h.log.Warn("socket shutdown incomplete", "err", err)
 		}
-		for _, s := range h.presence.all() {
+		for _, s := range h.sessions.all() {
 			h.drop(s, eio.ReasonServerClose)
 		}
 		h.refreshGauges()

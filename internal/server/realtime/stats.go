@@ -7,9 +7,9 @@ import (
 	"github.com/coworkctl/coworkctl/internal/protocol"
 )
 
-// LocalStats is this node's presence: built from the hub's own sessions,
-// not from disconnect events alone, so ghosts and duplicate disconnects do
-// not skew it.
+// LocalStats is this node's presence: read from the namespace's room
+// membership (sio's one index of who is where), not counted from
+// disconnect events, so ghosts and duplicate disconnects do not skew it.
 type LocalStats struct {
 	Users   map[int64]int // user id → sockets
 	Sockets int
@@ -20,7 +20,7 @@ type LocalStats struct {
 
 // Stats snapshots this node's presence.
 func (h *Hub) Stats() LocalStats {
-	sockets, users, rooms := h.presence.snapshot()
+	sockets, users, rooms := h.occupancy.snapshot()
 	return LocalStats{Users: users, Sockets: sockets, Rooms: rooms, Uptime: time.Since(h.started), NodeID: h.cfg.NodeID}
 }
 

@@ -30,11 +30,14 @@ type Namespace struct {
 	all   map[*Socket]struct{}
 	live  map[string]*Socket // connected sockets by id
 	rooms map[string]*room
+	// tallies count classes of rooms (see Tally).
+	tallies []*Tally
 }
 
 type room struct {
 	members map[*Socket]struct{}
-	live    int // connected members
+	live    int      // connected members; change it with addLive
+	tallies []*Tally // those that count this room
 }
 
 func newNamespace(srv *Server, name string) *Namespace {
@@ -311,12 +314,11 @@ func (n *Namespace) joinLocked(s *Socket, name string) {
 	}
 	r := n.rooms[name]
 	if r == nil {
-		r = &room{members: make(map[*Socket]struct{})}
-		n.rooms[name] = r
+		r = n.newRoom(name)
 	}
 	r.members[s] = struct{}{}
 	if n.live[s.id] == s {
-		r.live++
+		r.addLive(name, 1)
 	}
 	s.rooms[name] = struct{}{}
 }
@@ -335,7 +337,7 @@ func (n *Namespace) leaveLocked(s *Socket, name string) {
 	r := n.rooms[name]
 	delete(r.members, s)
 	if n.live[s.id] == s {
-		r.live--
+		r.addLive(name, -1)
 	}
 	if len(r.members) == 0 {
 		delete(n.rooms, name)
@@ -383,7 +385,7 @@ func (n *Namespace) detach(s *Socket, reason string) {
 	}
 	delete(n.live, s.id)
 	for name := range s.rooms {
-		n.rooms[name].live--
+		n.rooms[name].addLive(name, -1)
 	}
 	s.mu.Lock()
 	s.state = stateSaved
@@ -492,7 +494,7 @@ func (n *Namespace) restore(s, old *Socket) bool {
 		r := n.rooms[name]
 		delete(r.members, old)
 		r.members[s] = struct{}{}
-		r.live++
+		r.addLive(name, 1)
 	}
 	s.mu.Lock()
 	n.sendConnect(s, missed)

@@ -6,7 +6,9 @@
 //
 // A broadcast is encoded once into eio frames that every recipient's
 // session queues by reference; rooms are sets of sockets under one
-// read-write lock per namespace, held shared during the fan-out. Handlers
+// read-write lock per namespace, held shared during the fan-out; a Tally
+// keeps counts of a class of rooms (occupancy) under that lock, so callers
+// read who is where from here and keep no copy of their own. Handlers
 // run on the session's reader, one event at a time per session.
 //
 // With recovery on, every packet sent by Socket.Emit or a non-volatile

@@ -131,6 +131,15 @@ func (s *Socket) Rooms() []string {
 	return out
 }
 
+// In reports whether the socket is in room.
+func (s *Socket) In(room string) bool {
+	s = s.latest()
+	s.ns.mu.RLock()
+	defer s.ns.mu.RUnlock()
+	_, in := s.rooms[room]
+	return in
+}
+
 // Join adds the socket to rooms.
 func (s *Socket) Join(rooms ...string) { s = s.latest(); s.ns.join(s, rooms) }
 
