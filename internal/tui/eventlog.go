@@ -347,8 +347,10 @@ func EntryOf(ev TypedEvent, loc *time.Location) LogEntry {
 		e.Date = p.Date
 	case *protocol.SlotUpdate:
 		e.Summary = fmt.Sprintf("slot %d %s → %s", p.SlotID, p.Data.Orario, p.Status)
-		if exp := parseExpiry(p.Data.ExpiresAt); !exp.IsZero() && p.Status == protocol.StatusOccupied {
-			e.Summary += " until " + exp.In(loc).Format("15:04:05")
+		if p.Status == protocol.StatusOccupied && p.Data.ExpiresAt != nil {
+			if exp, err := protocol.ParseTimestamp(*p.Data.ExpiresAt); err == nil && !exp.IsZero() {
+				e.Summary += " until " + exp.In(loc).Format("15:04:05")
+			}
 		}
 		e.Date = p.Data.Date
 	case *protocol.SlotsFreed:

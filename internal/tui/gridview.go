@@ -7,6 +7,7 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/coworkctl/coworkctl/internal/protocol"
+	"github.com/coworkctl/coworkctl/internal/tui/gridstate"
 )
 
 // Grid geometry: a name column, a space, then per slot a one-cell marker
@@ -21,7 +22,7 @@ const (
 // narrowing the cells.
 func (g Grid) layout(ncols int) (nameW, cellW int) {
 	full := 6
-	for _, r := range g.rows {
+	for _, r := range g.Rows() {
 		full = max(full, lipgloss.Width(g.rowLabel(r)))
 	}
 	// Long names (a sede's name before the spazio's when several sedi
@@ -42,7 +43,7 @@ func (g Grid) View() string {
 	if g.width <= 0 || g.height <= 0 {
 		return ""
 	}
-	cols := g.columns()
+	cols := g.Columns()
 	nameW, cw := g.layout(len(cols))
 	var b strings.Builder
 	lines := 0
@@ -69,7 +70,7 @@ func (g Grid) View() string {
 
 	// Header, total and legend take 3 lines.
 	room := g.height - 3
-	shownRows := g.rows
+	shownRows := g.Rows()
 	hidden := 0
 	if len(shownRows) > room && room >= 1 {
 		hidden = len(shownRows) - (room - 1)
@@ -78,9 +79,9 @@ func (g Grid) View() string {
 	for i, r := range shownRows {
 		s := pad(shortLabel(g.fitLabel(r, nameW), nameW), nameW) + " "
 		for j, o := range cols {
-			c, ok := r.at(o)
+			c, ok := g.Cell(i, o)
 			sep := " "
-			if g.cursorAt(i, j-1) {
+			if g.CursorAt(i, j-1) {
 				sep = "]"
 			}
 			// A cell is plain text and one style composed of its status,
@@ -90,30 +91,30 @@ func (g Grid) View() string {
 			var text string
 			var style lipgloss.Style
 			switch {
-			case !r.loaded && r.cells == nil:
+			case r.Waiting:
 				text, style = center("?", cw), g.st.Unknown
 			case !ok:
 				text, style = center("", cw), g.st.Plain
 			default:
 				text, style = g.cellLook(r, c, cw)
-				if !c.changed.IsZero() && g.now.Sub(c.changed) < HighlightFor {
+				if c.Highlighted {
 					if sep == " " {
 						sep = "*"
 					}
 					style = style.Inherit(g.st.Changed)
 				}
 			}
-			if g.cursorAt(i, j) {
+			if g.CursorAt(i, j) {
 				sep, style = "[", style.Inherit(g.st.Cursor)
 			}
 			s += sep + style.Render(text)
 		}
 		end := " "
-		if g.cursorAt(i, len(cols)-1) {
+		if g.CursorAt(i, len(cols)-1) {
 			end = "]"
 		}
-		taken, total := g.Occupancy(r.space.Room())
-		if r.loaded || total > 0 {
+		taken, total := g.Occupancy(r.Space.Room())
+		if r.Loaded || total > 0 {
 			s += end + fmt.Sprintf("%d/%d", taken, total)
 		} else {
 			s += end + g.st.Dim.Render("…")
@@ -124,7 +125,7 @@ func (g Grid) View() string {
 		line(g.st.Dim.Render(fmt.Sprintf("… %d more spaces (enlarge the terminal)", hidden)))
 	}
 	taken, total := g.Occupancy("")
-	held, booked := g.counts()
+	held, booked := g.Tally()
 	pct := 0
 	if total > 0 {
 		pct = taken * 100 / total
@@ -137,33 +138,33 @@ func (g Grid) View() string {
 
 // rowLabel is the row's name, with its sede when rows of several sedi
 // are shown.
-func (g Grid) rowLabel(r *gridRow) string {
-	if g.multiSede && r.space.Sede != "" {
-		return r.space.Sede + " · " + r.space.Label()
+func (g Grid) rowLabel(r gridstate.Row) string {
+	if g.MultiSede() && r.Space.Sede != "" {
+		return r.Space.Sede + " · " + r.Space.Label()
 	}
-	return r.space.Label()
+	return r.Space.Label()
 }
 
 // fitLabel is the row label for w cells: when "Sede · Spazio" does not
 // fit, the spazio's name goes first, so that the cut falls on the sede.
-func (g Grid) fitLabel(r *gridRow, w int) string {
+func (g Grid) fitLabel(r gridstate.Row, w int) string {
 	l := g.rowLabel(r)
-	if lipgloss.Width(l) <= w || !g.multiSede || r.space.Sede == "" {
+	if lipgloss.Width(l) <= w || !g.MultiSede() || r.Space.Sede == "" {
 		return l
 	}
-	return r.space.Label() + " · " + r.space.Sede
+	return r.Space.Label() + " · " + r.Space.Sede
 }
 
 // Sedi lists the names of the shown rows' sedi, in row order.
 func (g Grid) Sedi() []string {
 	var out []string
 	seen := map[int64]bool{}
-	for _, r := range g.rows {
-		if !seen[r.space.SedeID] {
-			seen[r.space.SedeID] = true
-			name := r.space.Sede
+	for _, r := range g.Rows() {
+		if !seen[r.Space.SedeID] {
+			seen[r.Space.SedeID] = true
+			name := r.Space.Sede
 			if name == "" {
-				name = fmt.Sprintf("sede %d", r.space.SedeID)
+				name = fmt.Sprintf("sede %d", r.Space.SedeID)
 			}
 			out = append(out, name)
 		}
@@ -189,7 +190,7 @@ func shortLabel(name string, w int) string {
 // Title is the grid box's title: the date and, while stale, since when,
 // in as many words as fit in w cells.
 func (g Grid) Title(w int) string {
-	t := "Slots " + g.date
+	t := "Slots " + g.Date()
 	since := g.StaleSince()
 	if since.IsZero() {
 		return t
@@ -199,20 +200,6 @@ func (g Grid) Title(w int) string {
 		return long
 	}
 	return stale
-}
-
-func (g Grid) counts() (held, booked int) {
-	for _, r := range g.rows {
-		for _, c := range r.cells {
-			switch c.status {
-			case protocol.StatusOccupied:
-				held++
-			case protocol.StatusBooked:
-				booked++
-			}
-		}
-	}
-	return held, booked
 }
 
 // legend explains the symbols as drawn at cell width cw.
@@ -231,13 +218,13 @@ func (g Grid) legend(cw int) string {
 }
 
 // cellLook is a cell's text (cw cells wide) and the style of its status.
-func (g Grid) cellLook(r *gridRow, c *cell, cw int) (string, lipgloss.Style) {
-	switch g.shown(r, c) {
+func (g Grid) cellLook(r gridstate.Row, c gridstate.Cell, cw int) (string, lipgloss.Style) {
+	switch c.Shown {
 	case protocol.StatusAvailable:
 		return center("·", cw), g.st.Available
 	case protocol.StatusOccupied:
-		text := center(countdown(c.expires, g.clock(r), cw), cw)
-		if !r.staleSince.IsZero() {
+		text := center(countdown(c.Expires, c.Clock, cw), cw)
+		if r.Stale {
 			return text, g.st.Stale
 		}
 		return text, g.st.Occupied

@@ -22,8 +22,13 @@ func (in lineInput) Focused() bool      { return in.focused }
 func (in lineInput) Value() string      { return in.value }
 func (in *lineInput) SetValue(v string) { in.value = v }
 
-// Update edits the value with one key.
-func (in *lineInput) Update(k tea.KeyMsg) {
+// Update edits the value with one key; it takes the components' shape,
+// though it is a field inside one, not a pane of its own.
+func (in *lineInput) Update(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
 	switch k.Type {
 	case tea.KeyBackspace:
 		if in.value != "" {
@@ -37,6 +42,7 @@ func (in *lineInput) Update(k tea.KeyMsg) {
 			in.value += string(k.Runes)
 		}
 	}
+	return nil
 }
 
 // View shows the prompt, the value and a block cursor.

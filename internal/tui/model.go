@@ -24,6 +24,13 @@ type Conn interface {
 	Latency(ctx context.Context) (time.Duration, error)
 }
 
+// RoomLeaver is a Conn that can also leave rooms: switching sede (s)
+// leaves the old sede's rooms with it, so their events stop; without it
+// they keep arriving and are ignored.
+type RoomLeaver interface {
+	LeaveSpace(ctx context.Context, spazioID, sedeID int64) (protocol.Ack, error)
+}
+
 // StatsFunc fetches GET /api/stats.
 type StatsFunc func(ctx context.Context) (*protocol.Stats, error)
 
@@ -261,7 +268,7 @@ func (m *Model) event(ev TypedEvent) tea.Cmd {
 	if _, ok := ev.Payload.(*protocol.JoinedSpace); ok {
 		quiet = m.grid.RowLoaded(ev.Room)
 	}
-	ch := m.grid.Update(ev)
+	ch := m.grid.ApplyEvent(ev)
 	m.stats.Update(ev)
 	switch p := ev.Payload.(type) {
 	case *protocol.SlotsStatusUpdate:

@@ -25,13 +25,6 @@ type SlotsFunc func(ctx context.Context, spazioID int64, date string) (protocol.
 // does not watch live.
 const overviewEvery = 15
 
-// Occupancy counts one spazio's slots on the shown day.
-type Occupancy struct {
-	Taken, Held, Booked, Total int
-	// Known: a snapshot or an answer arrived.
-	Known bool
-}
-
 // OverviewMsg carries the grids of the spaces the dashboard does not
 // watch, keyed by room.
 type OverviewMsg struct {
@@ -162,27 +155,6 @@ func pct(a, b int) int {
 	return a * 100 / b
 }
 
-// Counts returns the occupancy of every row, keyed by room.
-func (g Grid) Counts() map[string]Occupancy {
-	out := make(map[string]Occupancy, len(g.rows))
-	for _, r := range g.rows {
-		c := Occupancy{Known: r.loaded}
-		for _, cl := range r.cells {
-			c.Total++
-			switch cl.status {
-			case protocol.StatusOccupied:
-				c.Held++
-				c.Taken++
-			case protocol.StatusBooked:
-				c.Booked++
-				c.Taken++
-			}
-		}
-		out[r.space.Room()] = c
-	}
-	return out
-}
-
 // toggleOverview (o) shows or hides the overview, asking for the grids
 // it does not watch when it opens.
 func (m *Model) toggleOverview() tea.Cmd {
@@ -278,9 +250,7 @@ func (m *Model) nextSede() tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if l, ok := conn.(interface {
-			LeaveSpace(ctx context.Context, spazioID, sedeID int64) (protocol.Ack, error)
-		}); ok {
+		if l, ok := conn.(RoomLeaver); ok {
 			for _, s := range old {
 				_, _ = l.LeaveSpace(ctx, s.SpazioID, s.SedeID) // best effort: a stale room only costs traffic
 			}

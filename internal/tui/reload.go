@@ -50,7 +50,7 @@ func freedRooms(p *protocol.SlotsFreed, date string) []string {
 // starts the queue unless it runs; manual reloads (r) report when done.
 func (m *Model) reloadRooms(rooms []string, manual bool) tea.Cmd {
 	for _, r := range rooms {
-		if m.grid.byRoom[r] != nil {
+		if m.grid.Has(r) {
 			m.reload[r] = true
 		}
 	}

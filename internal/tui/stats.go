@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	tea "github.com/charmbracelet/bubbletea"
 	"net/http"
 	"strings"
 	"time"
@@ -108,7 +109,7 @@ func (s *Stats) SetRooms(rooms []string) { s.rooms = rooms }
 func (s Stats) StaffStats() bool { return !s.forbidden }
 
 // Update applies ticks, events, latency and server stats.
-func (s *Stats) Update(msg any) {
+func (s *Stats) Update(msg tea.Msg) tea.Cmd {
 	switch m := msg.(type) {
 	case TickMsg:
 		if t := time.Time(m); t.After(s.now) {
@@ -121,7 +122,7 @@ func (s *Stats) Update(msg any) {
 		}
 		if m.State != nil {
 			s.applyState(*m.State, m.At)
-			return
+			return nil
 		}
 		s.total++
 		s.counts[m.At.Unix()]++
@@ -135,7 +136,7 @@ func (s *Stats) Update(msg any) {
 	case LatencyMsg:
 		if m.Err != nil {
 			s.rttErr = m.Err.Error()
-			return
+			return nil
 		}
 		s.rtt, s.rttErr = m.RTT, ""
 	case StatsMsg:
@@ -158,6 +159,7 @@ func (s *Stats) Update(msg any) {
 			s.serverErr = m.Err.Error()
 		}
 	}
+	return nil
 }
 
 func (s *Stats) applyState(cs client.ConnState, at time.Time) {

@@ -25,7 +25,7 @@ func (m *Model) checkUnresponsive() {
 	}
 	m.unresponsive = true
 	m.stats.SetUnresponsive(m.rttSentAt)
-	m.grid.markStale(m.rttSentAt)
+	m.grid.MarkStale(m.rttSentAt)
 	m.note("unresponsive", fmt.Sprintf("no answer from the server for %s: the grid is stale until it answers", shortDur(m.cfg.Unresponsive)))
 }
 
