@@ -95,7 +95,19 @@ func dialHub(t *testing.T, url, token string) *hubClient {
 		t.Fatalf("connect: %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &hubClient{t: t, conn: conn}
+	// The hub counts a socket before it confirms it; the CONNECT answer
+	// comes earlier.
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	defer func() { _ = conn.SetReadDeadline(time.Time{}) }()
+	for {
+		msg, err := wsutil.ReadServerText(conn)
+		if err != nil {
+			t.Fatalf("no %s: %v", protocol.EventConnectionConfirmed, err)
+		}
+		if strings.HasPrefix(string(msg), `42["`+protocol.EventConnectionConfirmed+`"`) {
+			return &hubClient{t: t, conn: conn}
+		}
+	}
 }
 
 // call emits event with payload and returns its ack, skipping the
