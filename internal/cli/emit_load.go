@@ -98,11 +98,16 @@ config.payload, config.variables, config.socketio and weighted scenarios
 whose flow has emit (with acknowledge or response), think, loop, join, hold,
 book, release, leave and wait_for. Its report has Artillery's vusers.created,
 completed and failed, every step's count, errors and latency, and the
-slot_update ledger; --threshold 'figure<limit' (repeatable) gates any figure,
-e.g. 'hold.p99<50ms', 'errors.rate<0.1%', 'vusers.failed==0'.
+slot_update ledger.
 
-Thresholds (exit code 3 when breached): --max-p99, --max-loss,
---max-connect-failures. A run that measured nothing exits 1 whatever the
+Thresholds (exit code 3 when breached): --threshold 'figure<limit'
+(repeatable; < <= > >= == !=) on any figure of the report, in both runs, e.g.
+'delivery.p99<50ms', 'delivery.lost==0', 'connect.failed==0', 'hold.p99<50ms',
+'errors.rate<0.1%', and with --scenario 'vusers.failed==0'; a figure the run
+does not report fails and names those it has. The fixed run also has
+--max-p99, --max-loss and --max-connect-failures. Every threshold is listed
+with its value in the summary, --json and --report. A run that measured
+nothing exits 1 whatever the
 thresholds: no client connected and joined, every broadcast failed, or no
 churn hold succeeded; refusals name the server's reason (for example
 connect_refused: Token non valido). --json prints the report as one JSON
@@ -110,6 +115,7 @@ object.`,
 		Example: `  coworkctl emit load --jwt-secret "$SECRET" --clients 1000 --rooms 8 --rate 100 --duration 30s
   coworkctl emit load --token "$STAFF" --clients 200 --polling-share 0.2 --churn 20 --duration 1m
   coworkctl emit load --jwt-secret "$SECRET" --clients 50 --duration 5s --json --max-p99 50ms --max-loss 0
+  coworkctl emit load --jwt-secret "$SECRET" --clients 50 --duration 5s --threshold 'delivery.p99<50ms' --threshold 'delivery.lost==0'
   coworkctl emit load --jwt-secret "$SECRET" --duration 10m --report load.html --csv load.csv
   coworkctl emit load --scenario bench/scenarios/coworking.yml --target http://127.0.0.1:3000 \
     --jwt-secret "$SECRET" --threshold 'hold.p99<50ms' --threshold 'vusers.failed==0'`,
@@ -145,7 +151,7 @@ object.`,
 	fl.StringVar(&o.Scenario, "scenario", "", "run the virtual users of this scenario `file` (YAML, Artillery-shaped) instead of the fixed run")
 	fl.StringVar(&o.Target, "target", "", "with --scenario: server URL, overriding the script's config.target (like artillery -t)")
 	fl.Uint64Var(&o.Seed, "seed", 0, "with --scenario: seed of the random choices (scenario weights, think times, variables); 0 is random")
-	fl.StringArrayVar(&o.Thresholds, "threshold", nil, "with --scenario: fail (exit 3) unless `figure<limit` holds, e.g. 'hold.p99<50ms', 'errors.rate<0.1%', 'vusers.failed==0' (repeatable)")
+	fl.StringArrayVar(&o.Thresholds, "threshold", nil, "fail (exit 3) unless `figure<limit` holds, e.g. 'delivery.p99<50ms', 'connect.failed==0', 'hold.p99<50ms', 'errors.rate<0.1%', with --scenario 'vusers.failed==0' (repeatable)")
 	fl.BoolVar(&o.JSON, "json", false, "print the report as one JSON object")
 	fl.BoolVar(&o.NoProgress, "no-progress", false, "no progress line on a terminal")
 	fl.StringVar(&o.Report, "report", "", "also write the report as a self-contained HTML `file` with charts")
@@ -174,6 +180,10 @@ func runEmitLoad(ctx context.Context, o *EmitLoadOptions) error {
 	}
 	if o.MaxLoss > 1 {
 		return UsageErrorf("--max-loss is a fraction 0..1, got %g", o.MaxLoss)
+	}
+	ths, err := parseThresholds(o.Thresholds)
+	if err != nil {
+		return err
 	}
 	if o.Report != "" && o.Report == o.CSV {
 		return UsageErrorf("--report and --csv name the same file %q", o.Report)
@@ -221,7 +231,7 @@ func runEmitLoad(ctx context.Context, o *EmitLoadOptions) error {
 		}
 		// Interrupted: still show what was measured.
 	}
-	rep.Check(o.MaxP99, o.MaxLoss, o.MaxConnectFail)
+	rep.Check(o.MaxP99, o.MaxLoss, o.MaxConnectFail, ths...)
 	if o.JSON {
 		if werr := writeJSON(o.F.Out, rep); werr != nil {
 			return werr

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/coworkctl/coworkctl/internal/loadtest/threshold"
 )
 
 // HTMLOptions are the extras of WriteHTML.
@@ -62,6 +64,7 @@ type htmlView struct {
 	Started    string
 	Verdict    string // "PASS", "FAIL" or "" when no threshold was set
 	Breached   []string
+	Thresholds []threshold.Result
 	Cards      []card
 	Throughput *lineChart
 	Latency    *lineChart
@@ -81,7 +84,7 @@ type keyValue struct{ Key, Value string }
 type latencyRow struct{ Name, Count, P50, P90, P99, P999, Max string }
 
 func (rep *Report) htmlView(opts HTMLOptions) htmlView {
-	v := htmlView{Server: rep.Server, Breached: rep.Thresholds.Breached}
+	v := htmlView{Server: rep.Server, Breached: rep.Thresholds.Breached, Thresholds: rep.Thresholds.Results}
 	if rep.Series != nil {
 		v.Started = rep.Series.Start.Format("2006-01-02 15:04:05 MST")
 	}
@@ -89,7 +92,7 @@ func (rep *Report) htmlView(opts HTMLOptions) htmlView {
 	switch {
 	case len(th.Breached) > 0:
 		v.Verdict = "FAIL"
-	case th.MaxP99Ms > 0 || th.MaxLoss != nil || th.MaxConnectFailures != nil:
+	case th.MaxP99Ms > 0 || th.MaxLoss != nil || th.MaxConnectFailures != nil || len(th.Results) > 0:
 		v.Verdict = "PASS"
 	}
 
@@ -173,6 +176,9 @@ func (rep *Report) configRows() []keyValue {
 	}
 	if th.MaxConnectFailures != nil {
 		limits = append(limits, "connect failures ≤ "+fmtPercent(*th.MaxConnectFailures))
+	}
+	for _, res := range th.Results {
+		limits = append(limits, res.Text)
 	}
 	if len(limits) == 0 {
 		limits = []string{"none"}

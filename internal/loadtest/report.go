@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/coworkctl/coworkctl/internal/loadtest/threshold"
 )
 
 // Report is the outcome of a load test; `emit load --json` prints it as
@@ -28,6 +30,9 @@ type Report struct {
 	Failures []string `json:"failures"`
 	// Pass is false when a threshold was breached or the run failed.
 	Pass bool `json:"pass"`
+
+	// PerSecond is the run second by second, as in the CSV.
+	PerSecond []SecondReport `json:"series"`
 
 	// Series is the run second by second (HTML and CSV reports); nil
 	// when unknown.
@@ -130,7 +135,10 @@ type Thresholds struct {
 	// MaxConnectFailures limits the failed fraction of connections and
 	// joins; negative is off.
 	MaxConnectFailures *float64 `json:"max_connect_failures,omitempty"`
-	// Breached lists human-readable breaches.
+	// Results are the --threshold limits on any figure (see
+	// Report.Figures), each with its value and verdict.
+	Results []threshold.Result `json:"results"`
+	// Breached lists human-readable breaches, of Results too.
 	Breached []string `json:"breached"`
 }
 
@@ -200,9 +208,15 @@ func (rep *Report) latencyBins(maxBins int) (string, []Bin) {
 func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
 
 // Check evaluates the thresholds against rep, filling rep.Thresholds and
-// rep.Pass. maxP99 zero, maxLoss negative and maxConnFail negative are off.
-func (rep *Report) Check(maxP99 time.Duration, maxLoss, maxConnFail float64) {
+// rep.Pass. maxP99 zero, maxLoss negative and maxConnFail negative are
+// off; ts are limits on any of rep.Figures, and one on a figure the run
+// did not report fails.
+func (rep *Report) Check(maxP99 time.Duration, maxLoss, maxConnFail float64, ts ...threshold.Threshold) {
 	th := Thresholds{Breached: []string{}}
+	th.Results, _ = threshold.CheckAll(ts, rep.Figures())
+	if th.Results == nil {
+		th.Results = []threshold.Result{}
+	}
 	if maxP99 > 0 {
 		th.MaxP99Ms = ms(maxP99)
 		p99, what := rep.Latency.P99, "broadcast delivery"
@@ -227,6 +241,11 @@ func (rep *Report) Check(maxP99 time.Duration, maxLoss, maxConnFail float64) {
 		bad := rep.Connections.Target - rep.Connections.Joined
 		if f := float64(bad) / float64(rep.Connections.Target); f > maxConnFail {
 			th.Breached = append(th.Breached, fmt.Sprintf("%d of %d clients failed to connect or join (%.4g%% > %.4g%%)", bad, rep.Connections.Target, f*100, maxConnFail*100))
+		}
+	}
+	for _, res := range th.Results {
+		if !res.Pass {
+			th.Breached = append(th.Breached, res.String())
 		}
 	}
 	rep.Thresholds = th
@@ -320,10 +339,18 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	g := rep.Generator
 	p("generator\t%.2fs CPU (user %.2f, sys %.2f), %.2f CPU-s per 100k msgs, max RSS %d MiB, %d CPUs", g.CPUSeconds, g.CPUUserSeconds, g.CPUSysSeconds, g.CPUSecondsPer100kMsgs, g.MaxRSSKiB/1024, g.NumCPU)
+	for i, res := range rep.Thresholds.Results {
+		if i == 0 {
+			p("")
+			p("thresholds\t%s", res)
+		} else {
+			p("\t%s", res)
+		}
+	}
 	if fails := append(slices.Clone(rep.Failures), rep.Thresholds.Breached...); len(fails) > 0 {
 		p("")
 		p("FAIL\t%s", strings.Join(fails, "; "))
-	} else if rep.Thresholds.MaxP99Ms > 0 || rep.Thresholds.MaxLoss != nil {
+	} else if rep.Thresholds.MaxP99Ms > 0 || rep.Thresholds.MaxLoss != nil || len(rep.Thresholds.Results) > 0 {
 		p("")
 		p("PASS\tall thresholds met")
 	}

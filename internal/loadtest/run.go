@@ -218,6 +218,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	end := time.Since(r.epoch)
 	rep.Series = &Series{Start: r.epoch, TrafficStart: trafficStart.Sub(r.epoch), TrafficEnd: trafficStart.Add(trafficWall).Sub(r.epoch),
 		End: end, Seconds: r.timeline.series(end)}
+	rep.PerSecond = rep.Series.Report()
 	rep.Generator = GeneratorCost{
 		CPUUserSeconds: (cpuUser1 - cpuUser0).Seconds(),
 		CPUSysSeconds:  (cpuSys1 - cpuSys0).Seconds(),

@@ -228,3 +228,28 @@ func (s *Series) Phase(i int) string {
 		return PhaseDrain
 	}
 }
+
+// SecondReport is one second of the run in the JSON report: the CSV's
+// columns, with latencies zero in seconds without deliveries.
+type SecondReport struct {
+	Second    int     `json:"second"`
+	Phase     string  `json:"phase"`
+	Connects  uint64  `json:"connects"`
+	Sent      uint64  `json:"sent"`
+	Delivered uint64  `json:"delivered"`
+	Errors    uint64  `json:"errors"`
+	Holds     uint64  `json:"holds"`
+	P50Ms     float64 `json:"p50_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	MaxMs     float64 `json:"max_ms"`
+}
+
+// Report returns the series as rows of the JSON report.
+func (s *Series) Report() []SecondReport {
+	out := make([]SecondReport, len(s.Seconds))
+	for i, sec := range s.Seconds {
+		out[i] = SecondReport{Second: i, Phase: s.Phase(i), Connects: sec.Connects, Sent: sec.Sent, Delivered: sec.Delivered,
+			Errors: sec.Errors, Holds: sec.Holds, P50Ms: ms(sec.Latency.P50), P99Ms: ms(sec.Latency.P99), MaxMs: ms(sec.Latency.Max)}
+	}
+	return out
+}

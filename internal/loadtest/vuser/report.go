@@ -36,7 +36,8 @@ type Report struct {
 	// empty.
 	Pass bool `json:"pass"`
 
-	Series    []SecondReport      `json:"-"`
+	// Series is the run second by second (JSON, CSV and HTML).
+	Series    []SecondReport      `json:"series"`
 	UpdateLat *loadtest.Histogram `json:"-"`
 }
 
