@@ -44,6 +44,11 @@ type Config struct {
 	SocketIO  SocketIO
 }
 
+// DefaultTransports are socket.io-client's, and so Artillery's, when a
+// script names none: open on long-polling, then upgrade to websocket. A
+// script then measures the same connection in both tools.
+var DefaultTransports = []string{"polling", "websocket"}
+
 // SocketIO is config.socketio: how every virtual user connects.
 type SocketIO struct {
 	// Query is added to the handshake's query string.
@@ -51,12 +56,16 @@ type SocketIO struct {
 	// Auth is the CONNECT payload; nil means the runner's default (the
 	// virtual user's token as {"token": …}).
 	Auth map[string]any
-	// Transports in order; empty means websocket only.
+	// Transports in order: the first opens the connection, which then
+	// upgrades to websocket if that is listed too. A script that names
+	// none gets DefaultTransports; with upgrade: false, only the first.
 	Transports []string
 	// Path of the Engine.IO endpoint; empty means /socket.io/.
 	Path string
 	// ExtraHeaders go on every handshake request.
 	ExtraHeaders map[string]string
+
+	noUpgrade bool // upgrade: false, as socket.io-client's option
 }
 
 // Scenario is one weighted flow.
@@ -159,6 +168,13 @@ func parse(b []byte, file, dir string) (*Script, error) {
 	}
 	if err := p.checkVars(s); err != nil {
 		return nil, err
+	}
+	sio := &s.Config.SocketIO
+	if len(sio.Transports) == 0 {
+		sio.Transports = slices.Clone(DefaultTransports)
+	}
+	if sio.noUpgrade {
+		sio.Transports = sio.Transports[:1]
 	}
 	return s, nil
 }
@@ -390,7 +406,13 @@ func (p *parser) socketio(n *yaml.Node, s *SocketIO) error {
 			if err := v.Decode(&s.ExtraHeaders); err != nil {
 				return p.errf(v, "config.socketio.extraHeaders must map names to strings: %v", err)
 			}
-		case "timeout", "reconnection", "forceNew", "upgrade":
+		case "upgrade":
+			var up bool
+			if err := v.Decode(&up); err != nil {
+				return p.errf(v, "config.socketio.upgrade must be true or false: %v", err)
+			}
+			s.noUpgrade = !up
+		case "timeout", "reconnection", "forceNew":
 			// socket.io-client options with no effect on one
 			// connection per virtual user without reconnection.
 		default:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +206,37 @@ func TestMatch(t *testing.T) {
 	}
 	if err := d.Check([]json.RawMessage{[]byte(`{"success":false}`)}, r); err == nil {
 		t.Error("data mismatch accepted")
+	}
+}
+
+// TestTransportsDefaultToSocketIOClients: a script that names no
+// transports connects as socket.io-client (and so Artillery) does, on
+// long-polling first and then upgraded to websocket; upgrade: false keeps
+// the first; a script's own list stays as written.
+func TestTransportsDefaultToSocketIOClients(t *testing.T) {
+	const flow = "scenarios: [{flow: [{think: 1}]}]\n"
+	tests := []struct {
+		socketio string
+		want     []string
+	}{
+		{"", []string{"polling", "websocket"}},
+		{"  socketio: {query: {a: b}}\n", []string{"polling", "websocket"}},
+		{"  socketio: {transports: []}\n", []string{"polling", "websocket"}},
+		{"  socketio: {upgrade: false}\n", []string{"polling"}},
+		{"  socketio: {transports: [websocket]}\n", []string{"websocket"}},
+		{"  socketio: {transports: [websocket, polling]}\n", []string{"websocket", "polling"}},
+		{"  socketio: {transports: [polling, websocket], upgrade: true}\n", []string{"polling", "websocket"}},
+	}
+	for _, tt := range tests {
+		s, err := Parse([]byte("config:\n  phases: [{duration: 1, arrivalRate: 1}]\n"+tt.socketio+flow), "")
+		if err != nil {
+			t.Fatalf("%q: %v", tt.socketio, err)
+		}
+		if got := s.Config.SocketIO.Transports; !slices.Equal(got, tt.want) {
+			t.Errorf("%q: transports %v, want %v", tt.socketio, got, tt.want)
+		}
+	}
+	if _, err := Parse([]byte("config:\n  phases: [{duration: 1, arrivalRate: 1}]\n  socketio: {upgrade: maybe}\n"+flow), ""); err == nil {
+		t.Error("upgrade: maybe accepted")
 	}
 }
