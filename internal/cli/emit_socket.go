@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/auth"
+	"github.com/coworkctl/coworkctl/internal/client"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
 	"github.com/spf13/cobra"
@@ -39,7 +40,8 @@ func NewCmdEmitSocket(f *Factory, runF func(context.Context, *EmitSocketOptions)
 		Long: `Connect as a user, send EVENT with the given arguments (each --data is one
 JSON argument), print the server's ack and then every event received for
 --listen. Lines are "<event> <json args>"; with --json each line is one JSON
-object {"event","args","at"} and the ack is {"ack": [...]}.
+object {"event","room","data","args","time","at"}, the shape of watch --json,
+and the ack is the line of event "ack" (its arguments also under "ack").
 Exits 1 when the connection is refused, the ack does not come within
 --ack-timeout, or the ack says {"success": false}.`,
 		Example: `  coworkctl emit socket join_space --data '{"spazioId":2,"sedeId":1}' --listen 3s --jwt-secret "$SECRET"
@@ -67,12 +69,6 @@ Exits 1 when the connection is refused, the ack does not come within
 
 // socketConnectTimeout bounds the Socket.IO handshake of emit socket.
 const socketConnectTimeout = 10 * time.Second
-
-type probeEvent struct {
-	Event string            `json:"event"`
-	Args  []json.RawMessage `json:"args"`
-	At    string            `json:"at"`
-}
 
 func runEmitSocket(ctx context.Context, o *EmitSocketOptions) error {
 	if protocol.ReservedEvents[o.Event] {
@@ -108,7 +104,11 @@ func runEmitSocket(ctx context.Context, o *EmitSocketOptions) error {
 			return
 		}
 		if o.JSON {
-			werr = writeJSON(o.F.Out, probeEvent{Event: name, Args: args, At: protocol.Timestamp(at)})
+			room := ""
+			if len(args) > 0 {
+				room = client.RoomOf(args[0])
+			}
+			werr = writeJSON(o.F.Out, protocol.NewEventLine(name, room, args, at))
 			return
 		}
 		line := name
@@ -162,7 +162,7 @@ func runEmitSocket(ctx context.Context, o *EmitSocketOptions) error {
 		}
 		mu.Lock()
 		if o.JSON {
-			werr = writeJSON(o.F.Out, map[string]json.RawMessage{"ack": raw})
+			werr = writeJSON(o.F.Out, protocol.NewAckLine(ack, time.Now()))
 		} else {
 			_, werr = fmt.Fprintf(o.F.Out, "ack %s\n", raw)
 		}

@@ -73,8 +73,9 @@ falls back to polling+websocket when websocket keeps failing, and re-joins
 every room (the server answers with fresh snapshots).
 
 When stdout is not a terminal, or with --json, it prints one JSON object per
-line instead: {"event","room","data","time"} for server events and
-{"event":"connection","data":{"state":...}} for connection changes.
+line instead, the shape of emit socket --json: {"event","room","data","args",
+"time","at"} for server events and {"event":"connection","data":{"state":...}}
+for connection changes.
 --count counts server events only.
 
 A token minted with --jwt-secret is renewed at 80% of its life (--token-ttl)

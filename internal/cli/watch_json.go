@@ -14,42 +14,19 @@ import (
 	"github.com/coworkctl/coworkctl/internal/protocol"
 )
 
-// WatchLine is one NDJSON line of `watch --json`: a server event, or a
-// connection-state change with Event "connection" and the state in Data.
-type WatchLine struct {
-	Event string `json:"event"`
-	// Room is the space room the event concerns; null when none applies.
-	Room *string         `json:"room"`
-	Data json.RawMessage `json:"data"`
-	// Time is when watch received the event (ISO-8601 UTC, milliseconds).
-	Time string `json:"time"`
-}
-
-// watchLineOf converts a client event to its NDJSON line.
-func watchLineOf(ev client.Event) (WatchLine, error) {
-	l := WatchLine{Event: ev.Name, Data: ev.Raw, Time: protocol.Timestamp(ev.At)}
-	if ev.Room != "" {
-		room := ev.Room
-		l.Room = &room
-	}
+// watchLineOf converts a client event to its NDJSON line: a server
+// event, or a connection-state change with Event "connection" and the
+// state in Data.
+func watchLineOf(ev client.Event) (protocol.EventLine, error) {
+	args := ev.Args
 	if ev.State != nil {
 		b, err := json.Marshal(ev.State)
 		if err != nil {
-			return l, fmt.Errorf("encode state: %w", err)
+			return protocol.EventLine{}, fmt.Errorf("encode state: %w", err)
 		}
-		l.Data = b
+		args = []json.RawMessage{b}
 	}
-	if len(ev.Args) > 1 {
-		b, err := json.Marshal(ev.Args)
-		if err != nil {
-			return l, fmt.Errorf("encode args: %w", err)
-		}
-		l.Data = b
-	}
-	if len(l.Data) == 0 {
-		l.Data = json.RawMessage("null")
-	}
-	return l, nil
+	return protocol.NewEventLine(ev.Name, ev.Room, args, ev.At), nil
 }
 
 // runWatchJSON prints events as NDJSON until --count, --timeout (left

@@ -73,7 +73,7 @@ func TestStreamJSON(t *testing.T) {
 		return client.Event{Name: client.EventConnection, At: at, State: &client.ConnState{State: s, Reason: reason}}
 	}
 	server := func(name, raw string) client.Event {
-		return client.Event{Name: name, Raw: json.RawMessage(raw), Room: client.RoomOf(json.RawMessage(raw)), At: at}
+		return client.Event{Name: name, Raw: json.RawMessage(raw), Args: []json.RawMessage{json.RawMessage(raw)}, Room: client.RoomOf(json.RawMessage(raw)), At: at}
 	}
 
 	t.Run("count stops after server events only", func(t *testing.T) {
@@ -88,9 +88,9 @@ func TestStreamJSON(t *testing.T) {
 			t.Fatalf("got %d lines, want 3:\n%s", len(lines), out.String())
 		}
 		want := []string{
-			`{"event":"connection","room":null,"data":{"state":"connected"},"time":"2026-11-26T10:00:00.000Z"}`,
-			`{"event":"joined_space","room":"spazio_1_sede_1","data":{"room":"spazio_1_sede_1"},"time":"2026-11-26T10:00:00.000Z"}`,
-			`{"event":"slot_update","room":"spazio_1_sede_1","data":{"slotId":3,"data":{"id_spazio":1,"id_sede":1}},"time":"2026-11-26T10:00:00.000Z"}`,
+			`{"event":"connection","room":null,"data":{"state":"connected"},"args":[{"state":"connected"}],"time":"2026-11-26T10:00:00.000Z","at":"2026-11-26T10:00:00.000Z"}`,
+			`{"event":"joined_space","room":"spazio_1_sede_1","data":{"room":"spazio_1_sede_1"},"args":[{"room":"spazio_1_sede_1"}],"time":"2026-11-26T10:00:00.000Z","at":"2026-11-26T10:00:00.000Z"}`,
+			`{"event":"slot_update","room":"spazio_1_sede_1","data":{"slotId":3,"data":{"id_spazio":1,"id_sede":1}},"args":[{"slotId":3,"data":{"id_spazio":1,"id_sede":1}}],"time":"2026-11-26T10:00:00.000Z","at":"2026-11-26T10:00:00.000Z"}`,
 		}
 		for i := range want {
 			if lines[i] != want[i] {
@@ -128,8 +128,8 @@ func TestStreamJSON(t *testing.T) {
 	})
 	t.Run("several args become an array", func(t *testing.T) {
 		l, err := watchLineOf(client.Event{Name: "x", Raw: json.RawMessage(`1`), Args: []json.RawMessage{json.RawMessage(`1`), json.RawMessage(`"b"`)}, At: at})
-		if err != nil || string(l.Data) != `[1,"b"]` {
-			t.Errorf("data = %s, %v", l.Data, err)
+		if err != nil || string(l.Data) != `[1,"b"]` || len(l.Args) != 2 {
+			t.Errorf("data = %s, args = %s, %v", l.Data, l.Args, err)
 		}
 	})
 }

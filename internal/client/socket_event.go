@@ -80,7 +80,7 @@ type Event struct {
 	Room string
 	// Raw is the first argument of the event as JSON (null when none).
 	Raw json.RawMessage
-	// Args holds every argument when the server sent more than one.
+	// Args holds every argument of a server event (Raw is the first).
 	Args []json.RawMessage
 	// At is when the client received the event.
 	At time.Time

@@ -300,9 +300,7 @@ func serverEvent(e sioclient.Event, at time.Time) Event {
 		ev.Raw = e.Args[0]
 		ev.Room = RoomOf(e.Args[0])
 	}
-	if len(e.Args) > 1 {
-		ev.Args = e.Args
-	}
+	ev.Args = e.Args
 	return ev
 }
 

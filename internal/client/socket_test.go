@@ -494,7 +494,7 @@ func TestRecoveryOffsetsAreNotPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := next(t, s, isEvent(protocol.EventJoinedSpace))
-	if len(ev.Args) != 0 || !strings.HasPrefix(string(ev.Raw), "{") || ev.Room != "spazio_2_sede_1" {
+	if len(ev.Args) != 1 || !strings.HasPrefix(string(ev.Raw), "{") || ev.Room != "spazio_2_sede_1" {
 		t.Errorf("joined_space with recovery: raw %s args %d room %q; want the object alone", ev.Raw, len(ev.Args), ev.Room)
 	}
 }

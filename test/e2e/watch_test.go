@@ -14,15 +14,11 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/auth"
+	"github.com/coworkctl/coworkctl/internal/protocol"
 )
 
 // watchLine is one NDJSON line of `watch --json`.
-type watchLine struct {
-	Event string          `json:"event"`
-	Room  *string         `json:"room"`
-	Data  json.RawMessage `json:"data"`
-	Time  string          `json:"time"`
-}
+type watchLine struct{ protocol.EventLine }
 
 // state returns data.state of a connection line ("" otherwise).
 func (l watchLine) state() string {
@@ -76,7 +72,7 @@ func startWatch(t *testing.T, args ...string) *watchProc {
 		for sc.Scan() {
 			var l watchLine
 			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-				w.lines <- watchLine{Event: "INVALID JSON: " + sc.Text()}
+				w.lines <- watchLine{protocol.EventLine{Event: "INVALID JSON: " + sc.Text()}}
 				continue
 			}
 			w.lines <- l
