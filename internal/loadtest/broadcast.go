@@ -35,21 +35,21 @@ func (r *runner) broadcastBody(buf []byte, seq int, scheduledUS int64, sp Space)
 	return buf
 }
 
-// broadcast sends Rate messages per second until tctx ends, each as a
-// request for the traffic phase's workers. Each message carries its
-// scheduled send time, not the time the request went out, so a slow
-// endpoint shows up as latency instead of silently lowering the rate (no
-// coordinated omission). Requests outlive tctx: they end with ctx.
-func (r *runner) broadcast(tctx, ctx context.Context, staff *client.REST, start time.Time, requests chan<- request) {
+// broadcast sends Rate messages per second until the schedule window
+// ends, each as a request for the traffic phase's workers. Each message
+// carries its scheduled send time, not the time the request went out, so
+// a slow endpoint shows up as latency instead of silently lowering the
+// rate (no coordinated omission).
+func (r *runner) broadcast(window context.Context, staff *client.REST, start time.Time, requests chan<- request) {
 	total := messagesIn(r.cfg.Rate, r.cfg.Duration)
 	pace := newPacer()
 	for seq := 0; seq < total; seq++ {
 		at := scheduled(start, seq, r.cfg.Rate)
-		if !pace.until(tctx, at) {
+		if !pace.until(window, at) {
 			return
 		}
 		room := seq % len(r.spaces)
-		if !hand(tctx, requests, func() { r.broadcastOne(ctx, staff, seq, at, room) }) {
+		if !hand(window, requests, func(ctx context.Context) { r.broadcastOne(ctx, staff, seq, at, room) }) {
 			return
 		}
 	}

@@ -21,14 +21,14 @@ type slotActor interface {
 
 // churn runs hold→release cycles by random virtual users on random slots
 // that none of its cycles holds (see churnSlots), Churn per second until
-// tctx ends; as acts for a user's token. Holds and releases are requests
+// the schedule window ends; as acts for a user's token. Holds and releases are requests
 // for the traffic phase's workers. While a hold lasts its cycle waits in a
 // queue, keeping neither a worker nor a goroutine: MaxInflight bounds
 // requests in flight, not cycles, or MaxInflight/ChurnHold (128/250 ms:
 // 512 cycles/s) would cap the churn whatever the server can do. It returns
-// when every cycle it started has ended, released even when the run is
-// interrupted.
-func (r *runner) churn(tctx, ctx context.Context, as func(token string) slotActor, start time.Time, requests chan<- request) {
+// when every cycle it started has ended, released even when the run (ctx)
+// is interrupted.
+func (r *runner) churn(ctx, window context.Context, as func(token string) slotActor, start time.Time, requests chan<- request) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 42))
 	first, _ := time.Parse(protocol.DateLayout, r.cfg.ChurnDate)
 	var users []*vu
@@ -58,14 +58,14 @@ func (r *runner) churn(tctx, ctx context.Context, as func(token string) slotActo
 	total := messagesIn(r.cfg.Churn, r.cfg.Duration)
 	pace := newPacer()
 	for n := 0; n < total; n++ {
-		if !pace.until(tctx, scheduled(start, n, r.cfg.Churn)) {
+		if !pace.until(window, scheduled(start, n, r.cfg.Churn)) {
 			return
 		}
 		v := users[rng.IntN(len(users))]
 		cs, taken := busy.take(rng)
 		cy := churnCycle{rest: as(v.token), at: cs, taken: taken, date: first.AddDate(0, 0, cs.day).Format(protocol.DateLayout)}
 		held.handing()
-		if !hand(tctx, requests, func() { r.hold(ctx, cy, held, busy) }) {
+		if !hand(window, requests, func(ctx context.Context) { r.hold(ctx, cy, held, busy) }) {
 			held.done(nil, 0)
 			if taken {
 				busy.give(cs)
@@ -134,7 +134,7 @@ func (r *runner) releaseWhenDue(ctx context.Context, held *heldCycles, busy *chu
 		pace.until(ctx, cy.release)
 		// The release is owed even when the run is being interrupted, and
 		// the workers outlive this loop: wait for one regardless of ctx.
-		requests <- func() { r.release(ctx, cy, busy) }
+		requests <- func(ctx context.Context) { r.release(ctx, cy, busy) }
 	}
 }
 

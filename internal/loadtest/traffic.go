@@ -16,8 +16,9 @@ type trafficActors struct {
 	actAs func(token string) slotActor
 }
 
-// request is one REST call of the traffic phase, run by a worker.
-type request func()
+// request is one REST call of the traffic phase; the worker that runs it
+// passes the run's ctx, which outlives the schedule window.
+type request func(ctx context.Context)
 
 // runTraffic is the traffic phase. Its schedules (broadcasts, churn
 // holds) run until cfg.Duration has passed; MaxInflight workers make
@@ -30,7 +31,7 @@ type request func()
 // there) and every request it started, churn releases included, has
 // finished.
 func (r *runner) runTraffic(ctx context.Context, start time.Time, as trafficActors) (scheduleEnd time.Time) {
-	tctx, cancel := context.WithDeadline(ctx, start.Add(r.cfg.Duration))
+	window, cancel := context.WithDeadline(ctx, start.Add(r.cfg.Duration))
 	defer cancel()
 
 	requests := make(chan request)
@@ -38,7 +39,7 @@ func (r *runner) runTraffic(ctx context.Context, start time.Time, as trafficActo
 	for range r.cfg.MaxInflight {
 		workers.Go(func() error {
 			for req := range requests {
-				req()
+				req(ctx)
 			}
 			return nil
 		})
@@ -46,17 +47,17 @@ func (r *runner) runTraffic(ctx context.Context, start time.Time, as trafficActo
 	var schedules errgroup.Group
 	if r.cfg.Rate > 0 {
 		schedules.Go(func() error {
-			r.broadcast(tctx, ctx, as.staff, start, requests)
+			r.broadcast(window, as.staff, start, requests)
 			return nil
 		})
 	}
 	if r.cfg.Churn > 0 {
 		schedules.Go(func() error {
-			r.churn(tctx, ctx, as.actAs, start, requests)
+			r.churn(ctx, window, as.actAs, start, requests)
 			return nil
 		})
 	}
-	<-tctx.Done()
+	<-window.Done()
 	scheduleEnd = time.Now()
 	r.phase.Store(PhaseDrain)
 	_ = schedules.Wait()
