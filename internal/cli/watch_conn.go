@@ -124,14 +124,17 @@ func (c *swapConn) SetToken(ctx context.Context, token string) (tui.TokenInfo, e
 	return info, nil
 }
 
-// Close closes the current socket and waits for the forwarders.
+// Close closes the current socket and returns once the forwarders and
+// the drain are done.
 func (c *swapConn) Close() {
 	c.mu.Lock()
 	c.closed = true
 	sock := c.sock
 	c.mu.Unlock()
 	sock.Close()
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		// Forwarders block on a full channel the dashboard no longer
 		// reads: drain it until they are done.
 		for range c.events {
@@ -139,4 +142,5 @@ func (c *swapConn) Close() {
 	}()
 	c.wg.Wait()
 	close(c.events)
+	<-drained
 }
