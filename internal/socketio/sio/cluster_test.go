@@ -196,3 +196,57 @@ func lastString(frame string) (string, bool) {
 	s, ok := args[len(args)-1].(string)
 	return s, ok
 }
+
+// ctxCluster records the context each Publish gets and fails as it would
+// on a context that ended.
+type ctxCluster struct {
+	fakeCluster
+	got []context.Context
+}
+
+func (c *ctxCluster) Publish(ctx context.Context, p adapter.Packet, opts adapter.Options) error {
+	c.mu.Lock()
+	c.got = append(c.got, ctx)
+	c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.fakeCluster.Publish(ctx, p, opts)
+}
+
+// TestEmitContextReachesTheCluster: the caller's context (its values and
+// its end) reaches the cluster's Publish, bounded by publishTimeout;
+// local delivery happens whatever the context.
+func TestEmitContextReachesTheCluster(t *testing.T) {
+	cl := &ctxCluster{}
+	s := testServer(t, Config{Cluster: cl})
+	ns := s.Of("/")
+	c, sk := connectTo(t, s, "/", "")
+	sk.Join("r")
+	type key struct{}
+	ctx := context.WithValue(context.Background(), key{}, "request 7")
+
+	if err := ns.To("r").EmitContext(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	got := cl.got[0]
+	if got.Value(key{}) != "request 7" {
+		t.Error("the caller's context did not reach Publish")
+	}
+	if dl, ok := got.Deadline(); !ok || time.Until(dl) > publishTimeout {
+		t.Errorf("Publish's deadline %v (set %v), want within %v", dl, ok, publishTimeout)
+	}
+
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	err := ns.To("r").EmitContext(ended, "b")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("emit on an ended context: %v, want context.Canceled", err)
+	}
+	if sent := c.take(); len(sent) != 2 {
+		t.Errorf("local delivery: %q, want both events", sent)
+	}
+	if len(cl.published) != 1 {
+		t.Errorf("published %d packets, want only the first", len(cl.published))
+	}
+}

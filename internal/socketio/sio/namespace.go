@@ -179,6 +179,12 @@ func (b *Broadcast) Volatile() *Broadcast {
 // binary attachments and must not change afterwards. An error of the
 // cluster comes after local delivery.
 func (b *Broadcast) Emit(event string, args ...any) error {
+	return b.EmitContext(context.Background(), event, args...)
+}
+
+// EmitContext is Emit whose hand-over to the cluster ends with ctx (and
+// within a few seconds at most); local delivery never waits.
+func (b *Broadcast) EmitContext(ctx context.Context, event string, args ...any) error {
 	data := make([]any, 0, len(args)+2)
 	data = append(data, event)
 	data = append(data, args...)
@@ -195,7 +201,7 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 	if adapter.HasBinary(p.Data) {
 		p.Type = adapter.PacketBinaryEvent
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
 	if err := cl.Publish(ctx, p, b.opts); err != nil {
 		return fmt.Errorf("publish %s: %w", event, err)
