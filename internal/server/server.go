@@ -227,15 +227,15 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		Verifier: verifier,
 		Catalog:  st.Catalog,
 		Stats:    stats.Stats,
-		Emit: func(_ context.Context, t realtime.Target, event string, data any) (int, bool, error) {
+		Emit: func(ctx context.Context, t realtime.Target, event string, data any) (int, bool, error) {
 			if cluster != nil {
 				// Count across nodes first; the emit itself reaches them all.
-				if n, err := hub.ClusterMembers(t.RoomName(), fetchTimeout); err == nil {
-					_, err := hub.Emit(t, event, data)
+				if n, err := hub.ClusterMembers(ctx, t.RoomName(), fetchTimeout); err == nil {
+					_, err := hub.Emit(ctx, t, event, data)
 					return n, true, err
 				}
 			}
-			n, err := hub.Emit(t, event, data)
+			n, err := hub.Emit(ctx, t, event, data)
 			return n, cluster == nil, err
 		},
 		Ready: func(ctx context.Context) error {

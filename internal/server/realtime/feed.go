@@ -50,7 +50,7 @@ type gridFeed struct {
 	// early holds updates above next, by version, until the versions
 	// below them arrive or wait fires.
 	early map[int64]update
-	wait  *time.Timer
+	wait  Timer
 	// joins are the sockets that joined this grid with a date.
 	joins map[string]*gridJoin
 	// used is when the feed last delivered or took a join (for pruning).

@@ -61,7 +61,7 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 	g := h.feeds.get(k)
 	j := &gridJoin{sess: sess, reading: true}
 	g.mu.Lock()
-	g.joins[sess.id], g.used = j, time.Now()
+	g.joins[sess.id], g.used = j, h.clock.Now()
 	g.mu.Unlock()
 	forget := func() {
 		g.mu.Lock()
@@ -72,7 +72,7 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 	}
 	wasIn := sess.sock.In(room)
 	sess.sock.Join(room)
-	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
+	ctx, cancel := context.WithTimeout(h.life, joinTimeout)
 	defer cancel()
 	grid, err := h.spaces.Grid(ctx, spazioID, sedeID, date, slots.Viewer{UserID: sess.claims.UserID, Staff: sess.claims.IsStaff()})
 	if err != nil {
@@ -88,7 +88,7 @@ func (h *Hub) onJoin(sess *session, e *sio.Event) {
 		return // disconnected while the snapshot was read
 	}
 	h.refreshGauges()
-	now := time.Now()
+	now := h.clock.Now()
 	g.mu.Lock()
 	if g.joins[sess.id] == j {
 		h.emitTo(sess.sock, protocol.EventJoinedSpace, protocol.JoinedSpace{Room: room, SpazioID: spazioID, SedeID: sedeID, Date: grid.Date, Timestamp: protocol.Timestamp(now)})
@@ -130,7 +130,7 @@ func (h *Hub) mayJoin(sess *session, room string) bool {
 // apply any snapshot to the date it shows, whatever date the snapshot
 // is of.
 func (h *Hub) joinRoom(sess *session, e *sio.Event, spazioID, sedeID int64, room string) {
-	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
+	ctx, cancel := context.WithTimeout(h.life, joinTimeout)
 	defer cancel()
 	if _, _, err := h.spaces.ResolveSpace(ctx, spazioID, sedeID); err != nil {
 		h.joinFailed(sess, e, room, err)
@@ -141,14 +141,15 @@ func (h *Hub) joinRoom(sess *session, e *sio.Event, spazioID, sedeID int64, room
 		return // disconnected meanwhile
 	}
 	h.refreshGauges()
-	h.emitTo(sess.sock, protocol.EventJoinedSpace, protocol.JoinedSpace{Room: room, SpazioID: spazioID, SedeID: sedeID, Timestamp: protocol.Timestamp(time.Now())})
+	h.emitTo(sess.sock, protocol.EventJoinedSpace, protocol.JoinedSpace{Room: room, SpazioID: spazioID, SedeID: sedeID, Timestamp: protocol.Timestamp(h.clock.Now())})
 	e.Ack(protocol.Ack{Success: true, Room: room})
 	h.log.Info("joined space", "socket", sess.id, "user", sess.claims.UserID, "room", room)
 }
 
 // joinFailed answers a join the domain refused or could not serve.
 func (h *Hub) joinFailed(sess *session, e *sio.Event, room string, err error) {
-	if _, _, internal := refusal(err); internal {
+	// One that shutdown cut short is no fault.
+	if _, _, internal := refusal(err); internal && h.life.Err() == nil {
 		h.log.Error("join failed", "socket", sess.id, "room", room, "err", err)
 	}
 	h.spaceError(sess.sock, e, err)
@@ -177,7 +178,7 @@ func (h *Hub) onLeave(sess *session, e *sio.Event) {
 // bad or rate-limited events cannot grow the server's memory.
 func (h *Hub) spaceError(s *sio.Socket, e *sio.Event, cause error) {
 	code, msg, _ := refusal(cause)
-	err := s.EmitTransient(protocol.EventSpaceError, protocol.SpaceError{Type: protocol.EventSpaceError, Code: code, Message: msg, Timestamp: protocol.Timestamp(time.Now())})
+	err := s.EmitTransient(protocol.EventSpaceError, protocol.SpaceError{Type: protocol.EventSpaceError, Code: code, Message: msg, Timestamp: protocol.Timestamp(h.clock.Now())})
 	if err == nil {
 		h.metrics.EventsOut.WithLabelValues(protocol.EventSpaceError).Inc()
 	}

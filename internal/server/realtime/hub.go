@@ -78,6 +78,8 @@ type Config struct {
 	NodeID string
 	// Cluster connects this node to the others (Redis); nil runs alone.
 	Cluster adapter.Cluster
+	// Clock stamps events and runs the hub's timers; nil is SystemClock.
+	Clock Clock
 }
 
 // Defaults. Those of the engine's settings are the engine's own, except
@@ -164,7 +166,15 @@ type Hub struct {
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	spaces   Spaces
+	clock    Clock
 	started  time.Time
+
+	// life ends when Shutdown starts: what the hub does for a socket (a
+	// join's snapshot read) stops with it. callbacks owns its timers'
+	// callbacks.
+	life      context.Context
+	endLife   context.CancelFunc
+	callbacks callbacks
 
 	sessions  *sessions
 	occupancy occupancy
@@ -189,14 +199,19 @@ type session struct {
 	left atomic.Bool
 
 	mu     sync.Mutex // guards expiry
-	expiry *time.Timer
+	expiry Timer
 }
 
 // New builds the hub and its Socket.IO server. Call UseSpaces before
 // serving.
 func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logger) *Hub {
 	cfg.setDefaults()
-	h := &Hub{cfg: cfg, verifier: verifier, metrics: m, log: log, started: time.Now(), sessions: newSessions(), feeds: newFeeds()}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	h := &Hub{cfg: cfg, verifier: verifier, metrics: m, log: log, clock: clock, started: clock.Now(), sessions: newSessions(), feeds: newFeeds()}
+	h.life, h.endLife = context.WithCancel(context.Background())
 	ecfg := engineConfig(cfg)
 	ecfg.AllowOrigin = h.originAllowed
 	ecfg.AllowRequest = h.allowSession
@@ -265,8 +280,8 @@ func (h *Hub) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case now := <-t.C:
-				h.feeds.prune(now)
+			case <-t.C:
+				h.feeds.prune(h.clock.Now())
 			}
 		}
 	})
@@ -353,14 +368,14 @@ func (h *Hub) onConnection(s *sio.Socket) {
 		return
 	}
 	sess := &session{
-		id: s.ID(), sock: s, claims: claims, connectedAt: time.Now(),
+		id: s.ID(), sock: s, claims: claims, connectedAt: h.clock.Now(),
 		limiter: rate.NewLimiter(rate.Limit(h.cfg.EventsPerSecond), h.cfg.EventBurst),
 	}
 	s.Join(protocol.UserRoom(claims.UserID))
 	// The expiry timer exists before the session is visible to shutdown
 	// or a disconnect, so whoever removes the session also stops it.
 	if exp := claims.ExpiresAt(); !exp.IsZero() {
-		sess.expiry = time.AfterFunc(time.Until(exp), func() { h.expireSession(sess) })
+		sess.expiry = h.afterFunc(exp.Sub(h.clock.Now()), func() { h.expireSession(sess) })
 	}
 	if old := h.sessions.add(sess); old != nil {
 		old.stop()
@@ -371,13 +386,13 @@ func (h *Hub) onConnection(s *sio.Socket) {
 	s.On(protocol.EventJoinSpace, func(e *sio.Event) { h.onJoin(sess, e) })
 	s.On(protocol.EventLeaveSpace, func(e *sio.Event) { h.onLeave(sess, e) })
 	s.On(protocol.EventPing, func(e *sio.Event) {
-		e.Ack(map[string]any{"ok": true, "timestamp": protocol.Timestamp(time.Now())})
+		e.Ack(map[string]any{"ok": true, "timestamp": protocol.Timestamp(h.clock.Now())})
 	})
 	s.OnDisconnect(func(reason string) { h.drop(sess, reason) })
 
 	h.emitTo(s, protocol.EventConnectionConfirmed, protocol.ConnectionConfirmed{
 		Message: protocol.MsgConnected, UserID: claims.UserID, Role: claims.Role, SocketID: s.ID(),
-		Recovered: s.Recovered(), Timestamp: protocol.Timestamp(time.Now()),
+		Recovered: s.Recovered(), Timestamp: protocol.Timestamp(h.clock.Now()),
 	})
 	h.log.Info("socket connected", "socket", s.ID(), "user", claims.UserID, "role", claims.Role,
 		"transport", s.Transport(), "recovered", s.Recovered(), "remote", s.Handshake().Address)
@@ -407,7 +422,7 @@ func knownEvent(name string) string {
 
 func (h *Hub) expireSession(sess *session) {
 	h.emitTo(sess.sock, protocol.EventSessionExpired, protocol.SessionExpired{
-		Message: protocol.RefusalSessionExpired.Text, Code: protocol.RefusalSessionExpired.Code, Timestamp: protocol.Timestamp(time.Now()),
+		Message: protocol.RefusalSessionExpired.Text, Code: protocol.RefusalSessionExpired.Code, Timestamp: protocol.Timestamp(h.clock.Now()),
 	})
 	h.log.Info("token expired, disconnecting", "socket", sess.id, "user", sess.claims.UserID)
 	// The DISCONNECT tells the client not to reconnect with the dead
@@ -426,7 +441,7 @@ func (h *Hub) drop(sess *session, reason string) {
 	h.metrics.Disconnects.WithLabelValues(reasonLabel(reason)).Inc()
 	h.refreshGauges()
 	h.log.Info("socket disconnected", "socket", sess.id, "user", sess.claims.UserID, "reason", reason,
-		"connected_for", time.Since(sess.connectedAt).Round(time.Millisecond))
+		"connected_for", h.clock.Now().Sub(sess.connectedAt).Round(time.Millisecond))
 }
 
 func (s *session) stop() {
@@ -458,13 +473,17 @@ func (h *Hub) refreshGauges() {
 // Shutdown tells this node's clients the server is going away, lets the
 // notice and everything queued before it reach them, then closes their
 // sessions; clients see a transport close and reconnect (to this node once
-// it is back, or to another). Safe to call twice.
+// it is back, or to another). Joins in flight stop, and once it returns
+// no timer of the hub runs its callback. Safe to call twice.
 func (h *Hub) Shutdown(ctx context.Context) {
 	h.closeOnce.Do(func() {
 		h.closing.Store(true)
+		// A join reading its snapshot holds its session's reader, which
+		// the engine's shutdown would wait for.
+		h.endLife()
 		// Local: only this node is going away, not the cluster.
 		_ = h.nsp.To().Local().Emit(protocol.EventServerShutdown, map[string]any{
-			"message": "Server in arresto, riconnessione automatica", "timestamp": protocol.Timestamp(time.Now()),
+			"message": "Server in arresto, riconnessione automatica", "timestamp": protocol.Timestamp(h.clock.Now()),
 		})
 		if err := h.srv.Shutdown(ctx); err != nil {
 			h.log.Warn("socket shutdown incomplete", "err", err)
@@ -472,6 +491,7 @@ func (h *Hub) Shutdown(ctx context.Context) {
 		for _, s := range h.sessions.all() {
 			h.drop(s, eio.ReasonServerClose)
 		}
+		h.callbacks.close()
 		h.refreshGauges()
 	})
 }

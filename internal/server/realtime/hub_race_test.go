@@ -24,13 +24,19 @@ import (
 // raceHub serves a hub on a test server; tokens last ttl.
 func raceHub(t *testing.T) (*Hub, string, func(user int64, ttl time.Duration) string) {
 	t.Helper()
+	return clockHub(t, nil)
+}
+
+// clockHub is raceHub on clock (nil: the system clock).
+func clockHub(t *testing.T, clock Clock) (*Hub, string, func(user int64, ttl time.Duration) string) {
+	t.Helper()
 	secret := []byte("race-secret")
 	v, err := auth.NewVerifier(auth.Config{Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := New(Config{MaxConnections: 10000, CORSOrigins: []string{"*"}}, v, metrics.New(prometheus.NewRegistry()), log)
+	h := New(Config{MaxConnections: 10000, CORSOrigins: []string{"*"}, Clock: clock}, v, metrics.New(prometheus.NewRegistry()), log)
 	srv := httptest.NewServer(h.Handler())
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -88,22 +94,28 @@ func connectRaw(url, token string) (net.Conn, error) {
 // shuts down, and sockets whose tokens expire while they disconnect, all
 // leave the hub with their expiry timer stopped or fired. Run with -race:
 // the expiry timer is set before the session is visible to anyone else.
+// Expiries run on an injected clock, so no test waits for a token.
 func TestNoSessionOutlivesShutdownOrExpiry(t *testing.T) {
 	t.Run("expiry racing disconnects", func(t *testing.T) {
-		h, url, mint := raceHub(t)
-		var wg sync.WaitGroup
+		// The tokens' exp is an hour away for the verifier (real time)
+		// and a second away on the hub's clock: advancing the clock fires
+		// every expiry at once while half the clients close.
+		exp := time.Now().Add(time.Hour).Truncate(time.Second)
+		clock := newFakeClock(exp.Add(-time.Second))
+		h, url, mint := clockHub(t, clock)
+		start := make(chan struct{})
+		var connected, wg sync.WaitGroup
 		for i := range 40 {
+			connected.Add(1)
 			wg.Go(func() {
-				// Tokens expire within a second of connecting; half the
-				// clients close around that moment.
-				tok := mint(int64(i+1), time.Second+time.Duration(i%10)*10*time.Millisecond)
-				conn, err := connectRaw(url, tok)
+				conn, err := connectRaw(url, mint(int64(i+1), time.Until(exp)))
+				connected.Done()
 				if err != nil {
 					t.Errorf("connect %d: %v", i, err)
 					return
 				}
+				<-start
 				if i%2 == 0 {
-					time.Sleep(950*time.Millisecond + time.Duration(i%7)*20*time.Millisecond)
 					conn.Close()
 					return
 				}
@@ -115,6 +127,12 @@ func TestNoSessionOutlivesShutdownOrExpiry(t *testing.T) {
 				}
 				conn.Close()
 			})
+		}
+		connected.Wait()
+		testkit.Eventually(t, 10*time.Second, "40 sessions with their expiry timer", func() bool { return clock.pending() == 40 })
+		close(start)
+		if fired := clock.Advance(2 * time.Second); fired != 40 {
+			t.Errorf("%d expiries fired, want 40", fired)
 		}
 		wg.Wait()
 		waitEmpty(t, h)

@@ -15,10 +15,15 @@ import (
 
 var _ slots.Notifier = (*Hub)(nil)
 
+// The notifier announces changes already committed: the caller's context
+// goes along for its values, but its end (a requester gone, a sweeper
+// stopping) must not keep a change from the other nodes, so it is
+// dropped; publishing still gives up after sio's publish timeout.
+
 // SlotChanged broadcasts slot_update, with the change's grid version, to
 // the spazio's room. The payload never names the holder: other users must not learn who holds a slot.
-func (h *Hub) SlotChanged(_ context.Context, c slots.Change) {
-	h.slotUpdate(c, time.Now())
+func (h *Hub) SlotChanged(ctx context.Context, c slots.Change) {
+	h.slotUpdate(context.WithoutCancel(ctx), c, h.clock.Now())
 	h.log.Debug("slot changed", "room", protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID), "slot", c.Key.Slot, "status", c.Status)
 }
 
@@ -26,13 +31,14 @@ func (h *Hub) SlotChanged(_ context.Context, c slots.Change) {
 // grid version) to the spazio's room, which names no holder, then
 // slot_cancelled with staff's reason to the holder's personal room, so
 // every tab of theirs, on any node, learns why the slot went.
-func (h *Hub) SlotCancelled(_ context.Context, c slots.Change, reason string) {
+func (h *Hub) SlotCancelled(ctx context.Context, c slots.Change, reason string) {
+	ctx = context.WithoutCancel(ctx)
 	c.Status, c.ExpiresAt = slots.StatusAvailable, time.Time{}
-	now := time.Now()
+	now := h.clock.Now()
 	room := protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID)
-	h.slotUpdate(c, now)
+	h.slotUpdate(ctx, c, now)
 	if c.UserID != 0 {
-		h.Broadcast(protocol.UserRoom(c.UserID), protocol.EventSlotCancelled, wire.SlotCancelled(c, reason, now))
+		h.Broadcast(ctx, protocol.UserRoom(c.UserID), protocol.EventSlotCancelled, wire.SlotCancelled(c, reason, now))
 	}
 	h.log.Debug("slot cancelled", "room", room, "slot", c.Key.Slot, "holder", c.UserID)
 }
@@ -40,33 +46,34 @@ func (h *Hub) SlotCancelled(_ context.Context, c slots.Change, reason string) {
 // HoldsExpired announces expiries: slot_update (with the expiry's grid
 // version) to each room, hold_expired
 // to each holder's personal room, then one slots_freed to everyone.
-func (h *Hub) HoldsExpired(_ context.Context, freed []slots.Change) {
+func (h *Hub) HoldsExpired(ctx context.Context, freed []slots.Change) {
 	if len(freed) == 0 {
 		return
 	}
-	now := time.Now()
+	ctx = context.WithoutCancel(ctx)
+	now := h.clock.Now()
 	list := make([]protocol.FreedSlot, 0, len(freed))
 	for _, c := range freed {
 		c.Status = slots.StatusAvailable
-		h.slotUpdate(c, now)
+		h.slotUpdate(ctx, c, now)
 		if c.UserID != 0 {
-			h.Broadcast(protocol.UserRoom(c.UserID), protocol.EventHoldExpired, wire.HoldExpired(c, now))
+			h.Broadcast(ctx, protocol.UserRoom(c.UserID), protocol.EventHoldExpired, wire.HoldExpired(c, now))
 		}
 		list = append(list, wire.FreedSlot(c))
 		h.metrics.Expiries.Inc()
 	}
-	h.Broadcast("", protocol.EventSlotsFreed, protocol.SlotsFreed{Type: protocol.EventSlotsFreed, Count: len(freed), Slots: list, Timestamp: protocol.Timestamp(now)})
+	h.Broadcast(ctx, "", protocol.EventSlotsFreed, protocol.SlotsFreed{Type: protocol.EventSlotsFreed, Count: len(freed), Slots: list, Timestamp: protocol.Timestamp(now)})
 }
 
 // slotUpdate announces one committed change: slot_update to the other
 // nodes, and to this node's sockets through the grid's feed, which
 // orders it with the updates of other requests and nodes and with joins.
-func (h *Hub) slotUpdate(c slots.Change, now time.Time) {
+func (h *Hub) slotUpdate(ctx context.Context, c slots.Change, now time.Time) {
 	start := time.Now()
 	room := protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID)
 	payload := wire.SlotUpdate(c, now)
 	if h.cfg.Cluster != nil {
-		if err := h.nsp.To(room).Remote().Emit(protocol.EventSlotUpdate, payload); err != nil {
+		if err := h.nsp.To(room).Remote().EmitContext(ctx, protocol.EventSlotUpdate, payload); err != nil {
 			h.log.Debug("slot update not sent to other nodes", "room", room, "err", err)
 		}
 	}
@@ -80,7 +87,7 @@ func (h *Hub) deliver(k gridKey, u update) {
 	g := h.feeds.get(k)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.used = time.Now()
+	g.used = h.clock.Now()
 	switch {
 	case g.next == 0 || u.version == g.next:
 		h.send(k, g, u)
@@ -93,7 +100,7 @@ func (h *Hub) deliver(k gridKey, u update) {
 			return
 		}
 		if g.wait == nil {
-			g.wait = time.AfterFunc(reorderWait, func() { h.waitedTooLong(k, g) })
+			g.wait = h.afterFunc(reorderWait, func() { h.waitedTooLong(k, g) })
 		}
 	default:
 		// Older than the versions already sent: one the feed stopped
@@ -164,14 +171,14 @@ func (h *Hub) send(k gridKey, g *gridFeed, u update) {
 }
 
 // Broadcast emits event to a room, or to every socket when room is "".
-// With a cluster it reaches every node.
-func (h *Hub) Broadcast(room, event string, payload any) {
+// With a cluster it reaches every node; ctx bounds handing it to them.
+func (h *Hub) Broadcast(ctx context.Context, room, event string, payload any) {
 	start := time.Now()
 	var err error
 	if room == "" {
-		err = h.nsp.Emit(event, payload)
+		err = h.nsp.To().EmitContext(ctx, event, payload)
 	} else {
-		err = h.nsp.To(room).Emit(event, payload)
+		err = h.nsp.To(room).EmitContext(ctx, event, payload)
 	}
 	h.metrics.BroadcastSeconds.WithLabelValues(metricEvent(event)).Observe(time.Since(start).Seconds())
 	if err != nil {
@@ -222,14 +229,14 @@ func (t Target) String() string {
 var ErrReservedEvent = errors.New("reserved or invalid event name")
 
 // Emit sends a staff-chosen event to a target and returns how many
-// sockets on this node received it.
-func (h *Hub) Emit(t Target, event string, data any) (int, error) {
+// sockets on this node received it; ctx is the staff's request.
+func (h *Hub) Emit(ctx context.Context, t Target, event string, data any) (int, error) {
 	if err := protocol.ValidateEventName(event); err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrReservedEvent, err)
 	}
 	room := t.room()
 	n := h.localMembers(room)
-	h.Broadcast(room, event, data)
+	h.Broadcast(ctx, room, event, data)
 	h.log.Info("admin emit", "event", event, "target", t.String(), "recipients", n)
 	return n, nil
 }
@@ -243,9 +250,10 @@ func (h *Hub) localMembers(room string) int {
 }
 
 // ClusterMembers counts the sockets in room ("" = everyone) on every node
-// (through the cluster's fetchSockets); it fails after timeout.
-func (h *Hub) ClusterMembers(room string, timeout time.Duration) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+// (through the cluster's fetchSockets); it fails after timeout or when
+// ctx ends.
+func (h *Hub) ClusterMembers(ctx context.Context, room string, timeout time.Duration) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var rooms []string
 	if room != "" {

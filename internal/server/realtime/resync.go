@@ -92,7 +92,7 @@ func (h *Hub) resendLost(ctx context.Context, b adapter.Backlog) {
 			h.log.Warn("cannot resend slots lost in the cluster outage", "room", k.room, "date", k.date, "err", err)
 			continue
 		}
-		now := time.Now()
+		now := h.clock.Now()
 		for _, n := range nums {
 			if n < 1 || n > len(grid.Slots) {
 				continue
@@ -105,7 +105,7 @@ func (h *Hub) resendLost(ctx context.Context, b adapter.Backlog) {
 				Key:   slots.SlotKey{SpazioID: spazioID, SedeID: sedeID, Date: k.date, Slot: n},
 				Start: s.Start, Status: s.Status, ExpiresAt: s.ExpiresAt, ReservationID: s.ReservationID, Version: grid.Version,
 			}
-			if err := h.nsp.To(k.room).Remote().Emit(protocol.EventSlotUpdate, wire.SlotUpdate(c, now)); err != nil {
+			if err := h.nsp.To(k.room).Remote().EmitContext(ctx, protocol.EventSlotUpdate, wire.SlotUpdate(c, now)); err != nil {
 				h.log.Warn("resend of a slot lost in the cluster outage failed", "room", k.room, "err", err)
 				continue
 			}

@@ -137,6 +137,25 @@ func (c *hubClient) call(event string, payload any) protocol.Ack {
 	}
 }
 
+// writeText sends one websocket text message.
+func writeText(c *hubClient, b []byte) error { return wsutil.WriteClientText(c.conn, b) }
+
+// readUntil reads messages until one starts with prefix and returns it.
+func readUntil(t *testing.T, c *hubClient, prefix string) string {
+	t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	defer func() { _ = c.conn.SetReadDeadline(time.Time{}) }()
+	for {
+		msg, err := wsutil.ReadServerText(c.conn)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", prefix, err)
+		}
+		if strings.HasPrefix(string(msg), prefix) {
+			return string(msg)
+		}
+	}
+}
+
 func (c *hubClient) join(spazio int64, date string) protocol.Ack {
 	c.t.Helper()
 	return c.call(protocol.EventJoinSpace, map[string]any{"spazioId": spazio, "sedeId": 1, "date": date})

@@ -21,7 +21,7 @@ type LocalStats struct {
 // Stats snapshots this node's presence.
 func (h *Hub) Stats() LocalStats {
 	sockets, users, rooms := h.occupancy.snapshot()
-	return LocalStats{Users: users, Sockets: sockets, Rooms: rooms, Uptime: time.Since(h.started), NodeID: h.cfg.NodeID}
+	return LocalStats{Users: users, Sockets: sockets, Rooms: rooms, Uptime: h.clock.Now().Sub(h.started), NodeID: h.cfg.NodeID}
 }
 
 // RoomList turns room counts into the sorted wire form.
