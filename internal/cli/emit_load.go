@@ -107,11 +107,11 @@ Thresholds (exit code 3 when breached): --threshold 'figure<limit'
 does not report fails and names those it has. The fixed run also has
 --max-p99, --max-loss and --max-connect-failures. Every threshold is listed
 with its value in the summary, --json and --report. A run that measured
-nothing exits 1 whatever the
-thresholds: no client connected and joined, every broadcast failed, or no
-churn hold succeeded; refusals name the server's reason (for example
-connect_refused: Token non valido). --json prints the report as one JSON
-object.`,
+nothing exits 1 whatever the thresholds: no client connected and joined,
+every broadcast failed, or no churn hold succeeded; refusals name the
+server's reason (for example connect_refused: Token non valido). --json
+prints the report as one JSON object, with the run second by second under
+"series".`,
 		Example: `  coworkctl emit load --jwt-secret "$SECRET" --clients 1000 --rooms 8 --rate 100 --duration 30s
   coworkctl emit load --token "$STAFF" --clients 200 --polling-share 0.2 --churn 20 --duration 1m
   coworkctl emit load --jwt-secret "$SECRET" --clients 50 --duration 5s --json --max-p99 50ms --max-loss 0
