@@ -161,6 +161,11 @@ func SpaceRoom(spazioID, sedeID int64) string { return fmt.Sprintf(spaceRoomForm
 
 // ParseSpaceRoom is the inverse of SpaceRoom.
 func ParseSpaceRoom(room string) (spazioID, sedeID int64, ok bool) {
+	// Most rooms a server makes are socket ids, each matched against the
+	// room classes it counts: refuse them before Sscanf's allocations.
+	if !strings.HasPrefix(room, spaceRoomFormat[:strings.IndexByte(spaceRoomFormat, '%')]) {
+		return 0, 0, false
+	}
 	if _, err := fmt.Sscanf(room, spaceRoomFormat, &spazioID, &sedeID); err != nil {
 		return 0, 0, false
 	}
