@@ -7,8 +7,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 func TestDBLayoutUsageErrors(t *testing.T) {
@@ -42,31 +45,8 @@ func TestDBLayoutUsageErrors(t *testing.T) {
 // TestDBInstallUninstall runs db install and uninstall against a scratch
 // copy of the backend's tables, and serve's refusal before the install.
 func TestDBInstallUninstall(t *testing.T) {
-	base := os.Getenv("COWORK_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("needs COWORK_TEST_POSTGRES_URL")
-	}
 	ctx := context.Background()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "cli_" + hex.EncodeToString(b)
-	own := schema + "_own"
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	t.Cleanup(func() {
-		_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE; DROP SCHEMA IF EXISTS "+own+" CASCADE")
-	})
-	fixture, err := os.ReadFile("../store/mio/testdata/backend.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema+"; SET search_path = "+schema+";\n"+string(fixture)+"\nRESET search_path"); err != nil {
-		t.Fatal(err)
-	}
-	dsn := base + "&search_path=" + schema
+	conn, dsn, own := backendSchema(t)
 	env := map[string]string{"COWORK_DB": dsn, "COWORK_DB_LAYOUT": "coworking-mio", "COWORK_DB_OWN_SCHEMA": own}
 
 	f, _, errOut := testFactory(env)
@@ -90,5 +70,65 @@ func TestDBInstallUninstall(t *testing.T) {
 	}
 	if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM pg_trigger WHERE tgname = $1`, own+"_changes").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("triggers after uninstall: %d, %v", n, err)
+	}
+}
+
+// backendSchema loads a scratch copy of the backend's tables into a schema
+// of its own, dropped with coworkctl's own schema when the test ends. It
+// returns an admin connection, the DSN that reaches the copy and the name
+// for coworkctl's own schema.
+func backendSchema(t *testing.T) (conn *pgx.Conn, dsn, own string) {
+	t.Helper()
+	base := os.Getenv("COWORK_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("needs COWORK_TEST_POSTGRES_URL")
+	}
+	ctx := context.Background()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "cli_" + hex.EncodeToString(b)
+	own = schema + "_own"
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE; DROP SCHEMA IF EXISTS "+own+" CASCADE")
+		_ = conn.Close(context.Background())
+	})
+	fixture, err := os.ReadFile("../store/mio/testdata/backend.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema+"; SET search_path = "+schema+";\n"+string(fixture)+"\nRESET search_path"); err != nil {
+		t.Fatal(err)
+	}
+	return conn, base + "&search_path=" + schema, own
+}
+
+// TestServeDevBannerOnBackendLayout: on the backend's tables --dev loads no
+// demo catalog, and the banner says where the catalog comes from instead.
+func TestServeDevBannerOnBackendLayout(t *testing.T) {
+	_, dsn, own := backendSchema(t)
+	env := map[string]string{"COWORK_DB": dsn, "COWORK_DB_LAYOUT": "coworking-mio", "COWORK_DB_OWN_SCHEMA": own}
+	f, _, errOut := testFactory(env)
+	if code := Run(context.Background(), f, []string{"db", "install"}); code != ExitOK {
+		t.Fatalf("db install: exit %d, stderr %q", code, errOut.String())
+	}
+
+	f, _, _ = testFactory(env)
+	out, serveErr := &syncBuffer{}, &syncBuffer{}
+	f.Out, f.ErrOut = out, serveErr
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, f, []string{"serve", "--dev", "--addr", "127.0.0.1:0"}) }()
+	testkit.Eventually(t, 15*time.Second, "the --dev banner", func() bool { return strings.Contains(out.String(), "staff token:") })
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit code after cancel = %d, want 0; stderr %q", code, serveErr.String())
+	}
+	banner := out.String()
+	if !strings.Contains(banner, "(catalog from the backend's Sede and Spazio, throwaway secret)") || strings.Contains(banner, "demo") {
+		t.Fatalf("--dev banner on coworking-mio = %q, want it to name the backend's Sede and Spazio and no demo catalog", banner)
 	}
 }

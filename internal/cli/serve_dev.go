@@ -55,7 +55,7 @@ func (a *announcer) run(ctx context.Context, addrs <-chan string) {
 	case a.printToken:
 		fmt.Fprintln(a.w, tok)
 	case a.dev:
-		fmt.Fprint(a.w, devBanner(server.URLFor(tcpAddr(addr)), a.cfg.JWTSecret, tok, a.throwaway, a.self))
+		fmt.Fprint(a.w, devBanner(server.URLFor(tcpAddr(addr)), catalogSource(a.cfg), a.cfg.JWTSecret, tok, a.throwaway, a.self))
 	}
 }
 
@@ -87,20 +87,30 @@ func writeFileAtomic(path string, data []byte) error {
 	return err
 }
 
+// catalogSource says where a --dev server's catalog comes from: --dev
+// loads the demo catalog on coworkctl's own tables only, since the
+// backend's layout reads its Sede and Spazio rows and never writes them.
+func catalogSource(cfg server.Config) string {
+	if cfg.DBLayout == server.LayoutCoworkingMio {
+		return "catalog from the backend's Sede and Spazio"
+	}
+	return "demo catalog"
+}
+
 // devBanner is what `serve --dev` prints once listening. "staff token"
 // appears on one line only, so `grep 'staff token'` finds the token; the
 // watch line is ready to paste.
-func devBanner(url, secret, token string, throwaway bool, self string) string {
+func devBanner(url, catalog, secret, token string, throwaway bool, self string) string {
 	kind := "throwaway secret"
 	if !throwaway {
 		kind = "your --jwt-secret"
 	}
-	return fmt.Sprintf(`coworkctl dev server on %s (demo catalog, %s)
+	return fmt.Sprintf(`coworkctl dev server on %s (%s, %s)
   JWT secret:  %s
   staff token: %s   (user 1, admin, 12h)
   watch:  %s watch --server %s --token %s
   try:    curl -s %s/api/sedi
-`, url, kind, secret, token, self, url, token, url)
+`, url, catalog, kind, secret, token, self, url, token, url)
 }
 
 // selfCommand is how the shell that started this binary can run it

@@ -172,8 +172,8 @@ func TestServeRunsAndStopsCleanly(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("exit code after cancel = %d, want 0; stderr %q", code, errOut.String())
 	}
-	if !strings.Contains(out.String(), "staff token:") {
-		t.Fatalf("--dev banner missing: %q", out.String())
+	if !strings.Contains(out.String(), "staff token:") || !strings.Contains(out.String(), "(demo catalog, throwaway secret)") {
+		t.Fatalf("--dev banner missing or without the demo catalog: %q", out.String())
 	}
 }
 
@@ -205,7 +205,7 @@ func TestDevBannerNamesTheSecret(t *testing.T) {
 		{true, "(demo catalog, throwaway secret)", "your --jwt-secret"},
 		{false, "(demo catalog, your --jwt-secret)", "throwaway"},
 	} {
-		got := devBanner("http://127.0.0.1:3000", "s3cret", "tok", tc.throwaway, "./coworkctl")
+		got := devBanner("http://127.0.0.1:3000", "demo catalog", "s3cret", "tok", tc.throwaway, "./coworkctl")
 		if !strings.Contains(got, tc.want) || strings.Contains(got, tc.not) || !strings.Contains(got, "JWT secret:  s3cret") {
 			t.Errorf("throwaway=%v: banner %q", tc.throwaway, got)
 		}
