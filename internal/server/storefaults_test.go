@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/slots"
@@ -138,6 +139,64 @@ func TestKilledConnectionIsRetried(t *testing.T) {
 		status, out, _ = h.call("POST", fmt.Sprintf("/api/slots/%d/release", slot), userToken(t, 41), map[string]any{"idSpazio": 1, "sedeId": 1, "date": date})
 		if status != 200 {
 			t.Fatalf("kill %d (%d connections): release answered %d %v; want 200 after a retry", i+1, killed, status, out)
+		}
+	}
+}
+
+// Every route that reads the store answers a stalled one alike: 503
+// STORE_UNAVAILABLE within the deadline. The catalog routes and stats
+// answered 500 INTERNAL before, unlike the slot routes beside them.
+func TestLockedStoreAnswers503OnEveryRoute(t *testing.T) {
+	const deadline = time.Second
+	h, dsn, _ := pgFaultServer(t, deadline)
+	date := tomorrow()
+	staff := token(t, 9, auth.RoleAdmin)
+	routes := []struct{ method, path, tok string }{
+		{"GET", "/api/sedi", ""},
+		{"GET", "/api/sedi?citta=Milano", ""},
+		{"GET", "/api/spazi", ""},
+		{"GET", "/api/spazi?id_sede=1", ""},
+		{"GET", "/api/slots/1/" + date, ""},
+		{"GET", "/api/stats", staff},
+		{"GET", "/api/admin/slots/1/" + date + "/history", staff},
+	}
+	for _, r := range routes {
+		if status, out, _ := h.call(r.method, r.path, r.tok, nil); status != http.StatusOK {
+			t.Fatalf("%s %s before the lock: %d %v", r.method, r.path, status, out)
+		}
+	}
+
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	lock, err := db.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.Exec("LOCK TABLE sedi, spazi, reservations, slot_audit IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatalf("lock: %v", err)
+	}
+	for _, r := range routes {
+		start := time.Now()
+		status, out, _ := h.call(r.method, r.path, r.tok, nil)
+		took := time.Since(start)
+		if status != http.StatusServiceUnavailable || out["code"] != protocol.CodeUnavailable || !strings.Contains(fmt.Sprint(out["error"]), "riprova") {
+			t.Errorf("%s %s with the store locked: %d %v after %v; want 503 %s with a riprova text",
+				r.method, r.path, status, out, took.Round(time.Millisecond), protocol.CodeUnavailable)
+		}
+		if took > 4*deadline {
+			t.Errorf("%s %s: the answer took %v with a %v deadline", r.method, r.path, took, deadline)
+		}
+	}
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range routes {
+		if status, out, _ := h.call(r.method, r.path, r.tok, nil); status != http.StatusOK {
+			t.Errorf("%s %s after the lock: %d %v", r.method, r.path, status, out)
 		}
 	}
 }

@@ -19,6 +19,9 @@ const (
 	actionRelease action = "release"
 	actionCancel  action = "cancel"
 	actionHistory action = "history"
+	actionCatalog action = "catalog"
+	actionStats   action = "stats"
+	actionEmit    action = "admin_emit"
 )
 
 // problem is one row of the error table: a refusal of the contract and

@@ -11,7 +11,8 @@ import (
 
 // Every domain error is the caller's fault: the table answers each with a
 // 4xx, a code of its own and an outcome other than "error", however the
-// error was wrapped on its way up. Anything else is a 500.
+// error was wrapped on its way up; a store that does not answer is a 503
+// on every route. Anything else is a 500.
 func TestErrorTable(t *testing.T) {
 	wrap := func(err error) error { return fmt.Errorf("hold spazio 1 2030-03-04 slot 2: %w", err) }
 	tests := []struct {
@@ -35,6 +36,8 @@ func TestErrorTable(t *testing.T) {
 		{actionCancel, slots.ErrNothingToCancel, http.StatusNotFound, "NOTHING_TO_CANCEL", "nothing"},
 		{actionCancel, slots.ErrSlotChanged, http.StatusConflict, "SLOT_CHANGED", "changed"},
 		{actionCancel, slots.ErrBadReason, http.StatusBadRequest, "BAD_REASON", "invalid"},
+		{actionCatalog, slots.ErrUnavailable, http.StatusServiceUnavailable, "STORE_UNAVAILABLE", "unavailable"},
+		{actionStats, slots.ErrUnavailable, http.StatusServiceUnavailable, "STORE_UNAVAILABLE", "unavailable"},
 		{actionHold, errors.New("disk full"), http.StatusInternalServerError, "INTERNAL", "error"},
 	}
 	for _, tt := range tests {

@@ -182,7 +182,7 @@ func (a *api) requireStaff(next func(http.ResponseWriter, *http.Request, *auth.C
 func (a *api) sedi(w http.ResponseWriter, r *http.Request) {
 	cat, err := a.Catalog(r.Context())
 	if err != nil {
-		a.internal(w, "catalog", err)
+		a.domainError(w, actionCatalog, err)
 		return
 	}
 	// The original answers a bare array (the page calls forEach on it)
@@ -199,7 +199,7 @@ func (a *api) sedi(w http.ResponseWriter, r *http.Request) {
 func (a *api) spazi(w http.ResponseWriter, r *http.Request) {
 	cat, err := a.Catalog(r.Context())
 	if err != nil {
-		a.internal(w, "catalog", err)
+		a.domainError(w, actionCatalog, err)
 		return
 	}
 	q := r.URL.Query()
@@ -394,7 +394,7 @@ func (a *api) countAction(act action, result string) {
 func (a *api) stats(w http.ResponseWriter, r *http.Request, _ *auth.Claims) {
 	st, err := a.Stats(r.Context())
 	if err != nil {
-		a.internal(w, "stats", err)
+		a.domainError(w, actionStats, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
@@ -418,7 +418,7 @@ func (a *api) adminEmit(w http.ResponseWriter, r *http.Request, c *auth.Claims) 
 	}
 	n, exact, err := a.Emit(r.Context(), t, body.Event, body.Data)
 	if err != nil {
-		a.internal(w, "admin emit", err)
+		a.domainError(w, actionEmit, err)
 		return
 	}
 	a.Log.Info("admin emit by staff", "user", c.UserID, "event", body.Event, "target", t.String(), "recipients", n)
@@ -465,7 +465,8 @@ func emitTarget(b protocol.AdminEmitRequest) (realtime.Target, error) {
 }
 
 // domainError answers err with its row of the error table and returns
-// the row, whose result the slot actions count.
+// the row, whose result the slot actions count. Every route's failures
+// go through it, so a stalled store is one 503 everywhere.
 func (a *api) domainError(w http.ResponseWriter, act action, err error) problem {
 	p := errorTable(act, err)
 	if p.status >= 500 {
@@ -473,11 +474,6 @@ func (a *api) domainError(w http.ResponseWriter, act action, err error) problem 
 	}
 	writeRefusal(w, p.status, p.Refusal)
 	return p
-}
-
-func (a *api) internal(w http.ResponseWriter, what string, err error) {
-	a.Log.Error(what+" failed", "err", err)
-	writeRefusal(w, http.StatusInternalServerError, protocol.RefusalInternalHTTP)
 }
 
 // decodeBody decodes one JSON object; an empty or trailing-garbage body is an error.
