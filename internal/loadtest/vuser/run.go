@@ -191,11 +191,11 @@ func needsBuffer(s *scenario.Script) bool {
 	return false
 }
 
-// arrivals is the run's main phase: it owns the errgroup of every virtual
+// arrivals is the run's main phase: it owns the workers of every virtual
 // user, starts them on the phases' schedule and waits until the last one
 // has finished its flow.
 func (r *runner) arrivals(ctx context.Context) error {
-	g := &errgroup.Group{}
+	users := newWorkers()
 	schedErr := scenario.Schedule(ctx, r.script.Config.Phases,
 		func(i int, _ scenario.Phase) { r.phase.Store(int32(i)) },
 		func(a scenario.Arrival) {
@@ -205,13 +205,12 @@ func (r *runner) arrivals(ctx context.Context) error {
 				return
 			}
 			r.phaseActive[a.Phase].Add(1)
-			g.Go(func() error {
+			users.run(func() {
 				defer r.phaseActive[a.Phase].Add(-1)
 				r.runUser(ctx, a)
-				return nil
 			})
 		})
-	_ = g.Wait()
+	users.wait()
 	if schedErr != nil {
 		return schedErr
 	}
