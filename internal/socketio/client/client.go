@@ -28,14 +28,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/coworkctl/coworkctl/internal/socketio/parser"
 )
@@ -67,9 +66,14 @@ type Options struct {
 	// upgrades to websocket once connected and stays on polling if the
 	// upgrade fails (see Conn.UpgradeErr). Empty means websocket only.
 	Transports []string
-	// Dialer dials websockets; nil means a lean default (small buffers,
-	// pooled write buffers, the environment's proxy).
-	Dialer *websocket.Dialer
+	// NetDial opens the TCP connection of a websocket (or to its proxy);
+	// nil means a net.Dialer with a 10 s timeout.
+	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Proxy names the HTTP proxy a websocket tunnels through (CONNECT)
+	// for a request, or nil for none; nil means http.ProxyFromEnvironment
+	// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY). Polling requests use
+	// HTTPClient's own proxy.
+	Proxy func(*http.Request) (*url.URL, error)
 	// HTTPClient carries polling requests; nil means http.DefaultClient.
 	// Its Timeout, if any, must exceed the server's ping interval.
 	HTTPClient *http.Client
@@ -177,7 +181,7 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	var first [][]byte
 	switch o.Transports[0] {
 	case TransportWebSocket:
-		wt, err := dialWebSocket(ctx, o.Dialer, ep, "")
+		wt, err := dialWebSocket(ctx, &o, ep, "")
 		if err != nil {
 			return nil, err
 		}
@@ -311,7 +315,7 @@ func (c *Conn) connectAnswer(p []byte) (done bool, err error) {
 // not started), so no packet is lost or reordered. It returns why it
 // failed; the connection then stays on polling.
 func (c *Conn) upgrade(ctx context.Context, deadline time.Time) error {
-	wt, err := dialWebSocket(ctx, c.opts.Dialer, c.ep, c.sid)
+	wt, err := dialWebSocket(ctx, &c.opts, c.ep, c.sid)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 // auth.token "good", acks "echo" with its arguments, on "fanout"
 // broadcasts "news" to the room "r", acks "whoami" with the transport,
 // query and header it saw, and on "kick" disconnects the socket.
-func newServer(t *testing.T, cfg sio.Config) string {
+func newServer(t testing.TB, cfg sio.Config) string {
 	t.Helper()
 	io := sio.NewServer(eio.Config{AllowOrigin: func(string) bool { return true }}, cfg)
 	nsp := io.Of("/")

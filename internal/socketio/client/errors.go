@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/gorilla/websocket"
+	"github.com/gobwas/ws/wsutil"
 
 	"github.com/coworkctl/coworkctl/internal/socketio/parser"
 )
@@ -46,7 +46,7 @@ var (
 // Reason names why a connection ended (OnClose's err) the way Socket.IO's
 // own clients do, for logs and user interfaces.
 func Reason(err error) string {
-	var ce *websocket.CloseError
+	var ce wsutil.ClosedError
 	switch {
 	case err == nil:
 		return "io client disconnect"

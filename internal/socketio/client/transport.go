@@ -9,11 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/coworkctl/coworkctl/internal/socketio/parser"
 )
@@ -33,18 +30,10 @@ type transport interface {
 // sendTimeout bounds one write (a websocket frame, a polling POST).
 const sendTimeout = 10 * time.Second
 
-var defaultDialer = &websocket.Dialer{
-	Proxy:            http.ProxyFromEnvironment,
-	HandshakeTimeout: 10 * time.Second,
-	ReadBufferSize:   2048,
-	WriteBufferSize:  1024,
-	WriteBufferPool:  &sync.Pool{},
-}
-
 // endpoint builds the URLs of one Engine.IO session.
 type endpoint struct {
 	base   *url.URL // http(s)://host/path/
-	query  url.Values
+	query  string   // the caller's query and EIO=4, encoded
 	header http.Header
 }
 
@@ -69,94 +58,42 @@ func newEndpoint(o *Options) (*endpoint, error) {
 	u.Path = strings.TrimRight(u.Path, "/") + "/" + strings.Trim(path, "/") + "/"
 	q := url.Values{}
 	for k, v := range o.Query {
-		q[k] = append([]string(nil), v...)
+		if k != "transport" && k != "sid" {
+			q[k] = v
+		}
 	}
 	q.Set("EIO", "4")
-	return &endpoint{base: u, query: q, header: o.Header}, nil
+	return &endpoint{base: u, query: q.Encode(), header: o.Header}, nil
+}
+
+// wsURL is the websocket endpoint, with the session id once known.
+func (e *endpoint) wsURL(sid string) *url.URL {
+	u := *e.base
+	u.Scheme = "ws"
+	if e.base.Scheme == "https" {
+		u.Scheme = "wss"
+	}
+	u.RawQuery = e.rawQuery(TransportWebSocket, sid)
+	return &u
 }
 
 // url is the endpoint for transport, with the session id once known.
 func (e *endpoint) url(transport, sid string) string {
-	u := *e.base
-	q := make(url.Values, len(e.query)+2)
-	for k, v := range e.query {
-		q[k] = v
-	}
-	q.Set("transport", transport)
-	if sid != "" {
-		q.Set("sid", sid)
-	}
 	if transport == TransportWebSocket {
-		u.Scheme = map[string]string{"https": "wss"}[u.Scheme]
-		if u.Scheme == "" {
-			u.Scheme = "ws"
-		}
+		return e.wsURL(sid).String()
 	}
-	u.RawQuery = q.Encode()
+	u := *e.base
+	u.RawQuery = e.rawQuery(transport, sid)
 	return u.String()
 }
 
-// wsTransport carries one Engine.IO packet per websocket text frame.
-type wsTransport struct {
-	ws  *websocket.Conn
-	buf bytes.Buffer
-	one [1][]byte
-}
-
-func dialWebSocket(ctx context.Context, d *websocket.Dialer, ep *endpoint, sid string) (*wsTransport, error) {
-	if d == nil {
-		d = defaultDialer
+func (e *endpoint) rawQuery(transport, sid string) string {
+	q := e.query + "&transport=" + transport
+	if sid != "" {
+		q += "&sid=" + url.QueryEscape(sid)
 	}
-	ws, resp, err := d.DialContext(ctx, ep.url(TransportWebSocket, sid), ep.header)
-	if resp != nil && resp.Body != nil {
-		defer resp.Body.Close()
-	}
-	if err != nil {
-		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			return nil, fmt.Errorf("websocket dial: %w", &HTTPError{StatusCode: resp.StatusCode, Body: string(body)})
-		}
-		return nil, fmt.Errorf("websocket dial: %w", err)
-	}
-	return &wsTransport{ws: ws}, nil
+	return q
 }
-
-func (t *wsTransport) name() string { return TransportWebSocket }
-
-func (t *wsTransport) send(pkt []byte) error {
-	_ = t.ws.SetWriteDeadline(time.Now().Add(sendTimeout))
-	return t.ws.WriteMessage(websocket.TextMessage, pkt)
-}
-
-func (t *wsTransport) recv(deadline time.Time) ([][]byte, time.Time, error) {
-	_ = t.ws.SetReadDeadline(deadline)
-	for {
-		mt, r, err := t.ws.NextReader()
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		at := time.Now()
-		if mt != websocket.TextMessage {
-			// Binary attachments are not supported: skip them.
-			_, _ = io.Copy(io.Discard, r)
-			continue
-		}
-		t.buf.Reset()
-		if _, err := t.buf.ReadFrom(r); err != nil {
-			return nil, time.Time{}, err
-		}
-		if t.buf.Cap() > 64<<10 {
-			// Do not keep a large buffer per idle connection.
-			t.one[0] = bytes.Clone(t.buf.Bytes())
-			t.buf = bytes.Buffer{}
-		} else {
-			t.one[0] = t.buf.Bytes()
-		}
-		return t.one[:], at, nil
-	}
-}
-
-func (t *wsTransport) close() error { return t.ws.Close() }
 
 // pollTransport is Engine.IO long-polling: GETs return packets separated
 // by a record separator, POSTs carry ours. Engine.IO forbids overlapping
