@@ -13,7 +13,8 @@ var csvHeader = []string{"second", "phase", "connects", "sent", "delivered", "p5
 
 // WriteCSV writes rep's per-second series: a header row, then one row per
 // started second of the run (second 0 begins with the connect phase).
-// Latency cells are empty in seconds without deliveries.
+// Latency cells are empty in seconds without deliveries. An interrupted
+// run ends with a row whose phase is "interrupted".
 func (rep *Report) WriteCSV(w io.Writer) error {
 	if rep.Series == nil {
 		return errors.New("report has no per-second series")
@@ -32,6 +33,13 @@ func (rep *Report) WriteCSV(w io.Writer) error {
 	for i, s := range rep.Series.Seconds {
 		row := []string{strconv.Itoa(i), rep.Series.Phase(i), u(s.Connects), u(s.Sent), u(s.Delivered),
 			msCell(s, s.Latency.P50), msCell(s, s.Latency.P99), msCell(s, s.Latency.Max), u(s.Errors), u(s.Holds)}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	if rep.Interrupted {
+		row := make([]string, len(csvHeader))
+		row[0], row[1] = strconv.Itoa(len(rep.Series.Seconds)), "interrupted"
 		if err := cw.Write(row); err != nil {
 			return err
 		}

@@ -60,21 +60,23 @@ func (rep *Report) WriteHTML(w io.Writer, opts HTMLOptions) error {
 }
 
 type htmlView struct {
-	Server     string
-	Started    string
-	Verdict    string // "PASS", "FAIL" or "" when no threshold was set
-	Breached   []string
-	Thresholds []threshold.Result
-	Cards      []card
-	Throughput *lineChart
-	Latency    *lineChart
-	Histogram  *histChart
-	Latencies  []latencyRow
-	Errors     []keyValue
-	ErrorTotal string
-	Config     []keyValue
-	Generator  string
-	Footer     string
+	Server  string
+	Started string
+	Verdict string // "PASS", "FAIL", "INTERRUPTED" or "" when no threshold was set
+	// Interrupted: the run was stopped before it ended.
+	Interrupted bool
+	Breached    []string
+	Thresholds  []threshold.Result
+	Cards       []card
+	Throughput  *lineChart
+	Latency     *lineChart
+	Histogram   *histChart
+	Latencies   []latencyRow
+	Errors      []keyValue
+	ErrorTotal  string
+	Config      []keyValue
+	Generator   string
+	Footer      string
 }
 
 type card struct{ Label, Value, Note string }
@@ -84,14 +86,16 @@ type keyValue struct{ Key, Value string }
 type latencyRow struct{ Name, Count, P50, P90, P99, P999, Max string }
 
 func (rep *Report) htmlView(opts HTMLOptions) htmlView {
-	v := htmlView{Server: rep.Server, Breached: rep.Thresholds.Breached, Thresholds: rep.Thresholds.Results}
+	v := htmlView{Server: rep.Server, Breached: rep.Thresholds.Breached, Thresholds: rep.Thresholds.Results, Interrupted: rep.Interrupted}
 	if rep.Series != nil {
 		v.Started = rep.Series.Start.Format("2006-01-02 15:04:05 MST")
 	}
 	th := rep.Thresholds
 	switch {
-	case len(th.Breached) > 0:
+	case len(th.Breached) > 0 || len(rep.Failures) > 0:
 		v.Verdict = "FAIL"
+	case rep.Interrupted:
+		v.Verdict = "INTERRUPTED"
 	case th.MaxP99Ms > 0 || th.MaxLoss != nil || th.MaxConnectFailures != nil || len(th.Results) > 0:
 		v.Verdict = "PASS"
 	}

@@ -30,6 +30,9 @@ type Report struct {
 	Failures []string `json:"failures"`
 	// Pass is false when a threshold was breached or the run failed.
 	Pass bool `json:"pass"`
+	// Interrupted is true when the run was stopped before it ended: the
+	// figures cover only what ran.
+	Interrupted bool `json:"interrupted"`
 
 	// PerSecond is the run second by second, as in the CSV.
 	PerSecond []SecondReport `json:"series"`
@@ -245,7 +248,7 @@ func (rep *Report) Check(maxP99 time.Duration, maxLoss, maxConnFail float64, ts 
 	}
 	for _, res := range th.Results {
 		if !res.Pass {
-			th.Breached = append(th.Breached, res.String())
+			th.Breached = append(th.Breached, res.Detail())
 		}
 	}
 	rep.Thresholds = th
@@ -301,7 +304,11 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		p("  %s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f", name, s.Count, s.P50, s.P90, s.P99, s.P999, s.Max)
 	}
 	c := rep.Config
-	p("load test against %s", rep.Server)
+	if rep.Interrupted {
+		p("load test against %s  INTERRUPTED: figures cover only what ran", rep.Server)
+	} else {
+		p("load test against %s", rep.Server)
+	}
 	p("  %d clients (%d polling) in %d rooms, %gs traffic, %g broadcasts/s of %d bytes, churn %g holds/s", c.Clients, c.PollingClients, len(c.Rooms), c.DurationSeconds, c.Rate, c.PayloadBytes, c.Churn)
 	p("")
 	p("connections\t")
@@ -350,6 +357,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	if fails := append(slices.Clone(rep.Failures), rep.Thresholds.Breached...); len(fails) > 0 {
 		p("")
 		p("FAIL\t%s", strings.Join(fails, "; "))
+	} else if rep.Interrupted {
+		p("")
+		p("INTERRUPTED\tthe run was stopped before it ended")
 	} else if rep.Thresholds.MaxP99Ms > 0 || rep.Thresholds.MaxLoss != nil || len(rep.Thresholds.Results) > 0 {
 		p("")
 		p("PASS\tall thresholds met")

@@ -192,7 +192,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer stopProgress()
 
 	started := time.Now()
-	if err := r.runConnect(ctx); err != nil {
+	// Interrupted while connecting: the report still says what was
+	// measured, as after an interrupted traffic phase.
+	if err := r.runConnect(ctx); err != nil && ctx.Err() == nil {
 		return nil, err
 	}
 	connectWall := time.Since(started)
@@ -231,6 +233,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Generator.CPUSecondsPer100kMsgs = rep.Generator.CPUSeconds / float64(rep.Messages.Delivered) * 1e5
 	}
 	if ctx.Err() != nil {
+		rep.Interrupted = true
 		return rep, ctx.Err()
 	}
 	return rep, nil

@@ -1,15 +1,23 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/loadtest"
 	"github.com/coworkctl/coworkctl/internal/loadtest/vuser"
+	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // TestEmitLoadFixedRunThresholds: --threshold gates the fixed run as it
@@ -51,8 +59,11 @@ func TestEmitLoadFixedRunThresholds(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, r.Stdout)
 		}
 	}
-	if !strings.Contains(r.Stderr, "threshold breached: FAIL delivery.p99<1µs") {
-		t.Errorf("stderr: %s", r.Stderr)
+	// The verdict is said once: the FAIL line and the error list what
+	// failed without repeating it.
+	if !strings.Contains(r.Stderr, "threshold breached: delivery.p99<1µs") || strings.Contains(r.Stdout+r.Stderr, "FAIL FAIL") ||
+		strings.Contains(r.Stderr, "breached: FAIL") {
+		t.Errorf("verdict repeated or missing:\nstdout %s\nstderr %s", r.Stdout, r.Stderr)
 	}
 	page, err := os.ReadFile(html)
 	if err != nil || !strings.Contains(string(page), "FAIL delivery.p99&lt;1µs") || !strings.Contains(string(page), "PASS connect.failed==0 (0)") {
@@ -118,5 +129,101 @@ scenarios:
 	}
 	if len(srep.Series) < 2 || created != srep.VUsers.Created || completed != srep.VUsers.Completed || created != 8 {
 		t.Errorf("scenario series %+v: %d created, %d completed; report %+v", srep.Series, created, completed, srep.VUsers)
+	}
+}
+
+// TestEmitLoadFixedRunInterrupted: SIGINT during the fixed run's traffic
+// prints what was measured, marked interrupted in the text, the JSON, the
+// CSV and the HTML report, and exits 130.
+func TestEmitLoadFixedRunInterrupted(t *testing.T) {
+	s := StartServer(t, ServerConfig{Args: []string{"--log-level", "warn"}})
+	for _, asJSON := range []bool{false, true} {
+		dir := t.TempDir()
+		csvPath, htmlPath := filepath.Join(dir, "i.csv"), filepath.Join(dir, "i.html")
+		args := []string{"emit", "load", "--server", s.URL, "--jwt-secret", s.Secret,
+			"--clients", "4", "--rooms", "1", "--duration", "60s", "--rate", "5", "--csv", csvPath, "--report", htmlPath}
+		if asJSON {
+			args = append(args, "--json")
+		}
+		sent := customEventsOut(t, s)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		cmd := exec.CommandContext(ctx, coworkctlBin, args...)
+		cmd.Env = cleanEnv()
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		// Interrupt during the traffic: the run's first broadcast comes
+		// after every client connected.
+		testkit.Eventually(t, 20*time.Second, "the run's first broadcast", func() bool { return customEventsOut(t, s) > sent })
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		err := cmd.Wait()
+		cancel()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+			t.Fatalf("json=%v: %v, want exit 130\n%s\n%s", asJSON, err, out.String(), errb.String())
+		}
+		if asJSON {
+			var rep loadtest.Report
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil || !rep.Interrupted || rep.Connections.Connected != 4 {
+				t.Errorf("json report: %v interrupted %v connected %d\n%s", err, rep.Interrupted, rep.Connections.Connected, out.String())
+			}
+		} else if !strings.Contains(out.String(), "INTERRUPTED") {
+			t.Errorf("text report not marked:\n%s", out.String())
+		}
+		rows := readCSV(t, csvPath)
+		if last := rows[len(rows)-1]; last[1] != "interrupted" {
+			t.Errorf("csv's last row %v, want the interrupted marker", last)
+		}
+		if page, err := os.ReadFile(htmlPath); err != nil || !strings.Contains(string(page), "INTERRUPTED") {
+			t.Errorf("html report not marked (err %v)", err)
+		}
+	}
+}
+
+// customEventsOut is the server's count of broadcasts of events outside
+// the contract (the load test's).
+func customEventsOut(t *testing.T, s *Server) float64 {
+	t.Helper()
+	r := s.Do(t, http.MethodGet, "/metrics", "", nil)
+	for _, line := range strings.Split(string(r.Raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, `coworkctl_events_out_total{event="custom"} `); ok {
+			v, err := strconv.ParseFloat(rest, 64)
+			if err != nil {
+				t.Fatalf("/metrics line %q: %v", line, err)
+			}
+			return v
+		}
+	}
+	return 0
+}
+
+// TestEmitLoadFixedRunInterruptedWhileConnecting: SIGINT before every
+// client is connected still prints the report of what was measured,
+// marked interrupted, and exits 130.
+func TestEmitLoadFixedRunInterruptedWhileConnecting(t *testing.T) {
+	s := StartServer(t, ServerConfig{Args: []string{"--log-level", "warn"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, coworkctlBin, "emit", "load", "--server", s.URL, "--jwt-secret", s.Secret,
+		"--clients", "100", "--connect-rate", "4", "--rooms", "1", "--duration", "5s", "--rate", "5", "--json")
+	cmd.Env = cleanEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 20*time.Second, "two clients connected", func() bool { return s.Metric(t, "coworkctl_sockets") >= 2 })
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("%v, want exit 130\n%s\n%s", err, out.String(), errb.String())
+	}
+	var rep loadtest.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || !rep.Interrupted || rep.Connections.Connected < 2 || rep.Connections.Connected >= 100 {
+		t.Errorf("json report: %v interrupted %v connected %d\nstdout %s\nstderr %s", err, rep.Interrupted, rep.Connections.Connected, out.String(), errb.String())
 	}
 }

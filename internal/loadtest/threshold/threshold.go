@@ -195,6 +195,12 @@ func (r Result) String() string {
 	if r.Pass {
 		verdict = "PASS"
 	}
+	return verdict + " " + r.Detail()
+}
+
+// Detail is the result without its verdict, for lists that already say
+// it: "hold.p99<50ms (12.3ms)".
+func (r Result) Detail() string {
 	val := "—"
 	if !math.IsNaN(r.Value) {
 		val = strconv.FormatFloat(r.Value, 'f', -1, 64)
@@ -205,7 +211,7 @@ func (r Result) String() string {
 			val = strconv.FormatFloat(r.Value*100, 'f', 3, 64) + "%"
 		}
 	}
-	s := fmt.Sprintf("%s %s (%s)", verdict, r.Text, val)
+	s := fmt.Sprintf("%s (%s)", r.Text, val)
 	if r.Why != "" {
 		s += ": " + r.Why
 	}

@@ -277,7 +277,7 @@ func (rep *Report) Breached() []string {
 	var out []string
 	for _, r := range rep.Thresholds {
 		if !r.Pass {
-			out = append(out, r.String())
+			out = append(out, r.Detail())
 		}
 	}
 	return out
