@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coworkctl/coworkctl/internal/confcheck"
 	"github.com/gobwas/ws"
 )
 
@@ -82,13 +83,18 @@ const (
 	transportWebsocket = "websocket"
 )
 
-// Config tunes the server. Zero values take the defaults in brackets.
+// Config tunes the server. A zero value takes the default in brackets;
+// WithDefaults applies them and Validate checks the result.
 type Config struct {
-	PingInterval   time.Duration // [25s]
-	PingTimeout    time.Duration // [20s]
-	UpgradeTimeout time.Duration // [10s]
+	// PingInterval is how often the server pings a session. [25s]
+	PingInterval time.Duration
+	// PingTimeout is how long a pong may take before the session is
+	// closed with ReasonPingTimeout. [20s]
+	PingTimeout time.Duration
+	// UpgradeTimeout bounds a polling session's upgrade to websocket. [10s]
+	UpgradeTimeout time.Duration
 	// MaxPayload bounds one websocket message and one polling POST body,
-	// and is announced in the handshake. [1e6]
+	// and is announced in the handshake. [1e6 bytes]
 	MaxPayload int64
 	// MaxPollingPackets bounds the packets of one polling POST. [1000]
 	MaxPollingPackets int
@@ -107,14 +113,16 @@ type Config struct {
 	Transports []string
 	// AllowOrigin decides CORS for polling and the websocket origin check
 	// of other origins; requests without Origin or with the request's own
-	// host are always allowed, and nil allows no other origin.
+	// host are always allowed. [nil: no other origin]
 	AllowOrigin func(origin string) bool
 	// AllowRequest can refuse a handshake (a request without sid) before
 	// a session is made, e.g. for connection caps; a *RequestError sets
-	// the status and code, another error gives 403 with code 4.
+	// the status and code, another error gives 403 with code 4. [nil:
+	// every handshake is allowed]
 	AllowRequest func(r *http.Request) error
 	// OnSession is called for each new session before any of its packets
-	// is read and returns the session's handler. Required.
+	// is read and returns the session's handler. [required; nil: NewServer
+	// panics]
 	OnSession func(s *Session) Handler
 	// Logger [slog.Default()]
 	Logger *slog.Logger
@@ -124,25 +132,32 @@ type Config struct {
 const (
 	DefaultPingInterval      = 25 * time.Second
 	DefaultPingTimeout       = 20 * time.Second
+	DefaultUpgradeTimeout    = 10 * time.Second
+	DefaultMaxPayload        = 1_000_000
 	DefaultMaxPollingPackets = 1000
 	DefaultMaxQueuedFrames   = 4096
+	DefaultMaxQueuedBytes    = 4 << 20
+	DefaultWriteTimeout      = 10 * time.Second
 )
 
-func (c *Config) setDefaults() {
+// WithDefaults returns c with its zero values replaced by the defaults;
+// the values it sets are kept (negative ones too, for Validate to refuse).
+func (c Config) WithDefaults() Config {
 	setDefault(&c.PingInterval, DefaultPingInterval)
 	setDefault(&c.PingTimeout, DefaultPingTimeout)
-	setDefault(&c.UpgradeTimeout, 10*time.Second)
-	setDefault(&c.MaxPayload, 1e6)
+	setDefault(&c.UpgradeTimeout, DefaultUpgradeTimeout)
+	setDefault(&c.MaxPayload, DefaultMaxPayload)
 	setDefault(&c.MaxPollingPackets, DefaultMaxPollingPackets)
 	setDefault(&c.MaxQueuedFrames, DefaultMaxQueuedFrames)
-	setDefault(&c.MaxQueuedBytes, 4<<20)
-	setDefault(&c.WriteTimeout, 10*time.Second)
+	setDefault(&c.MaxQueuedBytes, DefaultMaxQueuedBytes)
+	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
 	if len(c.Transports) == 0 {
 		c.Transports = []string{transportPolling, transportWebsocket}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	return c
 }
 
 func setDefault[T comparable](v *T, def T) {
@@ -150,6 +165,38 @@ func setDefault[T comparable](v *T, def T) {
 	if *v == zero {
 		*v = def
 	}
+}
+
+// Validate checks the values of c once the defaults are applied (call it
+// on c.WithDefaults()), in the order of the fields, so that of several bad
+// values the same one is reported; its *confcheck.FieldError names the
+// field. It checks no callback: OnSession is set by whoever mounts the
+// server (package sio does).
+func (c Config) Validate() error {
+	return confcheck.First(
+		confcheck.Positive("PingInterval", c.PingInterval),
+		confcheck.Positive("PingTimeout", c.PingTimeout),
+		confcheck.Positive("UpgradeTimeout", c.UpgradeTimeout),
+		confcheck.Positive("MaxPayload", c.MaxPayload),
+		confcheck.Positive("MaxPollingPackets", c.MaxPollingPackets),
+		confcheck.Positive("MaxQueuedFrames", c.MaxQueuedFrames),
+		confcheck.Positive("MaxQueuedBytes", c.MaxQueuedBytes),
+		confcheck.Positive("WriteTimeout", c.WriteTimeout),
+		confcheck.NotNegative("StallTimeout", c.StallTimeout, "off"),
+		validTransports(c.Transports),
+	)
+}
+
+func validTransports(ts []string) error {
+	if len(ts) == 0 {
+		return confcheck.Errorf("Transports", "must name polling, websocket or both")
+	}
+	for _, t := range ts {
+		if t != transportPolling && t != transportWebsocket {
+			return confcheck.Errorf("Transports", "has %q: want polling or websocket", t)
+		}
+	}
+	return nil
 }
 
 // Server serves Engine.IO under the path it is mounted on.
@@ -175,9 +222,18 @@ type Server struct {
 	writers atomic.Int64
 }
 
-// NewServer builds a server; it starts no goroutine.
+// NewServer builds a server on cfg with the defaults applied; it starts
+// no goroutine. Like time.NewTicker with a bad duration, it panics when
+// that config fails Validate or has no OnSession: check values that come
+// from users with Validate first.
 func NewServer(cfg Config) *Server {
-	cfg.setDefaults()
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		panic("eio: bad Config: " + err.Error())
+	}
+	if cfg.OnSession == nil {
+		panic("eio: Config.OnSession is required")
+	}
 	return &Server{
 		cfg:      cfg,
 		log:      cfg.Logger,

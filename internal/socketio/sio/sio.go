@@ -31,12 +31,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coworkctl/coworkctl/internal/confcheck"
 	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
 	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 	"github.com/coworkctl/coworkctl/internal/socketio/parser"
 )
 
-// Config tunes the Socket.IO layer. Zero values take the defaults in brackets.
+// Config tunes the Socket.IO layer. A zero value takes the default in
+// brackets; WithDefaults applies them and Validate checks the result.
 type Config struct {
 	// ConnectTimeout closes an Engine.IO session that has not joined any
 	// namespace in time. [10s]
@@ -44,17 +46,18 @@ type Config struct {
 	// MaxPending bounds the sessions that have not joined a namespace yet,
 	// MaxPendingPerAddress those of one client address; past either, the
 	// newcomer evicts an older pending session instead of being refused
-	// (see pendingPool). [0: unbounded]
+	// (see pendingPool). [0: no bound]
 	MaxPending           int
 	MaxPendingPerAddress int
 	// ClientAddress is the client's address of a handshake request, for
 	// the per-address bound and Handshake.Address. [the host of RemoteAddr]
 	ClientAddress func(r *http.Request) string
 	// OnPendingEvicted, when set, is called once per evicted session.
+	// [nil: not called]
 	OnPendingEvicted func()
-	// Recovery is connection state recovery; a zero Window turns it off.
+	// Recovery is connection state recovery. [a zero Window: off]
 	Recovery Recovery
-	// Cluster forwards broadcasts to other nodes; nil is a single node.
+	// Cluster forwards broadcasts to other nodes. [nil: a single node]
 	Cluster adapter.Cluster
 	// Logger [slog.Default()]
 	Logger *slog.Logger
@@ -66,13 +69,50 @@ type Config struct {
 // (its oldest packets go first), and packets older than Window are
 // dropped.
 type Recovery struct {
-	Window     time.Duration
-	MaxPackets int // [1000]
-	MaxBytes   int // [1 MiB], counted by eio.Frame.Len
+	Window     time.Duration // [0: recovery off]
+	MaxPackets int           // [1000]
+	MaxBytes   int           // [1 MiB], counted by eio.Frame.Len
 }
 
 // DefaultConnectTimeout is Config.ConnectTimeout's default.
 const DefaultConnectTimeout = 10 * time.Second
+
+// WithDefaults returns c with its zero values replaced by the defaults;
+// the values it sets are kept (negative ones too, for Validate to refuse).
+func (c Config) WithDefaults() Config {
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.Recovery.MaxPackets == 0 {
+		c.Recovery.MaxPackets = defaultMaxPackets
+	}
+	if c.Recovery.MaxBytes == 0 {
+		c.Recovery.MaxBytes = defaultMaxBytes
+	}
+	if c.ClientAddress == nil {
+		c.ClientAddress = remoteHost
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate checks the values of c once the defaults are applied (call it
+// on c.WithDefaults()), in the order of the fields, so that of several bad
+// values the same one is reported; its *confcheck.FieldError names the
+// field. A zero MaxPending or Recovery.Window is not described in the
+// message: a caller may give those a meaning of its own.
+func (c Config) Validate() error {
+	return confcheck.First(
+		confcheck.Positive("ConnectTimeout", c.ConnectTimeout),
+		confcheck.NotNegative("MaxPending", c.MaxPending, ""),
+		confcheck.NotNegative("MaxPendingPerAddress", c.MaxPendingPerAddress, "no bound"),
+		confcheck.NotNegative("Recovery.Window", c.Recovery.Window, ""),
+		confcheck.Positive("Recovery.MaxPackets", c.Recovery.MaxPackets),
+		confcheck.Positive("Recovery.MaxBytes", c.Recovery.MaxBytes),
+	)
+}
 
 // Server is a Socket.IO server.
 type Server struct {
@@ -94,7 +134,9 @@ type Server struct {
 var _ adapter.Node = (*Server)(nil)
 
 // NewServer builds a server on an Engine.IO server made from engine
-// (whose OnSession it sets; its Logger defaults to cfg.Logger).
+// (whose OnSession it sets; its Logger defaults to cfg.Logger), each
+// config with its defaults applied. Like eio.NewServer, it panics when a
+// config fails Validate: check values that come from users first.
 func NewServer(engine eio.Config, cfg Config) *Server {
 	s := newServer(cfg)
 	engine.OnSession = func(sess *eio.Session) eio.Handler { return s.newClient(sess) }
@@ -108,20 +150,9 @@ func NewServer(engine eio.Config, cfg Config) *Server {
 // newServer builds the Socket.IO part, without an engine (tests drive it
 // with fake sessions).
 func newServer(cfg Config) *Server {
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = DefaultConnectTimeout
-	}
-	if cfg.Recovery.MaxPackets <= 0 {
-		cfg.Recovery.MaxPackets = defaultMaxPackets
-	}
-	if cfg.Recovery.MaxBytes <= 0 {
-		cfg.Recovery.MaxBytes = defaultMaxBytes
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.ClientAddress == nil {
-		cfg.ClientAddress = remoteHost
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		panic("sio: bad Config: " + err.Error())
 	}
 	s := &Server{
 		pool:     newPendingPool(cfg.MaxPending, cfg.MaxPendingPerAddress),
