@@ -14,7 +14,6 @@ import (
 	"github.com/coworkctl/coworkctl/internal/catalog"
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/slots"
-	"github.com/coworkctl/coworkctl/internal/store"
 	"github.com/coworkctl/coworkctl/internal/store/mio"
 	"github.com/spf13/cobra"
 )
@@ -100,6 +99,8 @@ PostgreSQL and Redis (--redis) to scale out.`,
 			return runServe(cmd.Context(), o)
 		},
 	}
+	// The flags start from the values New gives a zero field.
+	def := server.DefaultConfig()
 	fl := cmd.Flags()
 	fl.StringVar(&o.Addr, "addr", ":3000", "listen address (--dev: 127.0.0.1:3000 unless given)")
 	fl.StringVar(&o.JWTSecret, "jwt-secret", "", "HS256 secret of the tokens (required unless --dev)")
@@ -111,7 +112,7 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.StringVar(&o.DBOwnSchema, "db-own-schema", mio.DefaultOwnSchema, "schema of coworkctl's own tables on --db-layout coworking-mio")
 	fl.StringVar(&o.Redis, "redis", "", "redis://… URL to share rooms and broadcasts between nodes (off by default)")
 	fl.StringVar(&o.RedisPrefix, "redis-prefix", server.DefaultRedisPrefix, "channel prefix of the Redis adapter (same default as Node's adapter)")
-	fl.DurationVar(&o.HoldTTL, "hold-ttl", slots.DefaultHoldTTL, "how long a hold lasts before it is freed")
+	fl.DurationVar(&o.HoldTTL, "hold-ttl", def.HoldTTL, "how long a hold lasts before it is freed")
 	fl.IntVar(&o.MaxHoldsPerUser, "max-holds-per-user", slots.DefaultMaxHoldsPerUser, "active holds one user may have at once; more get 429 HOLD_LIMIT (0 = unlimited, the default)")
 	fl.IntVar(&o.MaxDaysAhead, "max-days-ahead", slots.DefaultMaxDaysAhead, "refuse holds for dates more than this many days after today with 400 DATE_TOO_FAR (0 = unlimited, the default)")
 	fl.StringSliceVar(&o.CORSOrigins, "cors-origin", nil, "allowed browser origin (repeatable, or comma-separated; * allows any)")
@@ -123,27 +124,27 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.BoolVar(&o.Dev, "dev", false, "development mode: 127.0.0.1 only, random secret, demo catalog, any CORS origin, prints a staff token")
 	fl.StringVar(&o.TokenFile, "token-file", "", "write a staff token (user 1, admin, 12h) to this `file` once listening, for scripts; removed at exit")
 	fl.BoolVar(&o.PrintToken, "print-token", false, "print that staff token alone as stdout's first line once listening (instead of the --dev banner)")
-	fl.Int64Var(&o.MaxPayload, "max-payload", server.DefaultMaxPayloadBytes, "largest Socket.IO message in bytes")
-	fl.IntVar(&o.MaxRooms, "max-rooms-per-socket", server.DefaultMaxRoomsPerSocket, "space rooms one connection may join")
-	fl.Float64Var(&o.MaxEventRate, "max-event-rate", server.DefaultEventsPerSecond, "client events per second per connection (bursts of twice that)")
-	fl.IntVar(&o.MaxConnections, "max-connections", server.DefaultMaxConnections, "concurrent connected sockets on this node")
+	fl.Int64Var(&o.MaxPayload, "max-payload", def.Realtime.Engine.MaxPayload, "largest Socket.IO message in bytes")
+	fl.IntVar(&o.MaxRooms, "max-rooms-per-socket", def.Realtime.MaxRoomsPerSocket, "space rooms one connection may join")
+	fl.Float64Var(&o.MaxEventRate, "max-event-rate", def.Realtime.EventsPerSecond, "client events per second per connection (bursts of twice that)")
+	fl.IntVar(&o.MaxConnections, "max-connections", def.Realtime.MaxConnections, "concurrent connected sockets on this node")
 	fl.IntVar(&o.MaxPending, "max-pending", 0, "connections that have not completed the Socket.IO CONNECT yet (default min(--max-connections, 1000))")
 	fl.IntVar(&o.MaxPendingPerIP, "max-pending-per-ip", 0, "connections without a Socket.IO CONNECT per client address; past it the address's oldest is closed (0: no bound)")
 	fl.StringVar(&o.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client address (empty: the header is ignored)")
 	fl.DurationVar(&o.StallTimeout, "stall-timeout", 0, "drop a websocket whose client has read nothing for this long while messages wait for it (Linux; 0: off, the heartbeat decides)")
-	fl.DurationVar(&o.StoreTimeout, "store-timeout", store.DefaultTimeout, "deadline of each database operation; one that misses it answers 503 (riprova)")
-	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", server.DefaultConnectTimeout, "close a connection that has not completed the Socket.IO CONNECT in this time")
-	fl.DurationVar(&o.RecoveryWindow, "recovery-window", server.DefaultRecoveryWindow, "how long a dropped client can reconnect and get what it missed")
-	fl.IntVar(&o.RecoveryPackets, "recovery-max-packets", server.DefaultRecoveryMaxPackets, "packets kept per session for recovery; a client that missed more gets a fresh session")
-	fl.IntVar(&o.RecoveryBytes, "recovery-max-bytes", server.DefaultRecoveryMaxBytes, "bytes kept per session for recovery; a client that missed more gets a fresh session")
-	fl.DurationVar(&o.PingInterval, "ping-interval", server.DefaultPingInterval, "Engine.IO heartbeat interval")
-	fl.DurationVar(&o.PingTimeout, "ping-timeout", server.DefaultPingTimeout, "how long to wait for a heartbeat answer before dropping the connection")
-	fl.IntVar(&o.SendQueue, "send-queue", server.DefaultSendQueueFrames, "messages queued per connection; a client further behind is disconnected as a slow consumer")
-	fl.DurationVar(&o.HeaderTimeout, "http-header-timeout", server.DefaultHeaderTimeout, "how long a client may take to send a request's headers")
-	fl.DurationVar(&o.RequestTimeout, "http-request-timeout", server.DefaultRequestTimeout, "how long a client may take over a whole request, body included (must exceed --ping-interval)")
-	fl.DurationVar(&o.IdleTimeout, "http-idle-timeout", server.DefaultIdleTimeout, "close keep-alive connections idle this long")
+	fl.DurationVar(&o.StoreTimeout, "store-timeout", def.StoreTimeout, "deadline of each database operation; one that misses it answers 503 (riprova)")
+	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", def.Realtime.Socket.ConnectTimeout, "close a connection that has not completed the Socket.IO CONNECT in this time")
+	fl.DurationVar(&o.RecoveryWindow, "recovery-window", def.Realtime.Socket.Recovery.Window, "how long a dropped client can reconnect and get what it missed")
+	fl.IntVar(&o.RecoveryPackets, "recovery-max-packets", def.Realtime.Socket.Recovery.MaxPackets, "packets kept per session for recovery; a client that missed more gets a fresh session")
+	fl.IntVar(&o.RecoveryBytes, "recovery-max-bytes", def.Realtime.Socket.Recovery.MaxBytes, "bytes kept per session for recovery; a client that missed more gets a fresh session")
+	fl.DurationVar(&o.PingInterval, "ping-interval", def.Realtime.Engine.PingInterval, "Engine.IO heartbeat interval")
+	fl.DurationVar(&o.PingTimeout, "ping-timeout", def.Realtime.Engine.PingTimeout, "how long to wait for a heartbeat answer before dropping the connection")
+	fl.IntVar(&o.SendQueue, "send-queue", def.Realtime.Engine.MaxQueuedFrames, "messages queued per connection; a client further behind is disconnected as a slow consumer")
+	fl.DurationVar(&o.HeaderTimeout, "http-header-timeout", def.HTTP.Header, "how long a client may take to send a request's headers")
+	fl.DurationVar(&o.RequestTimeout, "http-request-timeout", def.HTTP.Request, "how long a client may take over a whole request, body included (must exceed --ping-interval)")
+	fl.DurationVar(&o.IdleTimeout, "http-idle-timeout", def.HTTP.Idle, "close keep-alive connections idle this long")
 	fl.StringVar(&o.NodeID, "node-id", "", "name of this node in stats and logs (default host-pid-random)")
-	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
+	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", def.ShutdownTimeout, "how long a graceful shutdown may take")
 	fl.StringVar(&o.DebugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	fl.BoolVar(&o.ServeClient, "serve-client", true, "serve the socket.io-client bundle at /socket.io/socket.io.js (and .min.js, .esm.min.js, maps), as Node's socket.io does")
 	fl.StringVar(&o.Upstream, "upstream", "", "URL of the existing backend: every route coworkctl does not own is proxied to it (off by default)")
@@ -200,20 +201,24 @@ func (o *ServeOptions) config() (server.Config, error) {
 		// unless asked.
 		addr = "127.0.0.1:3000"
 	}
-	cfg := server.Config{
-		Addr: addr, DB: o.DB, DBLayout: o.DBLayout, DBOwnSchema: o.DBOwnSchema, Redis: o.Redis, RedisPrefix: o.RedisPrefix, JWTSecret: secret, JWTIssuer: o.JWTIssuer, JWTAud: o.JWTAudience,
-		HoldTTL: o.HoldTTL, MaxHoldsPerUser: o.MaxHoldsPerUser, MaxDaysAhead: o.MaxDaysAhead, ShutdownTimeout: o.ShutdownTimeout, Version: VersionString(), DebugAddr: o.DebugAddr,
-		HTTP: server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout}, StoreTimeout: o.StoreTimeout,
-		NoClientBundle: !o.ServeClient,
-		Realtime: server.RealtimeConfig{
-			CORSOrigins: origins, MaxPayloadBytes: o.MaxPayload, MaxRoomsPerSocket: o.MaxRooms,
-			EventsPerSecond: o.MaxEventRate, MaxConnections: o.MaxConnections, MaxPendingSessions: o.MaxPending,
-			MaxPendingPerIP: o.MaxPendingPerIP,
-			ConnectTimeout:  o.ConnectTimeout, RecoveryWindow: o.RecoveryWindow, RecoveryMaxPackets: o.RecoveryPackets,
-			RecoveryMaxBytes: o.RecoveryBytes, PingInterval: o.PingInterval, PingTimeout: o.PingTimeout,
-			SendQueueFrames: o.SendQueue, StallTimeout: o.StallTimeout, NodeID: o.NodeID,
-		},
-	}
+	// Every field starts from its default, so that Validate sees the
+	// flags' values as given (a 0 typed for a positive value is refused,
+	// not taken for the default) and a field without a flag is valid.
+	cfg := server.DefaultConfig()
+	cfg.Addr, cfg.DB, cfg.DBLayout, cfg.DBOwnSchema, cfg.Redis, cfg.RedisPrefix = addr, o.DB, o.DBLayout, o.DBOwnSchema, o.Redis, o.RedisPrefix
+	cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAud = secret, o.JWTIssuer, o.JWTAudience
+	cfg.HoldTTL, cfg.MaxHoldsPerUser, cfg.MaxDaysAhead = o.HoldTTL, o.MaxHoldsPerUser, o.MaxDaysAhead
+	cfg.ShutdownTimeout, cfg.Version, cfg.DebugAddr, cfg.NoClientBundle = o.ShutdownTimeout, VersionString(), o.DebugAddr, !o.ServeClient
+	cfg.HTTP, cfg.StoreTimeout = server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout}, o.StoreTimeout
+	rt := &cfg.Realtime
+	rt.CORSOrigins, rt.MaxRoomsPerSocket, rt.EventsPerSecond, rt.MaxConnections, rt.NodeID = origins, o.MaxRooms, o.MaxEventRate, o.MaxConnections, o.NodeID
+	eng := &rt.Engine
+	eng.MaxPayload, eng.PingInterval, eng.PingTimeout, eng.MaxQueuedFrames, eng.StallTimeout = o.MaxPayload, o.PingInterval, o.PingTimeout, o.SendQueue, o.StallTimeout
+	sock := &rt.Socket
+	// A zero --max-pending and --node-id are New's to fill (from
+	// --max-connections, and per process).
+	sock.MaxPending, sock.MaxPendingPerAddress, sock.ConnectTimeout = o.MaxPending, o.MaxPendingPerIP, o.ConnectTimeout
+	sock.Recovery.Window, sock.Recovery.MaxPackets, sock.Recovery.MaxBytes = o.RecoveryWindow, o.RecoveryPackets, o.RecoveryBytes
 	// The values' checks come first, in the order of the help text.
 	if err := cfg.Validate(); err != nil {
 		return server.Config{}, usageError{err}

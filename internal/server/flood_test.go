@@ -19,6 +19,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/slots"
 	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
+	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 )
 
 // floodAddr is the flood's source: another host on loopback, as an
@@ -37,7 +38,7 @@ func TestHandshakeFloodDoesNotLockOut(t *testing.T) {
 			h := startWith(t, server.Config{
 				Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "flood.db"), JWTSecret: secret,
 				Location: time.UTC, Catalog: slots.DemoCatalog(),
-				Realtime: server.RealtimeConfig{MaxPendingSessions: pool, ConnectTimeout: time.Minute},
+				Realtime: server.RealtimeConfig{Socket: sio.Config{MaxPending: pool, ConnectTimeout: time.Minute}},
 			})
 			ctx, stop := context.WithCancel(context.Background())
 			var wg sync.WaitGroup

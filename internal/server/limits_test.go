@@ -15,6 +15,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 )
 
 // pollingHandshake opens an Engine.IO polling session and returns its sid.
@@ -41,7 +42,7 @@ func pollingHandshake(t *testing.T, base string) (string, int) {
 func TestPollingGuardAndConnectionCap(t *testing.T) {
 	h := startWith(t, server.Config{
 		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "limits.db"), JWTSecret: secret, Location: time.UTC,
-		Catalog: slots.DemoCatalog(), Realtime: server.RealtimeConfig{MaxPayloadBytes: 10_000, MaxPollingPackets: 100, MaxConnections: 2},
+		Catalog: slots.DemoCatalog(), Realtime: server.RealtimeConfig{MaxConnections: 2, Engine: eio.Config{MaxPayload: 10_000, MaxPollingPackets: 100}},
 	})
 	sid, _ := pollingHandshake(t, h.base)
 	post := func(body string) int {

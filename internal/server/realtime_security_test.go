@@ -15,6 +15,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/auth"
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 	"github.com/coworkctl/coworkctl/internal/testkit"
 	"github.com/gorilla/websocket"
 )
@@ -168,7 +169,7 @@ func TestRecoveryRefusedToAnotherUser(t *testing.T) {
 // client gets a fresh session (and so a fresh snapshot) instead of a
 // partial replay.
 func TestRecoveryBoundedPerSession(t *testing.T) {
-	h := recoveryServer(t, server.RealtimeConfig{RecoveryMaxPackets: 5})
+	h := recoveryServer(t, server.RealtimeConfig{Socket: sio.Config{Recovery: sio.Recovery{MaxPackets: 5}}})
 	for n, tc := range []struct {
 		missed  int
 		recover bool
@@ -248,7 +249,7 @@ func TestRejectedEventFloodKeepsMemoryFlat(t *testing.T) {
 // connection slots of clients with a token. A handshake past the pool's
 // bound is not refused: the oldest pending session makes room.
 func TestPendingSessionsCannotExhaustConnections(t *testing.T) {
-	h := recoveryServer(t, server.RealtimeConfig{MaxConnections: 4, MaxPendingSessions: 3, ConnectTimeout: 500 * time.Millisecond})
+	h := recoveryServer(t, server.RealtimeConfig{MaxConnections: 4, Socket: sio.Config{MaxPending: 3, ConnectTimeout: 500 * time.Millisecond}})
 	var bare []string
 	for range 3 {
 		sid, code := pollingHandshake(t, h.base)

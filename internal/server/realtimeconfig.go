@@ -10,25 +10,9 @@ import (
 
 // RealtimeConfig tunes the Socket.IO endpoint and its limits: the hub's
 // own Config, named here so that commands configure the server without
-// importing the hub. Zero values take the hub's defaults (the Default
-// constants below are the hub's, so that flag help shows them). Cluster is
-// set by the server when it has Redis.
+// importing the hub. Zero values take the hub's defaults (DefaultConfig
+// shows them). Socket.Cluster is set by the server when it has Redis.
 type RealtimeConfig = realtime.Config
-
-// The hub's defaults, for flag help.
-const (
-	DefaultMaxPayloadBytes    = realtime.DefaultMaxPayloadBytes
-	DefaultMaxRoomsPerSocket  = realtime.DefaultMaxRoomsPerSocket
-	DefaultEventsPerSecond    = realtime.DefaultEventsPerSecond
-	DefaultMaxConnections     = realtime.DefaultMaxConnections
-	DefaultConnectTimeout     = realtime.DefaultConnectTimeout
-	DefaultRecoveryWindow     = realtime.DefaultRecoveryWindow
-	DefaultRecoveryMaxPackets = realtime.DefaultRecoveryMaxPackets
-	DefaultRecoveryMaxBytes   = realtime.DefaultRecoveryMaxBytes
-	DefaultPingInterval       = realtime.DefaultPingInterval
-	DefaultPingTimeout        = realtime.DefaultPingTimeout
-	DefaultSendQueueFrames    = realtime.DefaultSendQueueFrames
-)
 
 // ParseTrustedProxies reads a comma-separated list of CIDR prefixes or
 // single addresses, e.g. "10.0.0.0/8,192.168.1.7".

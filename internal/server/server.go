@@ -5,8 +5,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +12,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 
@@ -70,7 +67,8 @@ type Config struct {
 	Catalog []slots.Sede
 	// Realtime tunes the Socket.IO endpoint and its limits.
 	Realtime RealtimeConfig
-	// ShutdownTimeout bounds the graceful shutdown; default 10s.
+	// ShutdownTimeout bounds the graceful shutdown; zero is
+	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 	// Version is reported by stats.
 	Version string
@@ -115,6 +113,9 @@ const (
 	DefaultIdleTimeout    = 120 * time.Second
 )
 
+// DefaultShutdownTimeout is Config.ShutdownTimeout's default.
+const DefaultShutdownTimeout = 10 * time.Second
+
 // Server is one coworkctl serve node.
 type Server struct {
 	cfg      Config
@@ -142,13 +143,6 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		log = log.With("node", cfg.Realtime.NodeID)
 	}
 	return &Server{cfg: cfg, log: log, registry: prometheus.NewRegistry(), started: time.Now(), addr: make(chan string, 1)}, nil
-}
-
-func defaultNodeID() string {
-	host, _ := os.Hostname()
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
 // Addr returns the bound address once Run is listening.
@@ -205,7 +199,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 
 	hubCfg := s.cfg.Realtime
 	if cluster != nil {
-		hubCfg.Cluster = cluster.adapter
+		hubCfg.Socket.Cluster = cluster.adapter
 	}
 	hub := realtime.New(hubCfg, verifier, m, s.log)
 	svc := slots.NewService(st, hub, slots.SystemClock{}, slots.Config{

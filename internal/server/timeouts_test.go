@@ -12,6 +12,7 @@ import (
 
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 )
 
 func timeoutServer(t *testing.T) *harness {
@@ -19,7 +20,7 @@ func timeoutServer(t *testing.T) *harness {
 	return startWith(t, server.Config{
 		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "timeouts.db"), JWTSecret: secret, Location: time.UTC,
 		Catalog:  slots.DemoCatalog(),
-		Realtime: server.RealtimeConfig{PingInterval: 300 * time.Millisecond},
+		Realtime: server.RealtimeConfig{Engine: eio.Config{PingInterval: 300 * time.Millisecond}},
 		HTTP:     server.HTTPTimeouts{Header: 300 * time.Millisecond, Request: time.Second, Idle: 500 * time.Millisecond},
 	})
 }

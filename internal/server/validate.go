@@ -1,64 +1,22 @@
 package server
 
 import (
-	"fmt"
+	"errors"
 	"time"
 
+	"github.com/coworkctl/coworkctl/internal/confcheck"
 	"github.com/coworkctl/coworkctl/internal/slots"
 	"github.com/coworkctl/coworkctl/internal/store"
 )
 
-// Validate checks c as serve's flags give it, every value explicit (the
-// flags' defaults are the ones withDefaults applies), so a zero is refused
-// where the flag refuses it. The checks run in the order of serve's help
-// text, so that of several bad values the same one is always reported,
-// and each error names the flag.
-func (c *Config) Validate() error {
-	if c.HoldTTL <= 0 {
-		return fmt.Errorf("--hold-ttl must be positive, got %s", c.HoldTTL)
-	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"--max-holds-per-user", c.MaxHoldsPerUser}, {"--max-days-ahead", c.MaxDaysAhead}} {
-		if f.v < 0 {
-			return fmt.Errorf("%s must be 0 (unlimited) or positive, got %d", f.name, f.v)
-		}
-	}
-	rt := &c.Realtime
-	if c.HTTP.Request <= rt.PingInterval {
-		return fmt.Errorf("--http-request-timeout (%s) must exceed --ping-interval (%s): a polling request waits up to one interval", c.HTTP.Request, rt.PingInterval)
-	}
-	if rt.MaxPayloadBytes < 1024 {
-		return fmt.Errorf("--max-payload must be at least 1024 bytes, got %d", rt.MaxPayloadBytes)
-	}
-	for _, f := range []struct {
-		name string
-		v    float64
-	}{
-		{"--max-rooms-per-socket", float64(rt.MaxRoomsPerSocket)}, {"--max-event-rate", rt.EventsPerSecond},
-		{"--max-connections", float64(rt.MaxConnections)}, {"--connect-timeout", rt.ConnectTimeout.Seconds()}, {"--store-timeout", c.StoreTimeout.Seconds()},
-		{"--recovery-max-packets", float64(rt.RecoveryMaxPackets)}, {"--recovery-max-bytes", float64(rt.RecoveryMaxBytes)},
-		{"--ping-timeout", rt.PingTimeout.Seconds()}, {"--send-queue", float64(rt.SendQueueFrames)},
-		{"--http-header-timeout", c.HTTP.Header.Seconds()}, {"--http-request-timeout", c.HTTP.Request.Seconds()},
-		{"--http-idle-timeout", c.HTTP.Idle.Seconds()},
-	} {
-		if f.v <= 0 {
-			return fmt.Errorf("%s must be positive, got %v", f.name, f.v)
-		}
-	}
-	if rt.StallTimeout < 0 {
-		return fmt.Errorf("--stall-timeout must be 0 (off) or positive, got %s", rt.StallTimeout)
-	}
-	if rt.MaxPendingPerIP < 0 {
-		return fmt.Errorf("--max-pending-per-ip must be 0 (no bound) or positive, got %d", rt.MaxPendingPerIP)
-	}
-	return nil
-}
+// DefaultConfig is the zero Config with every default applied: the
+// values serve's flags start from, and the ones New gives a zero field.
+func DefaultConfig() Config { return Config{}.withDefaults() }
 
-// withDefaults fills the zero values Validate checks with the defaults of
-// the packages that use them (the values are defined there, once); the
-// hub and the engine fill the rest themselves.
+// withDefaults fills the zero values of the server's own fields, and has
+// the hub fill its own (the engine's and the Socket.IO layer's included).
+// Each default is defined and applied by the package whose Config holds
+// the field.
 func (c Config) withDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -69,38 +27,78 @@ func (c Config) withDefaults() Config {
 		c.Addr = ":3000"
 	}
 	def(&c.HoldTTL, slots.DefaultHoldTTL)
-	def(&c.ShutdownTimeout, 10*time.Second)
+	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&c.StoreTimeout, store.DefaultTimeout)
 	def(&c.HTTP.Header, DefaultHeaderTimeout)
 	def(&c.HTTP.Request, DefaultRequestTimeout)
 	def(&c.HTTP.Idle, DefaultIdleTimeout)
-	rt := &c.Realtime
-	def(&rt.PingInterval, DefaultPingInterval)
-	def(&rt.PingTimeout, DefaultPingTimeout)
-	def(&rt.ConnectTimeout, DefaultConnectTimeout)
-	if rt.MaxPayloadBytes == 0 {
-		rt.MaxPayloadBytes = DefaultMaxPayloadBytes
-	}
-	if rt.MaxRoomsPerSocket == 0 {
-		rt.MaxRoomsPerSocket = DefaultMaxRoomsPerSocket
-	}
-	if rt.EventsPerSecond == 0 {
-		rt.EventsPerSecond = DefaultEventsPerSecond
-	}
-	if rt.MaxConnections == 0 {
-		rt.MaxConnections = DefaultMaxConnections
-	}
-	if rt.RecoveryMaxPackets == 0 {
-		rt.RecoveryMaxPackets = DefaultRecoveryMaxPackets
-	}
-	if rt.RecoveryMaxBytes == 0 {
-		rt.RecoveryMaxBytes = DefaultRecoveryMaxBytes
-	}
-	if rt.SendQueueFrames == 0 {
-		rt.SendQueueFrames = DefaultSendQueueFrames
-	}
-	if rt.NodeID == "" {
-		rt.NodeID = defaultNodeID()
-	}
+	c.Realtime = c.Realtime.WithDefaults()
 	return c
+}
+
+// Validate checks c as New runs it, every value explicit (serve's flags
+// start from DefaultConfig), so a zero is refused where the value must be
+// positive. It checks the server's own fields, then the hub's through
+// its Validate, then what ties them together, each in a fixed order, so
+// that of several bad values the same one is reported every time. The
+// error names the flag that sets the field, or the field's path in
+// Config where no flag does.
+func (c *Config) Validate() error {
+	err := confcheck.First(
+		confcheck.Positive("HoldTTL", c.HoldTTL),
+		confcheck.NotNegative("MaxHoldsPerUser", c.MaxHoldsPerUser, "unlimited"),
+		confcheck.NotNegative("MaxDaysAhead", c.MaxDaysAhead, "unlimited"),
+		confcheck.Positive("StoreTimeout", c.StoreTimeout),
+		confcheck.Positive("HTTP.Header", c.HTTP.Header),
+		confcheck.Positive("HTTP.Request", c.HTTP.Request),
+		confcheck.Positive("HTTP.Idle", c.HTTP.Idle),
+		confcheck.In("Realtime", c.Realtime.Validate()),
+		c.requestOutlastsPoll(),
+	)
+	return asFlag(err)
+}
+
+// requestOutlastsPoll: net/http cancels a request at HTTP.Request, and a
+// polling GET waits up to one ping interval for data.
+func (c *Config) requestOutlastsPoll() error {
+	if ping := c.Realtime.Engine.PingInterval; c.HTTP.Request <= ping {
+		return confcheck.Errorf("HTTP.Request", "(%s) must exceed --ping-interval (%s): a polling request waits up to one interval", c.HTTP.Request, ping)
+	}
+	return nil
+}
+
+// flagOf names serve's flag of each field it sets.
+var flagOf = map[string]string{
+	"HoldTTL":                              "--hold-ttl",
+	"MaxHoldsPerUser":                      "--max-holds-per-user",
+	"MaxDaysAhead":                         "--max-days-ahead",
+	"StoreTimeout":                         "--store-timeout",
+	"HTTP.Header":                          "--http-header-timeout",
+	"HTTP.Request":                         "--http-request-timeout",
+	"HTTP.Idle":                            "--http-idle-timeout",
+	"Realtime.MaxRoomsPerSocket":           "--max-rooms-per-socket",
+	"Realtime.EventsPerSecond":             "--max-event-rate",
+	"Realtime.MaxConnections":              "--max-connections",
+	"Realtime.Engine.MaxPayload":           "--max-payload",
+	"Realtime.Engine.PingInterval":         "--ping-interval",
+	"Realtime.Engine.PingTimeout":          "--ping-timeout",
+	"Realtime.Engine.MaxQueuedFrames":      "--send-queue",
+	"Realtime.Engine.StallTimeout":         "--stall-timeout",
+	"Realtime.Socket.ConnectTimeout":       "--connect-timeout",
+	"Realtime.Socket.MaxPending":           "--max-pending",
+	"Realtime.Socket.MaxPendingPerAddress": "--max-pending-per-ip",
+	"Realtime.Socket.Recovery.Window":      "--recovery-window",
+	"Realtime.Socket.Recovery.MaxPackets":  "--recovery-max-packets",
+	"Realtime.Socket.Recovery.MaxBytes":    "--recovery-max-bytes",
+}
+
+// asFlag names the flag instead of the field, where serve has one.
+func asFlag(err error) error {
+	var fe *confcheck.FieldError
+	if errors.As(err, &fe) {
+		if flag, ok := flagOf[fe.Field]; ok {
+			return &confcheck.FieldError{Field: flag, Problem: fe.Problem}
+		}
+	}
+	return err
 }

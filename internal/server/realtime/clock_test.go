@@ -18,6 +18,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server/metrics"
 	"github.com/coworkctl/coworkctl/internal/slots"
 	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
+	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
@@ -194,7 +195,7 @@ func (r *recordingCluster) Healthy() error { return nil }
 func TestNotifierKeepsTheCallersContext(t *testing.T) {
 	cl := &recordingCluster{}
 	v, _ := auth.NewVerifier(auth.Config{Secret: []byte("x")})
-	h := New(Config{Cluster: cl}, v, metrics.New(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := New(Config{Socket: sio.Config{Cluster: cl}}, v, metrics.New(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "hold 7"))
 	cancel()
 	change := slots.Change{Key: slots.SlotKey{SpazioID: 1, SedeID: 1, Date: "2030-01-02", Slot: 3}, Version: 1, UserID: 5}

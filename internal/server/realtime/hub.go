@@ -10,7 +10,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,129 +25,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 )
-
-// Config tunes the Socket.IO endpoint. Zero values take the defaults below.
-type Config struct {
-	// CORSOrigins is the allow-list of browser origins; "*" allows any.
-	// Empty means same-origin only (requests without Origin always pass).
-	CORSOrigins []string
-	// MaxPayloadBytes bounds one message (websocket frame or polling body).
-	MaxPayloadBytes int64
-	// MaxPollingPackets bounds the packets of one polling POST.
-	MaxPollingPackets int
-	// MaxRoomsPerSocket bounds the space rooms one socket may join.
-	MaxRoomsPerSocket int
-	// EventsPerSecond and EventBurst bound client events per socket.
-	EventsPerSecond float64
-	EventBurst      int
-	// MaxConnections bounds connected (authenticated) sockets on this node.
-	MaxConnections int
-	// MaxPendingSessions bounds Engine.IO sessions that have not completed
-	// the Socket.IO CONNECT yet, so clients without a token cannot use up
-	// MaxConnections; zero is min(MaxConnections, 1000). A handshake past
-	// the bound evicts an older pending session (of the address holding
-	// the most) rather than being refused, so a flood cannot lock out a
-	// client with a token.
-	MaxPendingSessions int
-	// MaxPendingPerIP bounds one client address's pending sessions; past
-	// it, that address's oldest pending session is evicted. Zero: no bound.
-	MaxPendingPerIP int
-	// TrustedProxies are the peers whose X-Forwarded-For names the client
-	// address; empty: the header is ignored.
-	TrustedProxies []netip.Prefix
-	// ConnectTimeout closes a session that has not completed the CONNECT.
-	ConnectTimeout time.Duration
-	// RecoveryWindow is how long a dropped client can come back and get
-	// what it missed (connection state recovery); RecoveryMaxPackets and
-	// RecoveryMaxBytes bound what is kept for one session.
-	RecoveryWindow     time.Duration
-	RecoveryMaxPackets int
-	RecoveryMaxBytes   int
-	PingInterval       time.Duration
-	PingTimeout        time.Duration
-	// SendQueueFrames and SendQueueBytes bound one connection's unsent
-	// frames; a client that falls further behind is disconnected.
-	SendQueueFrames int
-	SendQueueBytes  int
-	// StallTimeout drops a websocket whose peer acknowledged nothing for
-	// this long while data waited for it in the kernel (a reader that
-	// stopped); zero leaves it to the heartbeat.
-	StallTimeout time.Duration
-	// NodeID names this node in stats and logs.
-	NodeID string
-	// Cluster connects this node to the others (Redis); nil runs alone.
-	Cluster adapter.Cluster
-	// Clock stamps events and runs the hub's timers; nil is SystemClock.
-	Clock Clock
-}
-
-// Defaults. Those of the engine's settings are the engine's own, except
-// the payload (100 kB) and the send queue's bytes (8 MiB), the product's.
-const (
-	DefaultMaxPayloadBytes    = 100_000
-	DefaultMaxPollingPackets  = eio.DefaultMaxPollingPackets
-	DefaultMaxRoomsPerSocket  = 50
-	DefaultEventsPerSecond    = 20
-	DefaultEventBurst         = 40
-	DefaultMaxConnections     = 10_000
-	DefaultMaxPending         = 1_000
-	DefaultConnectTimeout     = sio.DefaultConnectTimeout
-	DefaultRecoveryWindow     = 2 * time.Minute
-	DefaultRecoveryMaxPackets = 500
-	DefaultRecoveryMaxBytes   = 512 << 10
-	DefaultPingInterval       = eio.DefaultPingInterval
-	DefaultPingTimeout        = eio.DefaultPingTimeout
-	DefaultSendQueueFrames    = eio.DefaultMaxQueuedFrames
-	DefaultSendQueueBytes     = 8 << 20
-)
-
-func (c *Config) setDefaults() {
-	if c.MaxPayloadBytes <= 0 {
-		c.MaxPayloadBytes = DefaultMaxPayloadBytes
-	}
-	if c.MaxPollingPackets <= 0 {
-		c.MaxPollingPackets = DefaultMaxPollingPackets
-	}
-	if c.MaxRoomsPerSocket <= 0 {
-		c.MaxRoomsPerSocket = DefaultMaxRoomsPerSocket
-	}
-	if c.EventsPerSecond <= 0 {
-		c.EventsPerSecond = DefaultEventsPerSecond
-	}
-	if c.EventBurst <= 0 {
-		c.EventBurst = max(DefaultEventBurst, int(c.EventsPerSecond*2))
-	}
-	if c.MaxConnections <= 0 {
-		c.MaxConnections = DefaultMaxConnections
-	}
-	if c.MaxPendingSessions <= 0 {
-		c.MaxPendingSessions = min(c.MaxConnections, DefaultMaxPending)
-	}
-	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = DefaultConnectTimeout
-	}
-	if c.RecoveryWindow <= 0 {
-		c.RecoveryWindow = DefaultRecoveryWindow
-	}
-	if c.RecoveryMaxPackets <= 0 {
-		c.RecoveryMaxPackets = DefaultRecoveryMaxPackets
-	}
-	if c.RecoveryMaxBytes <= 0 {
-		c.RecoveryMaxBytes = DefaultRecoveryMaxBytes
-	}
-	if c.PingInterval <= 0 {
-		c.PingInterval = DefaultPingInterval
-	}
-	if c.PingTimeout <= 0 {
-		c.PingTimeout = DefaultPingTimeout
-	}
-	if c.SendQueueFrames <= 0 {
-		c.SendQueueFrames = DefaultSendQueueFrames
-	}
-	if c.SendQueueBytes <= 0 {
-		c.SendQueueBytes = DefaultSendQueueBytes
-	}
-}
 
 // Spaces is what the hub needs from the domain: the spaces that exist
 // and snapshots for dated joins.
@@ -202,25 +78,26 @@ type session struct {
 	expiry Timer
 }
 
-// New builds the hub and its Socket.IO server. Call UseSpaces before
-// serving.
+// New builds the hub and its Socket.IO server on cfg with the defaults
+// applied. Call UseSpaces before serving. Like eio.NewServer, it panics
+// when that config fails Validate: check values from users first.
 func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logger) *Hub {
-	cfg.setDefaults()
-	clock := cfg.Clock
-	if clock == nil {
-		clock = SystemClock{}
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		panic("realtime: bad Config: " + err.Error())
 	}
-	h := &Hub{cfg: cfg, verifier: verifier, metrics: m, log: log, clock: clock, started: clock.Now(), sessions: newSessions(), feeds: newFeeds()}
+	h := &Hub{cfg: cfg, verifier: verifier, metrics: m, log: log, clock: cfg.Clock, started: cfg.Clock.Now(), sessions: newSessions(), feeds: newFeeds()}
 	h.life, h.endLife = context.WithCancel(context.Background())
-	ecfg := engineConfig(cfg)
+	ecfg := cfg.Engine
 	ecfg.AllowOrigin = h.originAllowed
 	ecfg.AllowRequest = h.allowSession
 	ecfg.Logger = log
-	scfg := socketConfig(cfg)
+	scfg := cfg.Socket
+	scfg.ClientAddress = clientAddress(cfg.TrustedProxies)
 	scfg.Logger = log
-	if cfg.Cluster != nil {
-		scfg.Cluster = feedCluster{Cluster: cfg.Cluster, h: h}
-		if b, ok := cfg.Cluster.(adapter.Backlog); ok {
+	if cfg.Socket.Cluster != nil {
+		scfg.Cluster = feedCluster{Cluster: cfg.Socket.Cluster, h: h}
+		if b, ok := cfg.Socket.Cluster.(adapter.Backlog); ok {
 			b.OnDrop(h.clusterDropped)
 		}
 	}
@@ -232,34 +109,6 @@ func New(cfg Config, verifier *auth.Verifier, m *metrics.Metrics, log *slog.Logg
 	h.nsp.RecoverIf(sameUser)
 	h.nsp.OnConnection(h.onConnection)
 	return h
-}
-
-// engineConfig is the Engine.IO part of cfg (with defaults applied): the
-// transports' limits and heartbeat.
-func engineConfig(cfg Config) eio.Config {
-	cfg.setDefaults()
-	return eio.Config{
-		PingInterval:      cfg.PingInterval,
-		PingTimeout:       cfg.PingTimeout,
-		MaxPayload:        cfg.MaxPayloadBytes,
-		MaxPollingPackets: cfg.MaxPollingPackets,
-		MaxQueuedFrames:   cfg.SendQueueFrames,
-		MaxQueuedBytes:    cfg.SendQueueBytes,
-		StallTimeout:      cfg.StallTimeout,
-	}
-}
-
-// socketConfig is the Socket.IO part of cfg (with defaults applied).
-func socketConfig(cfg Config) sio.Config {
-	cfg.setDefaults()
-	return sio.Config{
-		MaxPending:           cfg.MaxPendingSessions,
-		MaxPendingPerAddress: cfg.MaxPendingPerIP,
-		ClientAddress:        clientAddress(cfg.TrustedProxies),
-		ConnectTimeout:       cfg.ConnectTimeout,
-		Recovery:             sio.Recovery{Window: cfg.RecoveryWindow, MaxPackets: cfg.RecoveryMaxPackets, MaxBytes: cfg.RecoveryMaxBytes},
-		Cluster:              cfg.Cluster,
-	}
 }
 
 // UseSpaces sets the domain service that answers joins.
@@ -285,7 +134,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 		}
 	})
-	if b, ok := h.cfg.Cluster.(adapter.Backlog); ok {
+	if b, ok := h.cfg.Socket.Cluster.(adapter.Backlog); ok {
 		g.Go(func() error {
 			t := time.NewTicker(resyncEvery)
 			defer t.Stop()
@@ -321,7 +170,7 @@ func (h *Hub) originAllowed(origin string) bool {
 
 // allowSession refuses new Engine.IO sessions while shutting down and
 // beyond the connection cap. Sessions without a CONNECT yet are not
-// refused but bounded by the pending pool (MaxPendingSessions), where a
+// refused but bounded by the pending pool (Socket.MaxPending), where a
 // newcomer evicts an older one: refusing it would let a flood of bare
 // handshakes lock out every client with a token.
 func (h *Hub) allowSession(*http.Request) error {
@@ -369,7 +218,7 @@ func (h *Hub) onConnection(s *sio.Socket) {
 	}
 	sess := &session{
 		id: s.ID(), sock: s, claims: claims, connectedAt: h.clock.Now(),
-		limiter: rate.NewLimiter(rate.Limit(h.cfg.EventsPerSecond), h.cfg.EventBurst),
+		limiter: rate.NewLimiter(rate.Limit(h.cfg.EventsPerSecond), h.cfg.eventBurst()),
 	}
 	s.Join(protocol.UserRoom(claims.UserID))
 	// The expiry timer exists before the session is visible to shutdown

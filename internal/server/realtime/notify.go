@@ -72,7 +72,7 @@ func (h *Hub) slotUpdate(ctx context.Context, c slots.Change, now time.Time) {
 	start := time.Now()
 	room := protocol.SpaceRoom(c.Key.SpazioID, c.Key.SedeID)
 	payload := wire.SlotUpdate(c, now)
-	if h.cfg.Cluster != nil {
+	if h.cfg.Socket.Cluster != nil {
 		if err := h.nsp.To(room).Remote().EmitContext(ctx, protocol.EventSlotUpdate, payload); err != nil {
 			h.log.Debug("slot update not sent to other nodes", "room", room, "err", err)
 		}

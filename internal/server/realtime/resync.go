@@ -64,7 +64,7 @@ func (h *Hub) resendLost(ctx context.Context, b adapter.Backlog) {
 	h.lost.mu.Lock()
 	n := len(h.lost.set)
 	h.lost.mu.Unlock()
-	if n == 0 || b.Backlog().Waiting > 0 || h.cfg.Cluster.Healthy() != nil {
+	if n == 0 || b.Backlog().Waiting > 0 || h.cfg.Socket.Cluster.Healthy() != nil {
 		return
 	}
 	h.lost.mu.Lock()
