@@ -142,7 +142,8 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) ([]slots.Reservati
 }
 
 // versionExpiries gives each slot freed by the expired rows a version
-// and an audit entry, and returns them in version order per grid.
+// and an audit entry, and returns them earliest expiry first, with
+// consecutive versions per grid in that order.
 func (s *Store) versionExpiries(ctx context.Context, tx pgx.Tx, expired []row, now time.Time) ([]slots.Reservation, error) {
 	var grids []grid
 	var spazi []int64
@@ -166,8 +167,10 @@ func (s *Store) versionExpiries(ctx context.Context, tx pgx.Tx, expired []row, n
 		}
 		taken[g] = bySlot(live, now)
 	}
+	// Earliest expiry first, as coworkctl's own tables return them; the
+	// versions of each grid follow that order.
 	slices.SortFunc(expired, func(a, b row) int {
-		return cmp.Or(compareGrids(grid{a.spazio, a.date()}, grid{b.spazio, b.date()}), cmp.Compare(a.id, b.id))
+		return cmp.Or(a.scadenza.Compare(*b.scadenza), cmp.Compare(a.id, b.id))
 	})
 	var out []slots.Reservation
 	var audit []slots.AuditEntry

@@ -391,7 +391,9 @@ func (s *Store) endHold(ctx context.Context, key slots.SlotKey, by slots.Actor, 
 		}
 		held := rs[0].reservation(key.SedeID, key.Slot)
 		res = held
-		res.UpdatedAt = now
+		// A booked or released reservation has no deadline any more; the
+		// DELETE returns the row as it was.
+		res.UpdatedAt, res.ExpiresAt = now, time.Time{}
 		res.State = slots.StateBooked
 		if action == slots.AuditRelease {
 			res.State = slots.StateReleased
@@ -419,40 +421,9 @@ func (s *Store) Cancel(ctx context.Context, key slots.SlotKey, by slots.Actor, r
 	from, to, _ := dayBounds(key.Date)
 	var res slots.CancelResult
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, coveringQuery, key.SpazioID, from, to, start.Hour())
+		r, err := s.cancelRow(ctx, tx, key, start, from, to, expected, now)
 		if err != nil {
 			return err
-		}
-		cover, err := collectRows(rows)
-		if err != nil {
-			return err
-		}
-		var live []row
-		for _, r := range cover {
-			if r.active(now) {
-				live = append(live, r)
-			}
-		}
-		if len(live) == 0 {
-			return slots.ErrNothingToCancel
-		}
-		r := pick(live)
-		if expected != 0 && r.id != expected {
-			return fmt.Errorf("%w: prenotazione %d, not %d", slots.ErrSlotChanged, r.id, expected)
-		}
-		if !r.single() {
-			return fmt.Errorf("%w: prenotazione %d spans several hours; cancel it in the backend", slots.ErrNothingToCancel, r.id)
-		}
-		// Conditional, so that a row another transaction changed since the
-		// read above is left alone (locking the rows up front could close a
-		// deadlock with a sweep locking lapsed ones).
-		tag, err := tx.Exec(ctx, `UPDATE Prenotazione SET stato = 'cancellata', scadenza_slot = NULL
-			WHERE id_prenotazione = $1 AND stato = $2 AND (scadenza_slot IS NULL OR scadenza_slot > $3)`, r.id, r.stato, now.UTC())
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%w: prenotazione %d changed meanwhile", slots.ErrNothingToCancel, r.id)
 		}
 		was := r.reservation(key.SedeID, key.Slot)
 		res.From = was.State
@@ -471,6 +442,55 @@ func (s *Store) Cancel(ctx context.Context, key slots.SlotKey, by slots.Actor, r
 		return slots.CancelResult{}, fmt.Errorf("cancel %s: %w", keyString(key), err)
 	}
 	return res, nil
+}
+
+// cancelAttempts bounds how often Cancel reads the slot again after its
+// row changed under it: a row goes from held to booked at most once, so
+// the second read finds the state to cancel unless the row keeps churning.
+const cancelAttempts = 3
+
+// cancelRow sets the slot's active row to 'cancellata' and returns it as
+// it was. The update is conditional, so that a row another transaction
+// changed since the read is left alone (locking the rows up front could
+// close a deadlock with a sweep locking lapsed ones); then the slot is
+// read again, since the change may have left it active: a hold booked
+// meanwhile is still there to cancel.
+func (s *Store) cancelRow(ctx context.Context, tx pgx.Tx, key slots.SlotKey, start, from, to time.Time, expected int64, now time.Time) (row, error) {
+	for range cancelAttempts {
+		rows, err := tx.Query(ctx, coveringQuery, key.SpazioID, from, to, start.Hour())
+		if err != nil {
+			return row{}, err
+		}
+		cover, err := collectRows(rows)
+		if err != nil {
+			return row{}, err
+		}
+		var live []row
+		for _, r := range cover {
+			if r.active(now) {
+				live = append(live, r)
+			}
+		}
+		if len(live) == 0 {
+			return row{}, slots.ErrNothingToCancel
+		}
+		r := pick(live)
+		if expected != 0 && r.id != expected {
+			return row{}, fmt.Errorf("%w: prenotazione %d, not %d", slots.ErrSlotChanged, r.id, expected)
+		}
+		if !r.single() {
+			return row{}, fmt.Errorf("%w: prenotazione %d spans several hours; cancel it in the backend", slots.ErrNothingToCancel, r.id)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE Prenotazione SET stato = 'cancellata', scadenza_slot = NULL
+			WHERE id_prenotazione = $1 AND stato = $2 AND (scadenza_slot IS NULL OR scadenza_slot > $3)`, r.id, r.stato, now.UTC())
+		if err != nil {
+			return row{}, err
+		}
+		if tag.RowsAffected() == 1 {
+			return r, nil
+		}
+	}
+	return row{}, fmt.Errorf("%w: the slot's prenotazione kept changing", slots.ErrNothingToCancel)
 }
 
 func keyString(k slots.SlotKey) string {

@@ -1,4 +1,4 @@
-package store
+package storetest
 
 import (
 	"context"
@@ -17,24 +17,14 @@ import (
 // of its grid (spazio and date), in the change's transaction; a snapshot
 // reads the version together with the rows.
 
-// gridVersion is the version a snapshot of the grid of k reads at t0.
-func gridVersion(t *testing.T, s *Store, k slots.SlotKey) int64 {
-	t.Helper()
-	snap, err := s.Snapshot(context.Background(), k.SpazioID, k.Date, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return snap.Version
-}
-
 // testVersionEveryChange: a fresh grid is at 0; hold, book, release and
 // the expiry of a lapsed hold by the next hold each add one, and return
 // the version they committed, which a snapshot then reads; refused
 // actions and changes of other grids (spazio or date) leave it alone.
-func testVersionEveryChange(t *testing.T, b backend) {
+func (su *suite) testVersionEveryChange(t *testing.T) {
 	ctx := context.Background()
-	s := newSeeded(t, b)
-	k := func(slot int) slots.SlotKey { return key(1, slot) }
+	s := su.seeded(t)
+	k := func(slot int) slots.SlotKey { return Key(1, slot) }
 	want := func(what string, got, want int64) {
 		t.Helper()
 		if got != want {
@@ -46,46 +36,46 @@ func testVersionEveryChange(t *testing.T, b backend) {
 	}
 
 	want("fresh grid", 0, 0)
-	want("hold", mustHold(t, s, k(1), 10, t0).Version, 1)
-	want("second hold", mustHold(t, s, k(2), 11, t0).Version, 2)
+	want("hold", MustHold(t, s, k(1), 10, T0).Version, 1)
+	want("second hold", MustHold(t, s, k(2), 11, T0).Version, 2)
 
-	_, err := s.Hold(ctx, k(1), as(12), t0, t0.Add(ttl), 0)
-	wantErr(t, "hold of a held slot", err, slots.ErrSlotTaken)
-	_, err = s.Hold(ctx, k(3), as(10), t0, t0.Add(ttl), 1)
+	_, err := s.Hold(ctx, k(1), As(12), T0, T0.Add(TTL), 0)
+	WantErr(t, "hold of a held slot", err, slots.ErrSlotTaken)
+	_, err = s.Hold(ctx, k(3), As(10), T0, T0.Add(TTL), 1)
 	wantHoldLimit(t, "hold past the cap", err, 1)
-	_, err = s.Book(ctx, k(1), as(12), t0)
-	wantErr(t, "book by another user", err, slots.ErrNotHeld)
-	_, err = s.Release(ctx, k(3), as(10), t0)
-	wantErr(t, "release of a free slot", err, slots.ErrNotHeld)
+	_, err = s.Book(ctx, k(1), As(12), T0)
+	WantErr(t, "book by another user", err, slots.ErrNotHeld)
+	_, err = s.Release(ctx, k(3), As(10), T0)
+	WantErr(t, "release of a free slot", err, slots.ErrNotHeld)
 	want("refused actions", gridVersion(t, s, k(1)), 2)
 
-	booked, err := s.Book(ctx, k(2), as(11), t0)
+	booked, err := s.Book(ctx, k(2), As(11), T0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want("book", booked.Version, 3)
-	released, err := s.Release(ctx, k(1), as(10), t0)
+	released, err := s.Release(ctx, k(1), As(10), T0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want("release", released.Version, 4)
 
-	otherSpazio, otherDate := key(2, 1), k(1)
+	otherSpazio, otherDate := Key(2, 1), k(1)
 	otherDate.Date = "2030-03-05"
-	if v := mustHold(t, s, otherSpazio, 10, t0).Version; v != 1 {
+	if v := MustHold(t, s, otherSpazio, 10, T0).Version; v != 1 {
 		t.Fatalf("first hold in spazio 2: version %d, want 1 (a grid of its own)", v)
 	}
-	if v := mustHold(t, s, otherDate, 10, t0).Version; v != 1 {
+	if v := MustHold(t, s, otherDate, 10, T0).Version; v != 1 {
 		t.Fatalf("first hold on the next day: version %d, want 1 (a grid of its own)", v)
 	}
 	want("changes of other grids", gridVersion(t, s, k(1)), 4)
 
 	// A lapsed, unswept hold expired by the next hold: two changes, the
 	// expiry first.
-	lapsed := mustHold(t, s, k(3), 10, t0)
+	lapsed := MustHold(t, s, k(3), 10, T0)
 	want("hold to lapse", lapsed.Version, 5)
-	later := t0.Add(ttl + time.Minute)
-	res, err := s.Hold(ctx, k(3), as(11), later, later.Add(ttl), 0)
+	later := T0.Add(TTL + time.Minute)
+	res, err := s.Hold(ctx, k(3), As(11), later, later.Add(TTL), 0)
 	if err != nil || res.Expired == nil {
 		t.Fatalf("hold after lapse = %+v, %v; want it to expire the lapsed hold", res, err)
 	}
@@ -97,20 +87,20 @@ func testVersionEveryChange(t *testing.T, b backend) {
 
 // testVersionExpiries: one sweep over two grids bumps each once per
 // expired hold, with consecutive versions per grid in the order returned.
-func testVersionExpiries(t *testing.T, b backend) {
+func (su *suite) testVersionExpiries(t *testing.T) {
 	ctx := context.Background()
-	s := newSeeded(t, b)
-	a, c := func(slot int) slots.SlotKey { return key(3, slot) }, func(slot int) slots.SlotKey { return key(4, slot) }
+	s := su.seeded(t)
+	a, c := func(slot int) slots.SlotKey { return Key(3, slot) }, func(slot int) slots.SlotKey { return Key(4, slot) }
 	// Interleaved expiry times: a1, c1, a2, c2, a3; a4 is not due.
 	for i, k := range []slots.SlotKey{a(1), c(1), a(2), c(2), a(3)} {
-		mustHold(t, s, k, int64(10+i), t0.Add(time.Duration(i)*time.Minute))
+		MustHold(t, s, k, int64(10+i), T0.Add(time.Duration(i)*time.Minute))
 	}
-	mustHold(t, s, a(4), 20, t0.Add(time.Hour))
+	MustHold(t, s, a(4), 20, T0.Add(time.Hour))
 	if va, vc := gridVersion(t, s, a(1)), gridVersion(t, s, c(1)); va != 4 || vc != 2 {
 		t.Fatalf("before the sweep: versions %d and %d, want 4 and 2", va, vc)
 	}
 
-	rs, err := s.ExpireDue(ctx, t0.Add(ttl+10*time.Minute))
+	rs, err := s.ExpireDue(ctx, T0.Add(TTL+10*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +114,7 @@ func testVersionExpiries(t *testing.T, b backend) {
 	if va, vc := gridVersion(t, s, a(1)), gridVersion(t, s, c(1)); va != 7 || vc != 4 {
 		t.Fatalf("after the sweep: versions %d and %d, want 7 and 4", va, vc)
 	}
-	if rs, err := s.ExpireDue(ctx, t0.Add(ttl+10*time.Minute)); err != nil || len(rs) != 0 {
+	if rs, err := s.ExpireDue(ctx, T0.Add(TTL+10*time.Minute)); err != nil || len(rs) != 0 {
 		t.Fatalf("second sweep = %+v, %v; want nothing", rs, err)
 	}
 	if va := gridVersion(t, s, a(1)); va != 7 {
@@ -143,9 +133,9 @@ type change struct {
 // churnGrid changes the slots of one grid (spazio 6 on key's date) from
 // many goroutines through every store: slots 1–6 are held and released
 // rounds times each and then booked, while two sweepers expire the holds
-// on slots 7–9, which lapse at t0. It returns every change with the
+// on slots 7–9, which lapse at T0. It returns every change with the
 // version it committed, in no particular order.
-func churnGrid(t *testing.T, stores []*Store, rounds int, during func()) []change {
+func (su *suite) churnGrid(t *testing.T, stores []slots.Store, rounds int, during func()) []change {
 	t.Helper()
 	ctx := context.Background()
 	var (
@@ -164,28 +154,28 @@ func churnGrid(t *testing.T, stores []*Store, rounds int, during func()) []chang
 		changes = append(changes, c)
 	}
 	for slot := 7; slot <= 9; slot++ {
-		r := mustHold(t, stores[0], key(6, slot), int64(200+slot), t0.Add(-ttl))
-		record(change{slot: slot, version: r.Version, active: unversioned(r)}, nil)
+		r := MustHold(t, stores[0], Key(6, slot), int64(200+slot), T0.Add(-TTL))
+		record(change{slot: slot, version: r.Version, active: su.read(r)}, nil)
 	}
 	start := make(chan struct{})
 	for slot := 1; slot <= 6; slot++ {
 		user := int64(100 + slot)
-		k := key(6, slot)
+		k := Key(6, slot)
 		wg.Go(func() {
 			<-start
 			for i := range rounds + 1 {
 				s := stores[(slot+i)%len(stores)]
-				res, err := s.Hold(ctx, k, as(user), t0, t0.Add(ttl), 0)
+				res, err := s.Hold(ctx, k, As(user), T0, T0.Add(TTL), 0)
 				if err != nil {
 					record(change{}, err)
 					return
 				}
-				record(change{slot: slot, version: res.Reservation.Version, active: unversioned(res.Reservation)}, nil)
+				record(change{slot: slot, version: res.Reservation.Version, active: su.read(res.Reservation)}, nil)
 				var r slots.Reservation
 				if i == rounds {
-					r, err = s.Book(ctx, k, as(user), t0)
+					r, err = s.Book(ctx, k, As(user), T0)
 				} else {
-					r, err = s.Release(ctx, k, as(user), t0)
+					r, err = s.Release(ctx, k, As(user), T0)
 				}
 				if err != nil {
 					record(change{}, err)
@@ -193,7 +183,7 @@ func churnGrid(t *testing.T, stores []*Store, rounds int, during func()) []chang
 				}
 				c := change{slot: slot, version: r.Version}
 				if r.State == slots.StateBooked {
-					c.active = unversioned(r)
+					c.active = su.read(r)
 				}
 				record(c, nil)
 			}
@@ -203,7 +193,7 @@ func churnGrid(t *testing.T, stores []*Store, rounds int, during func()) []chang
 		wg.Go(func() {
 			<-start
 			for range 5 {
-				rs, err := stores[i%len(stores)].ExpireDue(ctx, t0)
+				rs, err := stores[i%len(stores)].ExpireDue(ctx, T0)
 				for _, r := range rs {
 					record(change{slot: r.Key.Slot, version: r.Version}, nil)
 				}
@@ -225,25 +215,13 @@ func churnGrid(t *testing.T, stores []*Store, rounds int, during func()) []chang
 	return changes
 }
 
-// versionNodes opens two stores on one fresh database: two nodes
-// (PostgreSQL) or two processes sharing the file (SQLite).
-func versionNodes(t *testing.T, b backend) []*Store {
-	t.Helper()
-	dsn := b.newDSN(t)
-	s := openStore(t, dsn)
-	if err := s.UpsertCatalog(context.Background(), slots.DemoCatalog()); err != nil {
-		t.Fatal(err)
-	}
-	return []*Store{s, openStore(t, dsn)}
-}
-
 // testVersionConcurrentChanges: concurrent holds, releases, bookings and
 // sweeps of one grid through two stores get distinct versions, exactly
 // 1…N for N changes (no gaps: a refused change leaves no version behind),
 // and a snapshot afterwards reads N.
-func testVersionConcurrentChanges(t *testing.T, b backend) {
-	nodes := versionNodes(t, b)
-	changes := churnGrid(t, nodes, 15, nil)
+func (su *suite) testVersionConcurrentChanges(t *testing.T) {
+	nodes := su.nodes(t)
+	changes := su.churnGrid(t, nodes, 15, nil)
 	got := make([]int64, 0, len(changes))
 	for _, c := range changes {
 		got = append(got, c.version)
@@ -254,12 +232,12 @@ func testVersionConcurrentChanges(t *testing.T, b backend) {
 			t.Fatalf("versions of %d concurrent changes are not 1…%d: %v", len(got), len(got), got)
 		}
 	}
-	if v := gridVersion(t, nodes[1], key(6, 1)); v != int64(len(got)) {
+	if v := gridVersion(t, nodes[1], Key(6, 1)); v != int64(len(got)) {
 		t.Fatalf("snapshot after the churn reads version %d, want %d", v, len(got))
 	}
 	// The audit trail has exactly one entry per change, with its version,
 	// slot and the reservation it left active (or ended).
-	trail, err := nodes[0].History(context.Background(), 6, key(6, 1).Date, 0, len(changes)+10)
+	trail, err := nodes[0].History(context.Background(), 6, Key(6, 1).Date, 0, len(changes)+10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,23 +254,23 @@ func testVersionConcurrentChanges(t *testing.T, b backend) {
 			t.Fatalf("audit entry %d = %+v, want version %d of change %+v", i, e, len(trail)-i, c)
 		}
 	}
-	t.Logf("%s: %d concurrent changes of one grid through %d stores got versions 1…%d", b.name, len(got), len(nodes), len(got))
+	t.Logf("%s: %d concurrent changes of one grid through %d stores got versions 1…%d", su.l.Name, len(got), len(nodes), len(got))
 }
 
 // testVersionSnapshotMatchesRows: snapshots taken while the grid churns
 // show exactly the state that the changes up to their version produce,
 // so the version and the rows come from one database snapshot.
-func testVersionSnapshotMatchesRows(t *testing.T, b backend) {
+func (su *suite) testVersionSnapshotMatchesRows(t *testing.T) {
 	ctx := context.Background()
-	nodes := versionNodes(t, b)
+	nodes := su.nodes(t)
 	var snaps []slots.Snapshot
 	var readErr error
-	changes := churnGrid(t, nodes, 15, func() {
+	changes := su.churnGrid(t, nodes, 15, func() {
 		// Read until the writers have done most of their work: the
 		// snapshots land all over the churn.
 		deadline := time.Now().Add(10 * time.Second)
 		for i := 0; time.Now().Before(deadline); i++ {
-			snap, err := nodes[i%len(nodes)].Snapshot(ctx, 6, key(6, 1).Date, t0)
+			snap, err := nodes[i%len(nodes)].Snapshot(ctx, 6, Key(6, 1).Date, T0)
 			if err != nil {
 				readErr = err
 				return
@@ -332,9 +310,9 @@ func testVersionSnapshotMatchesRows(t *testing.T, b backend) {
 		}
 		got := map[int]slots.Reservation{}
 		for _, r := range snap.Active {
-			got[r.Key.Slot] = r
+			got[r.Key.Slot] = su.read(r)
 		}
-		// Holds on slots 7–9 lapsed at t0: a snapshot at t0 shows them free
+		// Holds on slots 7–9 lapsed at T0: a snapshot at T0 shows them free
 		// whether or not the sweep has expired them yet.
 		want := maps.Clone(states[snap.Version])
 		for slot := 7; slot <= 9; slot++ {
@@ -349,5 +327,5 @@ func testVersionSnapshotMatchesRows(t *testing.T, b backend) {
 		t.Fatalf("only %d distinct versions among %d snapshots: the reads did not overlap the churn", len(versions), len(snaps))
 	}
 	t.Logf("%s: %d snapshots at %d distinct versions during %d changes each matched the changes up to their version",
-		b.name, len(snaps), len(versions), len(changes))
+		su.l.Name, len(snaps), len(versions), len(changes))
 }
