@@ -52,30 +52,6 @@ func gridOf(t *testing.T, s *Store, spazio int64, now time.Time) (map[int]string
 	return m, snap.Version
 }
 
-func TestCatalogFromSedeAndSpazio(t *testing.T) {
-	e := newEnv(t)
-	s := e.install()
-	cat, err := s.Catalog(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cat) != 2 || len(cat[0].Spazi) != 2 || len(cat[1].Spazi) != 1 || cat[0].Nome != "Centro" || cat[1].Spazi[0].Capacita != 10 {
-		t.Fatalf("Catalog = %+v", cat)
-	}
-	if n, err := cat[0].SlotCount(); err != nil || n != slotsPerDay || cat[0].Apertura != "09:00" {
-		t.Fatalf("sede hours: %d slots, %v, opens %q", n, err, cat[0].Apertura)
-	}
-	sp, sede, err := s.Spazio(context.Background(), 3)
-	if err != nil || sp.SedeID != 2 || sede.ID != 2 || sp.Tipologia != "sala riunioni" {
-		t.Fatalf("Spazio(3) = %+v, %+v, %v", sp, sede, err)
-	}
-	_, _, err = s.Spazio(context.Background(), 99)
-	wantErr(t, "Spazio(99)", err, slots.ErrSpazioNotFound)
-	if err := s.UpsertCatalog(context.Background(), slots.DemoCatalog()); err == nil {
-		t.Fatal("UpsertCatalog wrote the backend's catalog")
-	}
-}
-
 func TestOpenRequiresInstall(t *testing.T) {
 	e := newEnv(t)
 	_, err := Open(context.Background(), e.config())
@@ -201,8 +177,9 @@ func TestTransitions(t *testing.T) {
 	}
 }
 
-// TestLapsedHoldTakenOver: a hold on a slot whose hold lapsed unswept
-// expires that one in the same transaction and says so.
+// TestLapsedHoldTakenOver: the lapsed row a hold takes over turns
+// 'scaduta' in the backend's table (the conformance suite checks the
+// versions and what the hold reports).
 func TestLapsedHoldTakenOver(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
@@ -213,18 +190,11 @@ func TestLapsedHoldTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := t0.Add(ttl + time.Minute)
-	res, err := s.Hold(ctx, k, as(2), now, now.Add(ttl), 0)
-	if err != nil {
-		t.Fatal(err)
+	if res, err := s.Hold(ctx, k, as(2), now, now.Add(ttl), 0); err != nil || res.Expired == nil {
+		t.Fatalf("Hold after lapse = %+v, %v", res, err)
 	}
-	if res.Expired == nil || res.Expired.ID != first.Reservation.ID || res.Expired.Version != 2 || res.Reservation.Version != 3 {
-		t.Fatalf("Hold after lapse = %+v / %+v", res.Reservation, res.Expired)
-	}
-	if st, _, _ := e.prenotazione(first.Reservation.ID); st != "scaduta" {
-		t.Fatalf("lapsed row: %s", st)
-	}
-	if due, err := s.ExpireDue(ctx, now); err != nil || len(due) != 0 {
-		t.Fatalf("ExpireDue after takeover = %+v, %v", due, err)
+	if st, sc, _ := e.prenotazione(first.Reservation.ID); st != "scaduta" || sc != nil {
+		t.Fatalf("lapsed row: %s %v", st, sc)
 	}
 }
 
@@ -375,15 +345,13 @@ func TestFiveSlotHold(t *testing.T) {
 	}
 }
 
-// TestUnknownUserAndSpazio maps the backend's foreign keys.
-func TestUnknownUserAndSpazio(t *testing.T) {
-	ctx := context.Background()
+// TestUnknownUser maps the backend's foreign key to Utente (the
+// conformance suite checks an unknown spazio).
+func TestUnknownUser(t *testing.T) {
 	e := newEnv(t)
 	s := e.install()
-	_, err := s.Hold(ctx, key(1, 2), as(999), t0, t0.Add(ttl), 0)
+	_, err := s.Hold(context.Background(), key(1, 2), as(999), t0, t0.Add(ttl), 0)
 	wantErr(t, "hold by a user not in Utente", err, slots.ErrBadInput)
-	_, err = s.Hold(ctx, slots.SlotKey{SpazioID: 77, SedeID: 1, Date: day, Slot: 2}, as(1), t0, t0.Add(ttl), 0)
-	wantErr(t, "hold on an unknown spazio", err, slots.ErrSpazioNotFound)
 }
 
 // TestExpireDueExactlyOnce: two nodes sweeping at once expire each lapsed
