@@ -44,17 +44,23 @@ func atVersion(t *testing.T, s *Store, n int) {
 	s.catalog.clear()
 }
 
+// openAtVersion opens a fresh database set back to schema version n and
+// holding the demo catalog; it returns the DSN for a reopen that migrates.
+func openAtVersion(t *testing.T, b backend, n int) (*Store, string) {
+	t.Helper()
+	dsn := b.newDSN(t)
+	s := openStore(t, dsn)
+	atVersion(t, s, n)
+	seedDemo(t, s)
+	return s, dsn
+}
+
 // testMigrationKeepsReservations: a database in use at schema version 3
 // keeps its reservations, their ids and the one-active-per-slot index
 // through migration 4 (SQLite rebuilds the table), and the new state works.
 func testMigrationKeepsReservations(t *testing.T, b backend) {
 	ctx := context.Background()
-	dsn := b.newDSN(t)
-	s := openStore(t, dsn)
-	atVersion(t, s, 3)
-	if err := s.UpsertCatalog(ctx, slots.DemoCatalog()); err != nil {
-		t.Fatal(err)
-	}
+	s, dsn := openAtVersion(t, b, 3)
 	// Version 3 code wrote reservations without audit entries.
 	var ids []int64
 	for i, state := range []string{"occupied", "booked", "released", "expired"} {
@@ -95,12 +101,7 @@ func testMigrationKeepsReservations(t *testing.T, b backend) {
 // (SQLite rebuilds both tables), and new ones get larger ids.
 func testMigrationKeepsAudit(t *testing.T, b backend) {
 	ctx := context.Background()
-	dsn := b.newDSN(t)
-	s := openStore(t, dsn)
-	atVersion(t, s, 4)
-	if err := s.UpsertCatalog(ctx, slots.DemoCatalog()); err != nil {
-		t.Fatal(err)
-	}
+	s, dsn := openAtVersion(t, b, 4)
 	held := mustHold(t, s, key(1, 1), 10, t0)
 	booked := mustHold(t, s, key(1, 2), 10, t0)
 	if _, err := s.Book(ctx, key(1, 2), as(10), t0); err != nil {
