@@ -20,64 +20,38 @@ import (
 
 // ServeOptions are the flags of `coworkctl serve`.
 type ServeOptions struct {
-	F               *Factory
-	Addr            string
-	JWTSecret       string
-	JWTSecretFile   string
-	JWTIssuer       string
-	JWTAudience     string
-	DB              string
-	DBLayout        string
-	DBOwnSchema     string
-	Redis           string
-	RedisPrefix     string
-	HoldTTL         time.Duration
-	MaxHoldsPerUser int
-	MaxDaysAhead    int
-	CORSOrigins     []string
-	Demo            bool
-	Catalog         string
-	TZ              string
-	LogFormat       string
-	LogLevel        string
-	Dev             bool
+	F *Factory
+	// Server holds the flags that set a server.Config field as they are,
+	// over server.DefaultConfig; config adds the rest (the secret, --dev's
+	// address and origins, the zone, catalog, proxies and upstream).
+	Server        server.Config
+	JWTSecret     string
+	JWTSecretFile string
+	Demo          bool
+	Catalog       string
+	TZ            string
+	LogFormat     string
+	LogLevel      string
+	Dev           bool
 	// AddrSet: --addr (or COWORK_ADDR) was given; without it --dev
 	// listens on 127.0.0.1 only.
 	AddrSet bool
 	// TokenFile receives a staff token once the server listens; empty
 	// writes none. PrintToken prints that token alone on stdout instead
 	// of the --dev banner.
-	TokenFile       string
-	PrintToken      bool
-	MaxPayload      int64
-	MaxRooms        int
-	MaxEventRate    float64
-	MaxConnections  int
-	MaxPending      int
-	MaxPendingPerIP int
-	TrustedProxies  string
-	StoreTimeout    time.Duration
-	StallTimeout    time.Duration
-	ConnectTimeout  time.Duration
-	RecoveryWindow  time.Duration
-	RecoveryPackets int
-	RecoveryBytes   int
-	PingInterval    time.Duration
-	PingTimeout     time.Duration
-	SendQueue       int
-	HeaderTimeout   time.Duration
-	RequestTimeout  time.Duration
-	IdleTimeout     time.Duration
-	NodeID          string
-	ShutdownTimeout time.Duration
-	DebugAddr       string
-	ServeClient     bool
-	Upstream        string
+	TokenFile      string
+	PrintToken     bool
+	TrustedProxies string
+	ServeClient    bool
+	Upstream       string
 }
 
 // NewCmdServe builds `coworkctl serve`.
 func NewCmdServe(f *Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
-	o := &ServeOptions{F: f}
+	// Every field starts from its default, so that Validate sees the
+	// flags' values as given (a 0 typed for a positive value is refused,
+	// not taken for the default) and a field without a flag is valid.
+	o := &ServeOptions{F: f, Server: server.DefaultConfig()}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Socket.IO slot server (REST API, hold expiry, stats, metrics)",
@@ -99,23 +73,26 @@ PostgreSQL and Redis (--redis) to scale out.`,
 			return runServe(cmd.Context(), o)
 		},
 	}
-	// The flags start from the values New gives a zero field.
-	def := server.DefaultConfig()
+	// The flags' defaults are the config's; --max-pending and --node-id
+	// default to zero for New to fill (from --max-connections, and per
+	// process).
+	c, rt := &o.Server, &o.Server.Realtime
+	eng, sock := &rt.Engine, &rt.Socket
 	fl := cmd.Flags()
-	fl.StringVar(&o.Addr, "addr", ":3000", "listen address (--dev: 127.0.0.1:3000 unless given)")
+	fl.StringVar(&c.Addr, "addr", c.Addr, "listen address (--dev: 127.0.0.1:3000 unless given)")
 	fl.StringVar(&o.JWTSecret, "jwt-secret", "", "HS256 secret of the tokens (required unless --dev)")
 	fl.StringVar(&o.JWTSecretFile, "jwt-secret-file", "", "read the JWT secret from this file")
-	fl.StringVar(&o.JWTIssuer, "jwt-issuer", "", "require this iss claim")
-	fl.StringVar(&o.JWTAudience, "jwt-audience", "", "require this aud claim")
-	fl.StringVar(&o.DB, "db", "", "database: empty for SQLite file coworkctl.db, sqlite:PATH, or postgres://…")
-	fl.StringVar(&o.DBLayout, "db-layout", server.LayoutCoworkctl, "tables of slot state: coworkctl (its own) or coworking-mio (the backend's Prenotazione; needs postgres:// and coworkctl db install)")
-	fl.StringVar(&o.DBOwnSchema, "db-own-schema", mio.DefaultOwnSchema, "schema of coworkctl's own tables on --db-layout coworking-mio")
-	fl.StringVar(&o.Redis, "redis", "", "redis://… URL to share rooms and broadcasts between nodes (off by default)")
-	fl.StringVar(&o.RedisPrefix, "redis-prefix", server.DefaultRedisPrefix, "channel prefix of the Redis adapter (same default as Node's adapter)")
-	fl.DurationVar(&o.HoldTTL, "hold-ttl", def.HoldTTL, "how long a hold lasts before it is freed")
-	fl.IntVar(&o.MaxHoldsPerUser, "max-holds-per-user", slots.DefaultMaxHoldsPerUser, "active holds one user may have at once; more get 429 HOLD_LIMIT (0 = unlimited, the default)")
-	fl.IntVar(&o.MaxDaysAhead, "max-days-ahead", slots.DefaultMaxDaysAhead, "refuse holds for dates more than this many days after today with 400 DATE_TOO_FAR (0 = unlimited, the default)")
-	fl.StringSliceVar(&o.CORSOrigins, "cors-origin", nil, "allowed browser origin (repeatable, or comma-separated; * allows any)")
+	fl.StringVar(&c.JWTIssuer, "jwt-issuer", "", "require this iss claim")
+	fl.StringVar(&c.JWTAud, "jwt-audience", "", "require this aud claim")
+	fl.StringVar(&c.DB, "db", "", "database: empty for SQLite file coworkctl.db, sqlite:PATH, or postgres://…")
+	fl.StringVar(&c.DBLayout, "db-layout", server.LayoutCoworkctl, "tables of slot state: coworkctl (its own) or coworking-mio (the backend's Prenotazione; needs postgres:// and coworkctl db install)")
+	fl.StringVar(&c.DBOwnSchema, "db-own-schema", mio.DefaultOwnSchema, "schema of coworkctl's own tables on --db-layout coworking-mio")
+	fl.StringVar(&c.Redis, "redis", "", "redis://… URL to share rooms and broadcasts between nodes (off by default)")
+	fl.StringVar(&c.RedisPrefix, "redis-prefix", server.DefaultRedisPrefix, "channel prefix of the Redis adapter (same default as Node's adapter)")
+	fl.DurationVar(&c.HoldTTL, "hold-ttl", c.HoldTTL, "how long a hold lasts before it is freed")
+	fl.IntVar(&c.MaxHoldsPerUser, "max-holds-per-user", slots.DefaultMaxHoldsPerUser, "active holds one user may have at once; more get 429 HOLD_LIMIT (0 = unlimited, the default)")
+	fl.IntVar(&c.MaxDaysAhead, "max-days-ahead", slots.DefaultMaxDaysAhead, "refuse holds for dates more than this many days after today with 400 DATE_TOO_FAR (0 = unlimited, the default)")
+	fl.StringSliceVar(&rt.CORSOrigins, "cors-origin", nil, "allowed browser origin (repeatable, or comma-separated; * allows any)")
 	fl.BoolVar(&o.Demo, "demo", false, "load the demo catalog (sede 1: spazi 1-4, sede 2: spazi 5-8, 09:00-18:00)")
 	fl.StringVar(&o.Catalog, "catalog", "", "load sedi and spazi from a JSON or YAML file")
 	fl.StringVar(&o.TZ, "tz", "", "IANA time zone of sedi that name none (default the machine's zone)")
@@ -124,28 +101,28 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.BoolVar(&o.Dev, "dev", false, "development mode: 127.0.0.1 only, random secret, demo catalog, any CORS origin, prints a staff token")
 	fl.StringVar(&o.TokenFile, "token-file", "", "write a staff token (user 1, admin, 12h) to this `file` once listening, for scripts; removed at exit")
 	fl.BoolVar(&o.PrintToken, "print-token", false, "print that staff token alone as stdout's first line once listening (instead of the --dev banner)")
-	fl.Int64Var(&o.MaxPayload, "max-payload", def.Realtime.Engine.MaxPayload, "largest Socket.IO message in bytes")
-	fl.IntVar(&o.MaxRooms, "max-rooms-per-socket", def.Realtime.MaxRoomsPerSocket, "space rooms one connection may join")
-	fl.Float64Var(&o.MaxEventRate, "max-event-rate", def.Realtime.EventsPerSecond, "client events per second per connection (bursts of twice that)")
-	fl.IntVar(&o.MaxConnections, "max-connections", def.Realtime.MaxConnections, "concurrent connected sockets on this node")
-	fl.IntVar(&o.MaxPending, "max-pending", 0, "connections that have not completed the Socket.IO CONNECT yet (default min(--max-connections, 1000))")
-	fl.IntVar(&o.MaxPendingPerIP, "max-pending-per-ip", 0, "connections without a Socket.IO CONNECT per client address; past it the address's oldest is closed (0: no bound)")
+	fl.Int64Var(&eng.MaxPayload, "max-payload", eng.MaxPayload, "largest Socket.IO message in bytes")
+	fl.IntVar(&rt.MaxRoomsPerSocket, "max-rooms-per-socket", rt.MaxRoomsPerSocket, "space rooms one connection may join")
+	fl.Float64Var(&rt.EventsPerSecond, "max-event-rate", rt.EventsPerSecond, "client events per second per connection (bursts of twice that)")
+	fl.IntVar(&rt.MaxConnections, "max-connections", rt.MaxConnections, "concurrent connected sockets on this node")
+	fl.IntVar(&sock.MaxPending, "max-pending", 0, "connections that have not completed the Socket.IO CONNECT yet (default min(--max-connections, 1000))")
+	fl.IntVar(&sock.MaxPendingPerAddress, "max-pending-per-ip", sock.MaxPendingPerAddress, "connections without a Socket.IO CONNECT per client address; past it the address's oldest is closed (0: no bound)")
 	fl.StringVar(&o.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client address (empty: the header is ignored)")
-	fl.DurationVar(&o.StallTimeout, "stall-timeout", 0, "drop a websocket whose client has read nothing for this long while messages wait for it (Linux; 0: off, the heartbeat decides)")
-	fl.DurationVar(&o.StoreTimeout, "store-timeout", def.StoreTimeout, "deadline of each database operation; one that misses it answers 503 (riprova)")
-	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", def.Realtime.Socket.ConnectTimeout, "close a connection that has not completed the Socket.IO CONNECT in this time")
-	fl.DurationVar(&o.RecoveryWindow, "recovery-window", def.Realtime.Socket.Recovery.Window, "how long a dropped client can reconnect and get what it missed")
-	fl.IntVar(&o.RecoveryPackets, "recovery-max-packets", def.Realtime.Socket.Recovery.MaxPackets, "packets kept per session for recovery; a client that missed more gets a fresh session")
-	fl.IntVar(&o.RecoveryBytes, "recovery-max-bytes", def.Realtime.Socket.Recovery.MaxBytes, "bytes kept per session for recovery; a client that missed more gets a fresh session")
-	fl.DurationVar(&o.PingInterval, "ping-interval", def.Realtime.Engine.PingInterval, "Engine.IO heartbeat interval")
-	fl.DurationVar(&o.PingTimeout, "ping-timeout", def.Realtime.Engine.PingTimeout, "how long to wait for a heartbeat answer before dropping the connection")
-	fl.IntVar(&o.SendQueue, "send-queue", def.Realtime.Engine.MaxQueuedFrames, "messages queued per connection; a client further behind is disconnected as a slow consumer")
-	fl.DurationVar(&o.HeaderTimeout, "http-header-timeout", def.HTTP.Header, "how long a client may take to send a request's headers")
-	fl.DurationVar(&o.RequestTimeout, "http-request-timeout", def.HTTP.Request, "how long a client may take over a whole request, body included (must exceed --ping-interval)")
-	fl.DurationVar(&o.IdleTimeout, "http-idle-timeout", def.HTTP.Idle, "close keep-alive connections idle this long")
-	fl.StringVar(&o.NodeID, "node-id", "", "name of this node in stats and logs (default host-pid-random)")
-	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", def.ShutdownTimeout, "how long a graceful shutdown may take")
-	fl.StringVar(&o.DebugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default)")
+	fl.DurationVar(&eng.StallTimeout, "stall-timeout", eng.StallTimeout, "drop a websocket whose client has read nothing for this long while messages wait for it (Linux; 0: off, the heartbeat decides)")
+	fl.DurationVar(&c.StoreTimeout, "store-timeout", c.StoreTimeout, "deadline of each database operation; one that misses it answers 503 (riprova)")
+	fl.DurationVar(&sock.ConnectTimeout, "connect-timeout", sock.ConnectTimeout, "close a connection that has not completed the Socket.IO CONNECT in this time")
+	fl.DurationVar(&sock.Recovery.Window, "recovery-window", sock.Recovery.Window, "how long a dropped client can reconnect and get what it missed")
+	fl.IntVar(&sock.Recovery.MaxPackets, "recovery-max-packets", sock.Recovery.MaxPackets, "packets kept per session for recovery; a client that missed more gets a fresh session")
+	fl.IntVar(&sock.Recovery.MaxBytes, "recovery-max-bytes", sock.Recovery.MaxBytes, "bytes kept per session for recovery; a client that missed more gets a fresh session")
+	fl.DurationVar(&eng.PingInterval, "ping-interval", eng.PingInterval, "Engine.IO heartbeat interval")
+	fl.DurationVar(&eng.PingTimeout, "ping-timeout", eng.PingTimeout, "how long to wait for a heartbeat answer before dropping the connection")
+	fl.IntVar(&eng.MaxQueuedFrames, "send-queue", eng.MaxQueuedFrames, "messages queued per connection; a client further behind is disconnected as a slow consumer")
+	fl.DurationVar(&c.HTTP.Header, "http-header-timeout", c.HTTP.Header, "how long a client may take to send a request's headers")
+	fl.DurationVar(&c.HTTP.Request, "http-request-timeout", c.HTTP.Request, "how long a client may take over a whole request, body included (must exceed --ping-interval)")
+	fl.DurationVar(&c.HTTP.Idle, "http-idle-timeout", c.HTTP.Idle, "close keep-alive connections idle this long")
+	fl.StringVar(&rt.NodeID, "node-id", "", "name of this node in stats and logs (default host-pid-random)")
+	fl.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown may take")
+	fl.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	fl.BoolVar(&o.ServeClient, "serve-client", true, "serve the socket.io-client bundle at /socket.io/socket.io.js (and .min.js, .esm.min.js, maps), as Node's socket.io does")
 	fl.StringVar(&o.Upstream, "upstream", "", "URL of the existing backend: every route coworkctl does not own is proxied to it (off by default)")
 	return cmd
@@ -191,35 +168,17 @@ func (o *ServeOptions) config() (server.Config, error) {
 		}
 		secret = hex.EncodeToString(b)
 	}
-	origins := o.CORSOrigins
-	if o.Dev && len(origins) == 0 {
-		origins = []string{"*"}
+	cfg := o.Server
+	cfg.JWTSecret, cfg.Version, cfg.NoClientBundle = secret, VersionString(), !o.ServeClient
+	if o.Dev && len(cfg.Realtime.CORSOrigins) == 0 {
+		cfg.Realtime.CORSOrigins = []string{"*"}
 	}
-	addr := o.Addr
 	if o.Dev && !o.AddrSet {
 		// A dev server hands out an admin token: keep it off the network
 		// unless asked.
-		addr = "127.0.0.1:3000"
+		cfg.Addr = "127.0.0.1:3000"
 	}
-	// Every field starts from its default, so that Validate sees the
-	// flags' values as given (a 0 typed for a positive value is refused,
-	// not taken for the default) and a field without a flag is valid.
-	cfg := server.DefaultConfig()
-	cfg.Addr, cfg.DB, cfg.DBLayout, cfg.DBOwnSchema, cfg.Redis, cfg.RedisPrefix = addr, o.DB, o.DBLayout, o.DBOwnSchema, o.Redis, o.RedisPrefix
-	cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAud = secret, o.JWTIssuer, o.JWTAudience
-	cfg.HoldTTL, cfg.MaxHoldsPerUser, cfg.MaxDaysAhead = o.HoldTTL, o.MaxHoldsPerUser, o.MaxDaysAhead
-	cfg.ShutdownTimeout, cfg.Version, cfg.DebugAddr, cfg.NoClientBundle = o.ShutdownTimeout, VersionString(), o.DebugAddr, !o.ServeClient
-	cfg.HTTP, cfg.StoreTimeout = server.HTTPTimeouts{Header: o.HeaderTimeout, Request: o.RequestTimeout, Idle: o.IdleTimeout}, o.StoreTimeout
-	rt := &cfg.Realtime
-	rt.CORSOrigins, rt.MaxRoomsPerSocket, rt.EventsPerSecond, rt.MaxConnections, rt.NodeID = origins, o.MaxRooms, o.MaxEventRate, o.MaxConnections, o.NodeID
-	eng := &rt.Engine
-	eng.MaxPayload, eng.PingInterval, eng.PingTimeout, eng.MaxQueuedFrames, eng.StallTimeout = o.MaxPayload, o.PingInterval, o.PingTimeout, o.SendQueue, o.StallTimeout
-	sock := &rt.Socket
-	// A zero --max-pending and --node-id are New's to fill (from
-	// --max-connections, and per process).
-	sock.MaxPending, sock.MaxPendingPerAddress, sock.ConnectTimeout = o.MaxPending, o.MaxPendingPerIP, o.ConnectTimeout
-	sock.Recovery.Window, sock.Recovery.MaxPackets, sock.Recovery.MaxBytes = o.RecoveryWindow, o.RecoveryPackets, o.RecoveryBytes
-	// The values' checks come first, in the order of the help text.
+	// The values' checks come first, in Validate's fixed order.
 	if err := cfg.Validate(); err != nil {
 		return server.Config{}, usageError{err}
 	}
@@ -234,7 +193,7 @@ func (o *ServeOptions) config() (server.Config, error) {
 		}
 	}
 	var cat []slots.Sede
-	switch o.DBLayout {
+	switch cfg.DBLayout {
 	case server.LayoutCoworkctl:
 		if o.Demo || o.Dev {
 			cat = slots.DemoCatalog()
@@ -242,13 +201,13 @@ func (o *ServeOptions) config() (server.Config, error) {
 	case server.LayoutCoworkingMio:
 		// The catalog is the backend's Sede and Spazio, never written.
 		if o.Demo || o.Catalog != "" {
-			return server.Config{}, UsageErrorf("--db-layout %s reads the catalog from the backend's Sede and Spazio: drop --demo and --catalog", o.DBLayout)
+			return server.Config{}, UsageErrorf("--db-layout %s reads the catalog from the backend's Sede and Spazio: drop --demo and --catalog", cfg.DBLayout)
 		}
-		if !strings.HasPrefix(o.DB, "postgres://") && !strings.HasPrefix(o.DB, "postgresql://") {
-			return server.Config{}, UsageErrorf("--db-layout %s needs --db postgres://… (the backend's database)", o.DBLayout)
+		if !strings.HasPrefix(cfg.DB, "postgres://") && !strings.HasPrefix(cfg.DB, "postgresql://") {
+			return server.Config{}, UsageErrorf("--db-layout %s needs --db postgres://… (the backend's database)", cfg.DBLayout)
 		}
 	default:
-		return server.Config{}, UsageErrorf("--db-layout %q: want %s or %s", o.DBLayout, server.LayoutCoworkctl, server.LayoutCoworkingMio)
+		return server.Config{}, UsageErrorf("--db-layout %q: want %s or %s", cfg.DBLayout, server.LayoutCoworkctl, server.LayoutCoworkingMio)
 	}
 	if o.Catalog != "" {
 		extra, err := catalog.Load(o.Catalog)

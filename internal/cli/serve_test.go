@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/auth"
+	"github.com/coworkctl/coworkctl/internal/server"
+	"github.com/coworkctl/coworkctl/internal/store/mio"
 	"github.com/coworkctl/coworkctl/internal/testkit"
 	"github.com/spf13/cobra"
 )
@@ -29,38 +32,54 @@ func TestServeFlagsEnvFallback(t *testing.T) {
 		check func(t *testing.T, o *ServeOptions)
 	}{
 		{"defaults", nil, nil, func(t *testing.T, o *ServeOptions) {
-			if o.Addr != ":3000" || o.HoldTTL != 15*time.Minute || o.DB != "" || o.Redis != "" || o.LogFormat != "text" {
+			if o.Server.Addr != ":3000" || o.Server.HoldTTL != 15*time.Minute || o.Server.DB != "" || o.Server.Redis != "" || o.LogFormat != "text" {
 				t.Errorf("defaults: %+v", o)
 			}
 			// Off: the original page holds a whole selection at once and
 			// offers dates a year ahead.
-			if o.MaxHoldsPerUser != 0 || o.MaxDaysAhead != 0 {
-				t.Errorf("fair-use defaults: %d holds per user, %d days ahead; want 0 and 0 (off)", o.MaxHoldsPerUser, o.MaxDaysAhead)
+			if o.Server.MaxHoldsPerUser != 0 || o.Server.MaxDaysAhead != 0 {
+				t.Errorf("fair-use defaults: %d holds per user, %d days ahead; want 0 and 0 (off)", o.Server.MaxHoldsPerUser, o.Server.MaxDaysAhead)
 			}
 		}},
 		{"env fills", map[string]string{"COWORK_ADDR": "127.0.0.1:4000", "COWORK_JWT_SECRET": "s", "COWORK_HOLD_TTL": "2m",
 			"COWORK_CORS_ORIGIN": "https://a.example,https://b.example", "COWORK_DEMO": "true", "COWORK_MAX_CONNECTIONS": "7"}, nil,
 			func(t *testing.T, o *ServeOptions) {
-				if o.Addr != "127.0.0.1:4000" || o.JWTSecret != "s" || o.HoldTTL != 2*time.Minute || !o.Demo || o.MaxConnections != 7 {
+				if o.Server.Addr != "127.0.0.1:4000" || o.JWTSecret != "s" || o.Server.HoldTTL != 2*time.Minute || !o.Demo || o.Server.Realtime.MaxConnections != 7 {
 					t.Errorf("env not applied: %+v", o)
 				}
-				if len(o.CORSOrigins) != 2 || o.CORSOrigins[1] != "https://b.example" {
-					t.Errorf("cors origins = %v", o.CORSOrigins)
+				if len(o.Server.Realtime.CORSOrigins) != 2 || o.Server.Realtime.CORSOrigins[1] != "https://b.example" {
+					t.Errorf("cors origins = %v", o.Server.Realtime.CORSOrigins)
 				}
 			}},
 		{"flag wins", map[string]string{"COWORK_ADDR": "127.0.0.1:4000"}, []string{"--addr", ":5000"}, func(t *testing.T, o *ServeOptions) {
-			if o.Addr != ":5000" {
-				t.Errorf("addr = %q, want the flag's :5000", o.Addr)
+			if o.Server.Addr != ":5000" {
+				t.Errorf("addr = %q, want the flag's :5000", o.Server.Addr)
 			}
 		}},
 		{"fair use from env", map[string]string{"COWORK_MAX_HOLDS_PER_USER": "0", "COWORK_MAX_DAYS_AHEAD": "30"}, nil, func(t *testing.T, o *ServeOptions) {
-			if o.MaxHoldsPerUser != 0 || o.MaxDaysAhead != 30 {
-				t.Errorf("env not applied: %d holds per user, %d days ahead; want 0 and 30", o.MaxHoldsPerUser, o.MaxDaysAhead)
+			if o.Server.MaxHoldsPerUser != 0 || o.Server.MaxDaysAhead != 30 {
+				t.Errorf("env not applied: %d holds per user, %d days ahead; want 0 and 30", o.Server.MaxHoldsPerUser, o.Server.MaxDaysAhead)
+			}
+		}},
+		{"config from the defaults", nil, []string{"--jwt-secret", "s"}, func(t *testing.T, o *ServeOptions) {
+			cfg, err := o.config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The flags' defaults are New's: the same config but for what
+			// serve sets itself and what New fills per process.
+			want := server.DefaultConfig()
+			want.JWTSecret, want.Version, want.DBLayout, want.RedisPrefix = "s", VersionString(), server.LayoutCoworkctl, server.DefaultRedisPrefix
+			want.DBOwnSchema, want.Location = mio.DefaultOwnSchema, time.Local
+			want.Realtime.NodeID, want.Realtime.Socket.MaxPending = "", 0
+			got, wantStr := fmt.Sprintf("%+v", cfg), fmt.Sprintf("%+v", want)
+			if got != wantStr {
+				t.Errorf("serve's config from its defaults:\n%s\nwant\n%s", got, wantStr)
 			}
 		}},
 		{"fair use flags win", map[string]string{"COWORK_MAX_HOLDS_PER_USER": "9"}, []string{"--jwt-secret", "s", "--max-holds-per-user", "2", "--max-days-ahead", "7"}, func(t *testing.T, o *ServeOptions) {
-			if o.MaxHoldsPerUser != 2 || o.MaxDaysAhead != 7 {
-				t.Errorf("flags: %d holds per user, %d days ahead; want 2 and 7", o.MaxHoldsPerUser, o.MaxDaysAhead)
+			if o.Server.MaxHoldsPerUser != 2 || o.Server.MaxDaysAhead != 7 {
+				t.Errorf("flags: %d holds per user, %d days ahead; want 2 and 7", o.Server.MaxHoldsPerUser, o.Server.MaxDaysAhead)
 			}
 			cfg, err := o.config()
 			if err != nil {
