@@ -42,12 +42,15 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// conformanceSeed gives the fixture's backend the catalog's shape the
-// suite uses (spazi 1–4 in Centro, 5–8 in Navigli) and the users it acts
-// as, the way the backend's own admin pages would add them.
-const conformanceSeed = `
-INSERT INTO Utente (nome, cognome, email, password, ruolo)
-	SELECT 'U', 'N' || g, 'u' || g || '@example.com', 'x', 'cliente' FROM generate_series(41, 300) g;
+// suiteUsers adds to the fixture's users 1–40 the others the suite acts
+// as, up to 309.
+const suiteUsers = `INSERT INTO Utente (nome, cognome, email, password, ruolo)
+	SELECT 'U', 'N' || g, 'u' || g || '@example.com', 'x', 'cliente' FROM generate_series(41, 309) g`
+
+// conformanceSeed gives the fixture's backend the suite's users and the
+// catalog's shape it uses (spazi 1–4 in Centro, 5–8 in Navigli), the way
+// the backend's own admin pages would add them.
+const conformanceSeed = suiteUsers + `;
 DELETE FROM Spazio;
 INSERT INTO Spazio (id_spazio, id_sede, nome, tipologia, capienza) VALUES
 	(1, 1, 'Stanza A', 'stanza privata', 4),

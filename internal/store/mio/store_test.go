@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/store/storetest"
 )
 
 // t0 is the tests' "now"; the slots tested are later that day.
@@ -267,41 +268,16 @@ func TestDerivedStatus(t *testing.T) {
 	}
 }
 
-// TestConcurrentHolds: of 20 concurrent holds on one free hour, by 20
-// users on two nodes, exactly one wins, and the table has one live row.
+// TestConcurrentHolds: of concurrent holds on one free hour, by many
+// users on two nodes, exactly one wins (storetest.RaceHolds), and the
+// table has one live row, not one the Snapshot merely shows.
 func TestConcurrentHolds(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	nodes := []*Store{e.install(), e.open()}
-	k := key(1, 6)
-	var (
-		wg           sync.WaitGroup
-		mu           sync.Mutex
-		wins, losses int
-	)
-	start := make(chan struct{})
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, err := nodes[i%2].Hold(ctx, k, as(int64(4+i)), t0, t0.Add(ttl), 0)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case errors.Is(err, slots.ErrSlotTaken):
-				losses++
-			default:
-				t.Errorf("hold: %v", err)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	if wins != 1 || losses != 19 {
-		t.Fatalf("%d wins, %d losses; want 1 and 19", wins, losses)
+	e.exec(suiteUsers)
+	nodes := []slots.Store{e.install(), e.open()}
+	if p := storetest.RaceHolds(nodes, key(1, 6)).Problem(); p != "" {
+		t.Fatal(p)
 	}
 	var n int
 	if err := e.backend.QueryRow(ctx, `SELECT COUNT(*) FROM Prenotazione WHERE id_spazio = 1 AND data_inizio = $1`, at(14)).Scan(&n); err != nil || n != 1 {

@@ -3,7 +3,7 @@
 // Run, so that a promise of the domain is checked once for all of them.
 //
 // The cases use the catalog's shape, not its contents: sede 1 with spazi
-// 1–4 and sede 2 with spazi 5–8, nine slots a day, and users up to 300,
+// 1–4 and sede 2 with spazi 5–8, nine slots a day, and users 1 to 309,
 // which the layout's fresh databases must hold. What a layout may do
 // differently is declared in its Layout, never skipped.
 package storetest
@@ -141,6 +141,8 @@ func Run(t *testing.T, l Layout) {
 		{"AuditEveryAction", s.testAuditEveryAction},
 		{"Cancel", s.testCancel},
 		{"CancelRaces", s.testCancelRaces},
+		{"NoDoubleBooking", s.testNoDoubleBooking},
+		{"HoldLimitRace", s.testHoldLimitRace},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
