@@ -54,7 +54,7 @@ func TestHandshakeFloodDoesNotLockOut(t *testing.T) {
 					go func() {
 						defer wg.Done()
 						for ctx.Err() == nil {
-							bareWebsocket(ctx, addr, &handshakes)
+							bareWebsocket(ctx, addr, "", &handshakes)
 						}
 					}()
 				}
@@ -135,7 +135,8 @@ func connectOnce(base, token, transport string) error {
 // bareWebsocket opens an Engine.IO websocket from floodAddr, reads the
 // open packet and holds the connection, never sending a CONNECT, until
 // the server closes it or ctx ends. It counts the sessions opened.
-func bareWebsocket(ctx context.Context, addr string, opened *atomic.Int64) {
+// forwardedFor, when set, is sent as X-Forwarded-For.
+func bareWebsocket(ctx context.Context, addr, forwardedFor string, opened *atomic.Int64) {
 	d := net.Dialer{LocalAddr: floodAddr, Timeout: 2 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -144,8 +145,12 @@ func bareWebsocket(ctx context.Context, addr string, opened *atomic.Int64) {
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
+	var xff string
+	if forwardedFor != "" {
+		xff = "X-Forwarded-For: " + forwardedFor + "\r\n"
+	}
 	fmt.Fprintf(conn, "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", addr)
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n", addr, xff)
 	br := bufio.NewReader(conn)
 	status, err := br.ReadString('\n')
 	if err != nil || !strings.Contains(status, " 101 ") {

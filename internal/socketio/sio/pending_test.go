@@ -2,6 +2,7 @@ package sio
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -140,4 +141,108 @@ func TestConnectAnswerFollowsLeavingThePendingCount(t *testing.T) {
 	if got := c.take(); len(got) != 1 || !strings.HasPrefix(got[0], "0{") {
 		t.Fatalf("sent %q, want one CONNECT answer", got)
 	}
+}
+
+// floodFrom opens n fake sessions from n addresses never seen before, as
+// a flood spread over more addresses than the pool holds does.
+func floodFrom(s *Server, first, n int) []*fakeConn {
+	out := make([]*fakeConn, n)
+	for i := range out {
+		out[i] = dialFrom(s, fmt.Sprintf("10.%d.%d.%d", (first+i)>>16&255, (first+i)>>8&255, (first+i)&255))
+	}
+	return out
+}
+
+// A flood from more addresses than the pool holds, one pending session
+// each, leaves no address to evict from: the pool evicts the oldest. A
+// user's pending session is then safe while fewer than max newer
+// handshakes arrive, and goes with the max-th; one that completes its
+// CONNECT in that window stays for good.
+func TestPendingPoolFloodFromMoreAddressesThanItHolds(t *testing.T) {
+	const pool = 16
+	s := testServer(t, Config{MaxPending: pool})
+	floodFrom(s, 1, 3*pool) // full, and turning over
+	user := dialFrom(s, "192.0.2.1")
+	flood := floodFrom(s, 1000, pool-1)
+	if evicted(user) {
+		t.Fatalf("the user's session was evicted after %d newer handshakes; the pool holds %d", pool-1, pool)
+	}
+	for i, c := range flood {
+		if evicted(c) {
+			t.Fatalf("flood session %d, newer than the user's, was evicted before it", i)
+		}
+	}
+	floodFrom(s, 2000, 1)
+	if !evicted(user) {
+		t.Fatalf("the user's session survived %d newer handshakes with a pool of %d: the oldest no longer goes first", pool, pool)
+	}
+
+	// The same, but the user completes its CONNECT within the window.
+	user = dialFrom(s, "192.0.2.2")
+	floodFrom(s, 3000, pool-1)
+	user.recv("0")
+	floodFrom(s, 4000, 10*pool)
+	if closed, reason := user.isClosed(); closed {
+		t.Fatalf("a session that connected within the window was closed: %s", reason)
+	}
+	if s.pool.len() != pool {
+		t.Errorf("pool holds %d sessions, want %d", s.pool.len(), pool)
+	}
+}
+
+// Addresses that hold more than one pending session pay first, however
+// many addresses the flood uses: the user's session goes only when a
+// handshake finds every address down to one pending session (its own
+// included) and the user's the oldest of them.
+func TestPendingPoolEvictsRepeatersBeforeSingles(t *testing.T) {
+	const pool = 8
+	evictions := 0
+	s := testServer(t, Config{MaxPending: pool, OnPendingEvicted: func() { evictions++ }})
+	user := dialFrom(s, "192.0.2.1")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 1000 {
+		// The first 4×pool from pool/2 addresses, then from 3×pool:
+		// more addresses than the pool holds, some repeating.
+		host := fmt.Sprintf("10.0.0.%d", rng.IntN(pool/2))
+		if i >= 4*pool {
+			host = fmt.Sprintf("10.0.1.%d", rng.IntN(3*pool))
+		}
+		onlySingles := s.pool.longest() <= 1 && s.pool.count(host) == 0
+		before := evictions
+		dialFrom(s, host)
+		if evicted(user) {
+			if !onlySingles {
+				t.Fatalf("handshake %d evicted the user's session while an address held two or more", i)
+			}
+			// The first 4×pool handshakes overfilled the pool by
+			// 4×pool+1-pool, all from repeating addresses.
+			if before < 3*pool+1 {
+				t.Fatalf("the user's session went after %d evictions, before the repeating addresses had paid theirs", before)
+			}
+			t.Logf("the user's session went at handshake %d, after %d evictions, the first that found only single sessions", i, before)
+			return
+		}
+	}
+	t.Fatal("the user's session was never evicted: the flood never left only single sessions, and the test checked nothing")
+}
+
+// longest is the most pending sessions one address holds.
+func (p *pendingPool) longest() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, l := range p.byAddr {
+		n = max(n, l.n)
+	}
+	return n
+}
+
+// count is how many pending sessions addr holds.
+func (p *pendingPool) count(addr string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if l := p.byAddr[addr]; l != nil {
+		return l.n
+	}
+	return 0
 }
