@@ -32,7 +32,7 @@ func TestNoDoubleBookingCatchesMissingIndex(t *testing.T) {
 			res := storetest.RaceHolds([]slots.Store{s}, key(1, 1))
 			if res.Problem() == "" || res.Wins < 2 {
 				t.Fatalf("%s without the unique index: %d wins, %d taken, %d other errors; the race test would not notice",
-					b.name, res.Wins, res.Taken, len(res.Other))
+					b.name, res.Wins, res.Refused, len(res.Other))
 			}
 			t.Logf("%s without the unique index: %d of %d holds won (%s)", b.name, res.Wins, storetest.RaceHolders, res.Problem())
 		})

@@ -19,21 +19,28 @@ const RaceHolders = 100
 
 const raceRounds = 20
 
-// RaceResult counts the outcomes of one round of RaceHolds.
+// RaceResult counts the outcomes of one race of holds.
 type RaceResult struct {
-	Wins, Taken int
-	Winner      int64
-	Other       []error
+	// Wins counts the holds that succeeded, Refused those refused as the
+	// race's losers must be; Winner is the user of the last win.
+	Wins, Refused int
+	Winner        int64
+	// Other holds every other error.
+	Other []error
+
+	racers  int
+	refusal error
 }
 
-// Problem describes what is wrong with the round, or returns "".
+// Problem describes what is wrong with the race, or returns "": one win,
+// and every other hold refused with the race's error.
 func (r RaceResult) Problem() string {
 	var p []string
 	if r.Wins != 1 {
 		p = append(p, fmt.Sprintf("%d holds succeeded, want 1", r.Wins))
 	}
-	if r.Taken != RaceHolders-1 {
-		p = append(p, fmt.Sprintf("%d × ErrSlotTaken, want %d", r.Taken, RaceHolders-1))
+	if r.Refused != r.racers-1 {
+		p = append(p, fmt.Sprintf("%d × %v, want %d", r.Refused, r.refusal, r.racers-1))
 	}
 	if len(r.Other) > 0 {
 		p = append(p, fmt.Sprintf("%d other errors, first: %v", len(r.Other), r.Other[0]))
@@ -41,29 +48,28 @@ func (r RaceResult) Problem() string {
 	return strings.Join(p, "; ")
 }
 
-// RaceHolds has RaceHolders users (ids 200…) hold the slot at once,
-// spread over the stores.
-func RaceHolds(stores []slots.Store, k slots.SlotKey) RaceResult {
+// race runs n holds at once, spread over the stores: hold i is user(i)'s
+// of key(i), under a cap of maxHolds; refusal is what losers must get.
+func race(stores []slots.Store, n, maxHolds int, refusal error, key func(i int) slots.SlotKey, user func(i int) int64) RaceResult {
 	var (
 		mu  sync.Mutex
-		res RaceResult
 		wg  sync.WaitGroup
+		res = RaceResult{racers: n, refusal: refusal}
 	)
 	start := make(chan struct{})
-	for i := range RaceHolders {
-		user := int64(200 + i)
-		s := stores[i%len(stores)]
+	for i := range n {
+		s, k, u := stores[i%len(stores)], key(i), user(i)
 		wg.Go(func() {
 			<-start
-			_, err := s.Hold(context.Background(), k, As(user), T0, T0.Add(TTL), 0)
+			_, err := s.Hold(context.Background(), k, As(u), T0, T0.Add(TTL), maxHolds)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case err == nil:
 				res.Wins++
-				res.Winner = user
-			case errors.Is(err, slots.ErrSlotTaken):
-				res.Taken++
+				res.Winner = u
+			case errors.Is(err, refusal):
+				res.Refused++
 			default:
 				res.Other = append(res.Other, err)
 			}
@@ -72,6 +78,13 @@ func RaceHolds(stores []slots.Store, k slots.SlotKey) RaceResult {
 	close(start)
 	wg.Wait()
 	return res
+}
+
+// RaceHolds has RaceHolders users (ids 200…) hold the slot at once,
+// spread over the stores; the losers must get ErrSlotTaken.
+func RaceHolds(stores []slots.Store, k slots.SlotKey) RaceResult {
+	return race(stores, RaceHolders, 0, slots.ErrSlotTaken,
+		func(int) slots.SlotKey { return k }, func(i int) int64 { return int64(200 + i) })
 }
 
 // testNoDoubleBooking races the holders through two stores on one
@@ -114,28 +127,6 @@ const (
 	limitSpazi  = 8 // of the catalog, 9 slots each
 )
 
-// LimitResult counts the outcomes of one round of RaceLimitedHolds.
-type LimitResult struct {
-	User          int64
-	Wins, Limited int
-	Other         []error
-}
-
-// Problem describes what is wrong with the round, or returns "".
-func (r LimitResult) Problem() string {
-	var p []string
-	if r.Wins != 1 {
-		p = append(p, fmt.Sprintf("%d holds succeeded, want 1", r.Wins))
-	}
-	if r.Limited != LimitRacers-1 {
-		p = append(p, fmt.Sprintf("%d × ErrHoldLimit, want %d", r.Limited, LimitRacers-1))
-	}
-	if len(r.Other) > 0 {
-		p = append(p, fmt.Sprintf("%d other errors, first: %v", len(r.Other), r.Other[0]))
-	}
-	return strings.Join(p, "; ")
-}
-
 // limitKey is the i-th free slot of a round: its own date, any spazio.
 func limitKey(round, i int) slots.SlotKey {
 	k := Key(int64(1+i%limitSpazi), 1+i/limitSpazi)
@@ -145,42 +136,18 @@ func limitKey(round, i int) slots.SlotKey {
 
 // RaceLimitedHolds gives a fresh user (id 300+round) LimitCap-1 holds,
 // then has that user hold LimitRacers other free slots at once, spread
-// over the stores, all under a cap of LimitCap.
-func RaceLimitedHolds(t testing.TB, stores []slots.Store, round int) LimitResult {
+// over the stores, all under a cap of LimitCap; the losers must get
+// ErrHoldLimit.
+func RaceLimitedHolds(t testing.TB, stores []slots.Store, round int) RaceResult {
 	t.Helper()
-	ctx := context.Background()
-	res := LimitResult{User: int64(300 + round)}
+	user := int64(300 + round)
 	for i := range LimitCap - 1 {
-		if _, err := stores[0].Hold(ctx, limitKey(round, i), As(res.User), T0, T0.Add(TTL), LimitCap); err != nil {
+		if _, err := stores[0].Hold(context.Background(), limitKey(round, i), As(user), T0, T0.Add(TTL), LimitCap); err != nil {
 			t.Fatalf("round %d: hold %d below the cap: %v", round, i, err)
 		}
 	}
-	var (
-		mu sync.Mutex
-		wg sync.WaitGroup
-	)
-	start := make(chan struct{})
-	for i := range LimitRacers {
-		k := limitKey(round, LimitCap-1+i)
-		s := stores[i%len(stores)]
-		wg.Go(func() {
-			<-start
-			_, err := s.Hold(ctx, k, As(res.User), T0, T0.Add(TTL), LimitCap)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				res.Wins++
-			case errors.Is(err, slots.ErrHoldLimit):
-				res.Limited++
-			default:
-				res.Other = append(res.Other, err)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	return res
+	return race(stores, LimitRacers, LimitCap, slots.ErrHoldLimit,
+		func(i int) slots.SlotKey { return limitKey(round, LimitCap-1+i) }, func(int) int64 { return user })
 }
 
 // testHoldLimitRace races the capped holds through two stores on one
@@ -199,13 +166,13 @@ func (su *suite) testHoldLimitRace(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, r := range active {
-				if r.UserID == res.User && r.State == slots.StateOccupied {
+				if r.UserID == res.Winner && r.State == slots.StateOccupied {
 					n++
 				}
 			}
 		}
 		if n != LimitCap {
-			t.Fatalf("round %d: user %d has %d active holds, want the cap %d", round, res.User, n, LimitCap)
+			t.Fatalf("round %d: user %d has %d active holds, want the cap %d", round, res.Winner, n, LimitCap)
 		}
 	}
 	t.Logf("%s: %d rounds × %d concurrent holds at cap-1 through %d stores: 1 win and %d × ErrHoldLimit each",
