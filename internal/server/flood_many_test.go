@@ -14,6 +14,7 @@ import (
 	"github.com/coworkctl/coworkctl/internal/server"
 	"github.com/coworkctl/coworkctl/internal/slots"
 	sioclient "github.com/coworkctl/coworkctl/internal/socketio/client"
+	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 )
 
 // A handshake flood from more addresses than the pending pool holds (a
@@ -29,7 +30,7 @@ func TestHandshakeFloodFromManyAddresses(t *testing.T) {
 	h := startWith(t, server.Config{
 		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "flood.db"), JWTSecret: secret,
 		Location: time.UTC, Catalog: slots.DemoCatalog(),
-		Realtime: server.RealtimeConfig{MaxPendingSessions: pool, ConnectTimeout: time.Minute,
+		Realtime: server.RealtimeConfig{Socket: sio.Config{MaxPending: pool, ConnectTimeout: time.Minute},
 			TrustedProxies: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr(floodAddr.IP.String()), 32)}},
 	})
 	ctx, stop := context.WithCancel(context.Background())
