@@ -33,14 +33,13 @@ type redisCluster struct {
 	log     *slog.Logger
 }
 
-// DefaultRedisPrefix is the channel prefix of Node's @socket.io/redis-adapter,
-// so Go and Node nodes can share one cluster.
-const DefaultRedisPrefix = "socket.io"
+// DefaultRedisPrefix is Config.RedisPrefix's default, the adapter's own
+// (Node's), so Go and Node nodes can share one cluster.
+const DefaultRedisPrefix = redisadapter.DefaultPrefix
 
+// newRedisCluster connects to Redis; prefix is the config's, defaults
+// applied (the node keys use it as well as the adapter).
 func newRedisCluster(ctx context.Context, url, prefix string, queue int, log *slog.Logger) (*redisCluster, error) {
-	if prefix == "" {
-		prefix = DefaultRedisPrefix
-	}
 	opts, err := rds.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("--redis %q: %w", url, err)

@@ -43,8 +43,8 @@ type Config struct {
 	DBOwnSchema string
 	// Redis is a redis:// URL enabling the cluster adapter; "" runs alone.
 	Redis string
-	// RedisPrefix namespaces the adapter's channels; "" is "socket.io",
-	// the Node adapter's default.
+	// RedisPrefix namespaces the adapter's channels; "" is
+	// DefaultRedisPrefix, the Node adapter's default.
 	RedisPrefix string
 	// RedisQueue bounds the broadcasts waiting for Redis during an outage;
 	// zero is 10,000. Past it the oldest are dropped and their slots'

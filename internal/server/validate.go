@@ -26,6 +26,12 @@ func (c Config) withDefaults() Config {
 	if c.Addr == "" {
 		c.Addr = ":3000"
 	}
+	if c.DBLayout == "" {
+		c.DBLayout = LayoutCoworkctl
+	}
+	if c.RedisPrefix == "" {
+		c.RedisPrefix = DefaultRedisPrefix
+	}
 	def(&c.HoldTTL, slots.DefaultHoldTTL)
 	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&c.StoreTimeout, store.DefaultTimeout)

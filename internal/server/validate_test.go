@@ -95,7 +95,7 @@ func TestValidateReportsTheFirstBadValue(t *testing.T) {
 func TestDefaultsAppliedOnce(t *testing.T) {
 	d := DefaultConfig()
 	got := []any{
-		d.Addr, d.HoldTTL, d.ShutdownTimeout, d.StoreTimeout, d.HTTP,
+		d.Addr, d.DBLayout, d.RedisPrefix, d.HoldTTL, d.ShutdownTimeout, d.StoreTimeout, d.HTTP,
 		d.Realtime.MaxRoomsPerSocket, d.Realtime.EventsPerSecond, d.Realtime.EventBurst, d.Realtime.MaxConnections,
 		d.Realtime.Engine.PingInterval, d.Realtime.Engine.PingTimeout, d.Realtime.Engine.UpgradeTimeout,
 		d.Realtime.Engine.MaxPayload, d.Realtime.Engine.MaxPollingPackets, d.Realtime.Engine.MaxQueuedFrames,
@@ -103,7 +103,7 @@ func TestDefaultsAppliedOnce(t *testing.T) {
 		d.Realtime.Socket.ConnectTimeout, d.Realtime.Socket.MaxPending, d.Realtime.Socket.MaxPendingPerAddress, d.Realtime.Socket.Recovery,
 	}
 	want := []any{
-		":3000", slots.DefaultHoldTTL, 10 * time.Second, store.DefaultTimeout, HTTPTimeouts{10 * time.Second, 60 * time.Second, 120 * time.Second},
+		":3000", LayoutCoworkctl, "socket.io", slots.DefaultHoldTTL, 10 * time.Second, store.DefaultTimeout, HTTPTimeouts{10 * time.Second, 60 * time.Second, 120 * time.Second},
 		50, 20.0, 0, 10_000,
 		25 * time.Second, 20 * time.Second, 10 * time.Second,
 		int64(100_000), 1000, 4096,

@@ -36,7 +36,8 @@ type Config struct {
 	// subscription connection. Required.
 	Client *redis.Client
 	// Prefix starts every channel name, like the `key` option of Node's
-	// adapter; nodes share traffic only with the same prefix. ["socket.io"]
+	// adapter; nodes share traffic only with the same prefix.
+	// [DefaultPrefix]
 	Prefix string
 	// Namespaces are the namespaces whose broadcasts and requests this
 	// node receives; Node's adapter subscribes per namespace, and Node
@@ -113,11 +114,15 @@ var ErrRequestTimeout = errors.New("request timed out")
 
 var errNotStarted = fmt.Errorf("%w: redis subscription not running", adapter.ErrUnavailable)
 
+// DefaultPrefix is Config.Prefix's default, the channel prefix of Node's
+// @socket.io/redis-adapter, so that Go and Node nodes share one cluster.
+const DefaultPrefix = "socket.io"
+
 // New returns a Cluster; it does no I/O until Run.
 func New(cfg Config) *Cluster {
 	c := &Cluster{
 		client:     cfg.Client,
-		prefix:     cmp.Or(cfg.Prefix, "socket.io"),
+		prefix:     cmp.Or(cfg.Prefix, DefaultPrefix),
 		uid:        newID(12),
 		timeout:    cmp.Or(cfg.RequestTimeout, 5*time.Second),
 		specific:   cfg.PublishOnSpecificResponseChannel,
