@@ -98,7 +98,7 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.StringVar(&o.TZ, "tz", "", "IANA time zone of sedi that name none (default the machine's zone)")
 	fl.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fl.BoolVar(&o.Dev, "dev", false, "development mode: 127.0.0.1 only, random secret, demo catalog, any CORS origin, prints a staff token")
+	fl.BoolVar(&o.Dev, "dev", false, "development mode: 127.0.0.1 only, random secret, demo catalog (on coworkctl's own tables), any CORS origin, prints a staff token")
 	fl.StringVar(&o.TokenFile, "token-file", "", "write a staff token (user 1, admin, 12h) to this `file` once listening, for scripts; removed at exit")
 	fl.BoolVar(&o.PrintToken, "print-token", false, "print that staff token alone as stdout's first line once listening (instead of the --dev banner)")
 	fl.Int64Var(&eng.MaxPayload, "max-payload", eng.MaxPayload, "largest Socket.IO message in bytes")
