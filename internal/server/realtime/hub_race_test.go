@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -247,4 +248,53 @@ func waitEmpty(t *testing.T, h *Hub) {
 		sockets, users, rooms := h.occupancy.counts()
 		return h.sessions.len() == 0 && sockets == 0 && users == 0 && rooms == 0
 	})
+}
+
+// TestClosingHubAdmitsNoOne: once Shutdown has begun (its notice goes out
+// before the engine stops accepting), a new Engine.IO session is refused
+// with 503 and a session that completes its CONNECT is dropped, so no
+// socket joins after the server_shutdown notice it would never get.
+func TestClosingHubAdmitsNoOne(t *testing.T) {
+	h, url, mint := raceHub(t)
+	early, br, _, err := ws.Dial(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer early.Close()
+	r := &rawClient{Conn: early, r: early}
+	if br != nil {
+		r.r = io.MultiReader(br, early)
+	}
+	_ = early.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := wsutil.ReadServerText(r); err != nil { // open
+		t.Fatal(err)
+	}
+
+	h.closing.Store(true) // as Shutdown does first
+
+	resp, err := http.Get("http" + strings.TrimPrefix(strings.Replace(url, "transport=websocket", "transport=polling", 1), "ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "Server shutting down") {
+		t.Errorf("handshake while closing: %d %s, want 503 Server shutting down", resp.StatusCode, body)
+	}
+
+	if err := wsutil.WriteClientText(early, []byte(`40{"token":"`+mint(9, time.Hour)+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg, err := wsutil.ReadServerText(r)
+		if err != nil {
+			break // dropped
+		}
+		if strings.HasPrefix(string(msg), "42") {
+			t.Fatalf("a socket connected while closing got %s", msg)
+		}
+	}
+	if n := len(h.sessions.all()); n != 0 {
+		t.Errorf("%d sessions admitted while closing", n)
+	}
 }
