@@ -189,13 +189,24 @@ type Stats struct {
 	Rooms          []RoomStats `json:"rooms"`
 	RedisEnabled   bool        `json:"redisEnabled"`
 	RedisConnected bool        `json:"redisConnected"`
-	UptimeSeconds  int64       `json:"uptimeSeconds"`
-	NodeID         string      `json:"nodeId"`
-	Nodes          []NodeStats `json:"nodes"`
-	ActiveHolds    int         `json:"activeHolds"`
-	Version        string      `json:"version"`
-	Timestamp      string      `json:"timestamp"`
+	// Cluster says, with Redis on, whether the presence figures and nodes
+	// are the whole cluster's (ClusterComplete) or, the other nodes not
+	// having answered in time, partly this node's own (ClusterIncomplete);
+	// empty without Redis.
+	Cluster       string      `json:"cluster,omitempty"`
+	UptimeSeconds int64       `json:"uptimeSeconds"`
+	NodeID        string      `json:"nodeId"`
+	Nodes         []NodeStats `json:"nodes"`
+	ActiveHolds   int         `json:"activeHolds"`
+	Version       string      `json:"version"`
+	Timestamp     string      `json:"timestamp"`
 }
+
+// Stats.Cluster values.
+const (
+	ClusterComplete   = "complete"
+	ClusterIncomplete = "incomplete"
+)
 
 // AdminEmitRequest is the body of POST /api/admin/emit: exactly one target.
 type AdminEmitRequest struct {

@@ -21,6 +21,11 @@ const (
 	nodeKeyTTL    = 15 * time.Second
 	nodeBeat      = 5 * time.Second
 	fetchTimeout  = 3 * time.Second
+	// clusterReadTimeout bounds what stats and an admin emit's count wait
+	// for the other nodes, the bound /readyz gives a PING: past it they
+	// answer this node's figures marked as partial, since a staff page
+	// that hangs while Redis is stalled tells less than one that says so.
+	clusterReadTimeout = time.Second
 )
 
 // redisCluster is the scale-out wiring: the Redis cluster adapter (same
@@ -45,6 +50,10 @@ func newRedisCluster(ctx context.Context, url, prefix string, queue int, log *sl
 		return nil, fmt.Errorf("--redis %q: %w", url, err)
 	}
 	opts.DialTimeout = 3 * time.Second
+	// Without it go-redis ignores a context's deadline and waits out its
+	// own 3 s read timeout (and up to 4 s more for a pooled connection),
+	// so a stalled Redis held stats for 10 s and an emit's count for 5 s.
+	opts.ContextTimeoutEnabled = true
 	client := rds.NewClient(opts)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -144,16 +153,18 @@ func (h *heartbeatLog) beat(log *slog.Logger, err error) {
 }
 
 // Merge replaces node-local presence in out with the cluster's: sockets
-// and rooms of every node and the nodes that advertised themselves.
-func (c *redisCluster) Merge(ctx context.Context, hub *realtime.Hub, out *protocol.Stats) {
-	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
-	sockets, users, rooms, err := hub.ClusterPresence(fctx)
-	cancel()
+// and rooms of every node and the nodes that advertised themselves. It
+// waits at most clusterReadTimeout and reports whether it read all of it;
+// when not, out keeps this node's own figures for what it could not read.
+func (c *redisCluster) Merge(ctx context.Context, hub *realtime.Hub, out *protocol.Stats) (complete bool) {
+	ctx, cancel := context.WithTimeout(ctx, clusterReadTimeout)
+	defer cancel()
+	sockets, users, rooms, err := hub.ClusterPresence(ctx)
 	if err != nil {
 		c.log.Warn("cluster presence unavailable; stats show this node only", "err", err)
-	} else {
-		out.TotalSockets, out.ConnectedUsers, out.Rooms = sockets, users, realtime.RoomList(rooms)
+		return false
 	}
+	out.TotalSockets, out.ConnectedUsers, out.Rooms = sockets, users, realtime.RoomList(rooms)
 	var nodes []protocol.NodeStats
 	iter := c.client.Scan(ctx, 0, c.nodeKey+"*", 100).Iterator()
 	for iter.Next(ctx) {
@@ -170,4 +181,9 @@ func (c *redisCluster) Merge(ctx context.Context, hub *realtime.Hub, out *protoc
 		sort.Slice(nodes, func(i, j int) bool { return nodes[i].NodeID < nodes[j].NodeID })
 		out.Nodes = nodes
 	}
+	if err := iter.Err(); err != nil {
+		c.log.Warn("cluster node list unavailable; stats may miss nodes", "err", err)
+		return false
+	}
+	return true
 }

@@ -224,7 +224,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		Emit: func(ctx context.Context, t realtime.Target, event string, data any) (int, bool, error) {
 			if cluster != nil {
 				// Count across nodes first; the emit itself reaches them all.
-				if n, err := hub.ClusterMembers(ctx, t.RoomName(), fetchTimeout); err == nil {
+				if n, err := hub.ClusterMembers(ctx, t.RoomName(), clusterReadTimeout); err == nil {
 					_, err := hub.Emit(ctx, t, event, data)
 					return n, true, err
 				}
@@ -408,8 +408,9 @@ func (s *statsSource) Stats(ctx context.Context) (protocol.Stats, error) {
 	if s.cluster != nil {
 		out.RedisEnabled = true
 		out.RedisConnected = s.cluster.Healthy() == nil
-		if out.RedisConnected {
-			s.cluster.Merge(ctx, s.hub, &out)
+		out.Cluster = protocol.ClusterIncomplete
+		if out.RedisConnected && s.cluster.Merge(ctx, s.hub, &out) {
+			out.Cluster = protocol.ClusterComplete
 		}
 	}
 	return out, nil
