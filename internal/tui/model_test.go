@@ -490,6 +490,25 @@ func TestStatsRateAndServer(t *testing.T) {
 	_ = m
 }
 
+// TestStatsClusterFigures: with Redis the pane names the nodes and
+// Redis's state, and says when the figures are this node's only because
+// the other nodes did not answer in time.
+func TestStatsClusterFigures(t *testing.T) {
+	m := step(newTestModel(nil), state(at(0), client.ConnState{State: client.StateConnected, Transport: "websocket"}))
+	full := &protocol.Stats{ConnectedUsers: 3, TotalSockets: 4, RedisEnabled: true, RedisConnected: true, Cluster: protocol.ClusterComplete,
+		Nodes: []protocol.NodeStats{{}, {}}}
+	m = step(m, StatsMsg{Stats: full, At: at(time.Second)})
+	if v := m.View(); !strings.Contains(v, "2 nodes · redis ok") || strings.Contains(v, "partial") {
+		t.Errorf("complete cluster figures:\n%s", v)
+	}
+	partial := *full
+	partial.Cluster, partial.Nodes = protocol.ClusterIncomplete, []protocol.NodeStats{{}}
+	m = step(m, StatsMsg{Stats: &partial, At: at(2 * time.Second)})
+	if v := m.View(); !strings.Contains(v, "partial: nodes slow") {
+		t.Errorf("figures of this node only are not marked partial:\n%s", v)
+	}
+}
+
 func TestTinyTerminal(t *testing.T) {
 	m := step(newTestModel(nil), tea.WindowSizeMsg{Width: 30, Height: 8})
 	if !strings.Contains(m.View(), "terminal too small") {

@@ -338,6 +338,11 @@ func (s Stats) View() string {
 				redis = s.st.Bad.Render("redis down")
 			}
 			add("", fmt.Sprintf("%d nodes · %s", max(len(sv.Nodes), 1), redis))
+			if sv.Cluster == protocol.ClusterIncomplete {
+				// The other nodes did not answer in time: the figures are
+				// partly this node's own.
+				add("", s.st.Warn.Render("partial: nodes slow"))
+			}
 		}
 		members := map[string]int{}
 		for _, r := range sv.Rooms {
