@@ -212,6 +212,8 @@ type Server struct {
 	lingering map[string]*Session
 	closing   bool
 	live      sync.WaitGroup // sessions whose OnClose has not returned
+	// work owns readers, writers, flushers and timer callbacks.
+	work owner
 
 	flush flusher
 
@@ -234,13 +236,15 @@ func NewServer(cfg Config) *Server {
 	if cfg.OnSession == nil {
 		panic("eio: Config.OnSession is required")
 	}
-	return &Server{
+	s := &Server{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		sessions: make(map[string]*Session),
 		upgrader: ws.HTTPUpgrader{Timeout: cfg.WriteTimeout},
 		flush:    flusher{max: runtime.GOMAXPROCS(0)},
 	}
+	s.flush.work = &s.work
+	return s
 }
 
 // ServeHTTP handles handshakes, polling requests and websocket upgrades.
@@ -422,16 +426,35 @@ func (s *Server) remove(sess *Session) {
 const lingerAfterClose = time.Second
 
 // linger moves an ended session out of the count, still findable by sid
-// for lingerAfterClose.
+// for lingerAfterClose (or until Shutdown).
 func (s *Server) linger(sess *Session) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	delete(s.sessions, sess.id)
+	if s.closing {
+		return
+	}
 	if s.lingering == nil {
 		s.lingering = make(map[string]*Session)
 	}
 	s.lingering[sess.id] = sess
-	s.mu.Unlock()
-	time.AfterFunc(lingerAfterClose, func() { s.remove(sess) })
+	sess.lingerTimer = time.AfterFunc(lingerAfterClose, func() {
+		if s.work.enter() {
+			defer s.work.exit()
+			s.remove(sess)
+		}
+	})
+}
+
+// forgetLingering stops the linger timers: no GET is served once the
+// server is shut down.
+func (s *Server) forgetLingering() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sess := range s.lingering {
+		sess.lingerTimer.Stop()
+	}
+	s.lingering = nil
 }
 
 // Count is the number of open sessions.
@@ -443,7 +466,10 @@ func (s *Server) Count() int {
 
 // Shutdown refuses new sessions, sends every session a close packet after
 // what it has queued, and waits (until ctx ends) for those writes to
-// finish; sessions end with ReasonServerClose. Safe to call twice.
+// finish; sessions end with ReasonServerClose. When ctx ends first, the
+// sessions left are cut and ctx's error is returned. Either way it
+// returns once every handler call has returned and no goroutine or timer
+// callback of the server runs; none starts after. Safe to call twice.
 func (s *Server) Shutdown(ctx context.Context) error {
 	for _, sess := range s.closeAll() {
 		sess.closeAfter(ReasonServerClose, closeFrame, true)
@@ -453,15 +479,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.live.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
+		for _, sess := range s.closeAll() {
+			sess.end(ReasonServerClose, closeFrame)
+		}
+		// Cut sessions end at once; their handler calls in progress
+		// are waited for, as they may still use the server.
+		<-done
+		err = ctx.Err()
 	}
-	for _, sess := range s.closeAll() {
-		sess.end(ReasonServerClose, closeFrame)
-	}
-	return ctx.Err()
+	s.work.close()
+	s.forgetLingering()
+	return err
 }
 
 func (s *Server) closeAll() []*Session {

@@ -23,6 +23,8 @@ import (
 type recorder struct {
 	s    *Session
 	echo bool
+	// hold, when set, runs first in OnMessage (a handler that takes long).
+	hold func(data []byte)
 
 	mu       sync.Mutex
 	msgs     []string // "t:data" or "b:data"
@@ -32,6 +34,9 @@ type recorder struct {
 }
 
 func (r *recorder) OnMessage(data []byte, binary bool) {
+	if r.hold != nil {
+		r.hold(data)
+	}
 	r.mu.Lock()
 	kind := "t:"
 	if binary {
@@ -91,6 +96,7 @@ type harness struct {
 	mu   sync.Mutex
 	recs map[string]*recorder
 	echo bool
+	hold func(data []byte) // given to every recorder made after it is set
 }
 
 func newHarness(t *testing.T, cfg Config, echo bool) *harness {
@@ -100,8 +106,8 @@ func newHarness(t *testing.T, cfg Config, echo bool) *harness {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.OnSession = func(s *Session) Handler {
-		r := &recorder{s: s, echo: h.echo, closed: make(chan struct{})}
 		h.mu.Lock()
+		r := &recorder{s: s, echo: h.echo, hold: h.hold, closed: make(chan struct{})}
 		h.recs[s.ID()] = r
 		h.mu.Unlock()
 		return r

@@ -49,6 +49,7 @@ type Session struct {
 	poll        *pollWaiter     // the pending polling GET
 	timer       *time.Timer     // heartbeat, or the polling close deadline
 	timerAt     time.Duration
+	lingerTimer *time.Timer // guarded by srv.mu; see Server.linger
 
 	// hmu orders handler calls: OnMessage from the reader or a POST,
 	// OnClose once after the last of them.
@@ -208,8 +209,10 @@ func (s *Session) kickLocked() {
 			s.writing = true
 			if s.raw != nil {
 				s.srv.flush.schedule(s, s.conn)
+			} else if s.srv.work.enter() {
+				go s.ownedWriteLoop(s.conn, nil, false)
 			} else {
-				go s.writeLoop(s.conn, nil, false)
+				s.writing = false // shut down: the session has ended
 			}
 		}
 		return
@@ -317,13 +320,16 @@ func (s *Session) end(reason string, pollAnswer *Frame) {
 		s.srv.remove(s)
 	}
 	s.srv.log.Debug("eio session closed", "sid", s.id, "reason", reason)
-	go s.notifyClose(reason)
+	// Its own goroutine, so that end may be called from within a handler;
+	// owned by live, which Shutdown waits for.
+	go func() {
+		defer s.srv.live.Done()
+		s.notifyClose(reason)
+	}()
 }
 
-// notifyClose calls OnClose after any OnMessage in progress; it runs on
-// its own goroutine so that end may be called from within a handler.
+// notifyClose calls OnClose after any OnMessage in progress.
 func (s *Session) notifyClose(reason string) {
-	defer s.srv.live.Done()
 	s.hmu.Lock()
 	defer s.hmu.Unlock()
 	s.closed = true
@@ -383,6 +389,10 @@ func (s *Session) armLocked(d time.Duration) {
 }
 
 func (s *Session) onTimer() {
+	if !s.srv.work.enter() {
+		return
+	}
+	defer s.srv.work.exit()
 	s.mu.Lock()
 	if s.state == stateEnded {
 		s.mu.Unlock()

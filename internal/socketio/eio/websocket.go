@@ -58,7 +58,9 @@ func (s *Server) handshakeWebsocket(w http.ResponseWriter, r *http.Request) {
 	sess.mu.Unlock()
 	sess.startHeartbeat()
 	s.log.Debug("eio session open", "sid", sess.id, "transport", transportWebsocket, "remote_addr", r.RemoteAddr)
-	go sess.readLoop(conn, rd, false)
+	if !s.work.spawn(func() { sess.readLoop(conn, rd, false) }) {
+		_ = conn.Close() // shut down meanwhile: the session has ended
+	}
 }
 
 // serveUpgrade takes a websocket that probes an upgrade of a polling session.
@@ -80,7 +82,9 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close()
 		return
 	}
-	go s.readLoop(conn, rd, true)
+	if !s.srv.work.spawn(func() { s.readLoop(conn, rd, true) }) {
+		s.dropProbe(conn)
+	}
 }
 
 // Payload buffers exist only while a frame is being read.
@@ -89,11 +93,12 @@ var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); retur
 const maxPooledPayload = 64 << 10
 
 // readLoop reads conn until it fails. A probing loop handles the upgrade
-// handshake, then becomes the session's reader.
+// handshake, then becomes the session's reader. The upgrade timeout is a
+// read deadline: a probe that misses it fails its read and is dropped
+// like any failing probe, with no timer to outlive the loop.
 func (s *Session) readLoop(conn net.Conn, rd io.Reader, probing bool) {
-	var upgradeTimer *time.Timer
 	if probing {
-		upgradeTimer = time.AfterFunc(s.srv.cfg.UpgradeTimeout, func() { s.dropProbe(conn) })
+		_ = conn.SetReadDeadline(time.Now().Add(s.srv.cfg.UpgradeTimeout))
 	}
 	hb := make([]byte, ws.MaxHeaderSize-2)
 	limit := s.srv.cfg.MaxPayload
@@ -174,7 +179,7 @@ func (s *Session) readLoop(conn net.Conn, rd io.Reader, probing bool) {
 				return
 			}
 			if p.typ == packetUpgrade {
-				upgradeTimer.Stop()
+				_ = conn.SetReadDeadline(time.Time{})
 				probing = false
 			}
 		} else {
@@ -322,6 +327,13 @@ func (s *Session) recycleBatchLocked(batch []*Frame) {
 	if s.q == nil && cap(batch) <= 256 {
 		s.q = batch[:0]
 	}
+}
+
+// ownedWriteLoop is writeLoop for the server's owner, whose enter the
+// caller made.
+func (s *Session) ownedWriteLoop(conn net.Conn, pending net.Buffers, terminal bool) {
+	defer s.srv.work.exit()
+	s.writeLoop(conn, pending, terminal)
 }
 
 // writeLoop writes pending (what a non-blocking write left, ending the

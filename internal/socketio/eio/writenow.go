@@ -19,7 +19,8 @@ import (
 // flusher runs writeNow for the sessions scheduled on it, on at most max
 // goroutines at a time.
 type flusher struct {
-	max int
+	max  int
+	work *owner
 
 	mu      sync.Mutex
 	queue   []flushJob
@@ -41,9 +42,23 @@ func (f *flusher) schedule(s *Session, conn net.Conn) {
 		f.workers++
 	}
 	f.mu.Unlock()
-	if start {
-		go f.run()
+	if !start {
+		return
 	}
+	if !f.work.enter() {
+		// Shut down: every session has ended, nothing is left to write.
+		f.mu.Lock()
+		f.workers--
+		f.mu.Unlock()
+		return
+	}
+	go f.ownedRun()
+}
+
+// ownedRun is run for the server's owner, whose enter the caller made.
+func (f *flusher) ownedRun() {
+	defer f.work.exit()
+	f.run()
 }
 
 // yieldEvery is how many sessions a flusher goroutine writes between
@@ -123,7 +138,10 @@ func (s *Session) writeNow(conn net.Conn) {
 	case err != nil:
 		s.end(ReasonTransportError, nil)
 	case len(rest) > 0:
-		go s.writeLoop(conn, rest, terminal)
+		// Refused only once shut down, when the session has ended.
+		if s.srv.work.enter() {
+			go s.ownedWriteLoop(conn, rest, terminal)
+		}
 	case terminal:
 		s.finish()
 	case more:

@@ -396,10 +396,12 @@ func (n *Namespace) detach(s *Socket, reason string) {
 	s.mu.Lock()
 	s.state = stateSaved
 	s.ring.disconnected = true
-	s.expiry = time.AfterFunc(n.srv.cfg.Recovery.Window, func() { n.drop(s) })
+	s.expiry = n.srv.timers.afterFunc(n.srv.cfg.Recovery.Window, func() { n.drop(s) })
 	s.mu.Unlock()
 	n.mu.Unlock()
-	n.srv.saved.put(s)
+	if !n.srv.saved.put(s) {
+		n.unlink(s) // shut down meanwhile
+	}
 }
 
 // trimRings drops what is older than the recovery window from the rings

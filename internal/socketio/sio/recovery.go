@@ -170,17 +170,36 @@ func (r *ring) after(offset string, hasOffset bool) ([]*stored, bool) {
 // sessions holds the sockets that lost their connection and may be
 // recovered, by private session id.
 type sessions struct {
-	mu sync.Mutex
-	m  map[string]*Socket
+	mu     sync.Mutex
+	m      map[string]*Socket
+	closed bool // the server shut down: nothing is saved any more
 }
 
-func (ss *sessions) put(s *Socket) {
+// put saves s; false once closed.
+func (ss *sessions) put(s *Socket) bool {
 	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return false
+	}
 	if ss.m == nil {
 		ss.m = make(map[string]*Socket)
 	}
 	ss.m[s.pid] = s
-	ss.mu.Unlock()
+	return true
+}
+
+// close saves nothing more and returns what was saved.
+func (ss *sessions) close() []*Socket {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.closed = true
+	list := make([]*Socket, 0, len(ss.m))
+	for _, s := range ss.m {
+		list = append(list, s)
+	}
+	ss.m = nil
+	return list
 }
 
 // take removes and returns the saved socket of pid if it belongs to ns.

@@ -126,6 +126,8 @@ type Server struct {
 
 	sessions, pending atomic.Int64
 	pool              *pendingPool
+	// timers owns the callbacks of connect timeouts and recovery expiry.
+	timers callbacks
 
 	nsMu sync.RWMutex
 	nsps map[string]*Namespace
@@ -252,8 +254,20 @@ func (s *Server) trimRings(ctx context.Context) {
 
 // Shutdown closes every session after what is queued for it (see
 // eio.Server.Shutdown); sockets get OnDisconnect(eio.ReasonServerClose),
-// a recoverable reason. Safe to call twice.
-func (s *Server) Shutdown(ctx context.Context) error { return s.engine.Shutdown(ctx) }
+// a recoverable reason, but no session is kept for recovery: no client
+// can come back to a server that is shut down. Once it returns no timer
+// callback runs, and none starts after. Safe to call twice.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	if s.engine != nil {
+		err = s.engine.Shutdown(ctx)
+	}
+	for _, sock := range s.saved.close() {
+		sock.ns.unlink(sock)
+	}
+	s.timers.close()
+	return err
+}
 
 // DeliverLocal sends a packet that another node broadcast to this node's
 // matching sockets. It implements adapter.Node.
