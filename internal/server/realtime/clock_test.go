@@ -6,9 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,33 +95,6 @@ func (c *fakeClock) pending() int {
 		}
 	}
 	return n
-}
-
-// TestCallbacksEndWithTheHub: a callback running when the hub closes them
-// is waited for, and none starts afterwards.
-func TestCallbacksEndWithTheHub(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var c callbacks
-		release := make(chan struct{})
-		go c.run(func() { <-release })
-		synctest.Wait()
-		var closed atomic.Bool
-		go func() { c.close(); closed.Store(true) }()
-		synctest.Wait() // both blocked: the callback on release, close on it
-		if closed.Load() {
-			t.Fatal("close returned while a callback was running")
-		}
-		close(release)
-		synctest.Wait()
-		if !closed.Load() {
-			t.Fatal("close still waiting after the callback returned")
-		}
-		ran := false
-		c.run(func() { ran = true })
-		if ran {
-			t.Error("a callback ran after close")
-		}
-	})
 }
 
 // blockingSpaces holds every snapshot read until its context ends and
@@ -248,7 +219,7 @@ func TestTokenExpiryOnTheClock(t *testing.T) {
 		t.Errorf("%d timers still pending after Shutdown", n)
 	}
 	ran := false
-	h.callbacks.run(func() { ran = true })
+	h.callbacks.Run(func() { ran = true })
 	if ran {
 		t.Error("a timer callback ran after Shutdown")
 	}

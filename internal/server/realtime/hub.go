@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/auth"
+	"github.com/coworkctl/coworkctl/internal/lifecycle"
 	"github.com/coworkctl/coworkctl/internal/protocol"
 	"github.com/coworkctl/coworkctl/internal/server/metrics"
 	"github.com/coworkctl/coworkctl/internal/slots"
@@ -50,7 +51,7 @@ type Hub struct {
 	// callbacks.
 	life      context.Context
 	endLife   context.CancelFunc
-	callbacks callbacks
+	callbacks lifecycle.Group
 
 	sessions  *sessions
 	occupancy occupancy
@@ -340,7 +341,7 @@ func (h *Hub) Shutdown(ctx context.Context) {
 		for _, s := range h.sessions.all() {
 			h.drop(s, eio.ReasonServerClose)
 		}
-		h.callbacks.close()
+		h.callbacks.Close()
 		h.refreshGauges()
 	})
 }

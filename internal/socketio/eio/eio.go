@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/confcheck"
+	"github.com/coworkctl/coworkctl/internal/lifecycle"
 	"github.com/gobwas/ws"
 )
 
@@ -213,7 +214,7 @@ type Server struct {
 	closing   bool
 	live      sync.WaitGroup // sessions whose OnClose has not returned
 	// work owns readers, writers, flushers and timer callbacks.
-	work owner
+	work lifecycle.Group
 
 	flush flusher
 
@@ -439,8 +440,8 @@ func (s *Server) linger(sess *Session) {
 	}
 	s.lingering[sess.id] = sess
 	sess.lingerTimer = time.AfterFunc(lingerAfterClose, func() {
-		if s.work.enter() {
-			defer s.work.exit()
+		if s.work.Enter() {
+			defer s.work.Exit()
 			s.remove(sess)
 		}
 	})
@@ -491,7 +492,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 		err = ctx.Err()
 	}
-	s.work.close()
+	s.work.Close()
 	s.forgetLingering()
 	return err
 }

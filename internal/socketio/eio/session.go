@@ -209,7 +209,7 @@ func (s *Session) kickLocked() {
 			s.writing = true
 			if s.raw != nil {
 				s.srv.flush.schedule(s, s.conn)
-			} else if s.srv.work.enter() {
+			} else if s.srv.work.Enter() {
 				go s.ownedWriteLoop(s.conn, nil, false)
 			} else {
 				s.writing = false // shut down: the session has ended
@@ -389,10 +389,10 @@ func (s *Session) armLocked(d time.Duration) {
 }
 
 func (s *Session) onTimer() {
-	if !s.srv.work.enter() {
+	if !s.srv.work.Enter() {
 		return
 	}
-	defer s.srv.work.exit()
+	defer s.srv.work.Exit()
 	s.mu.Lock()
 	if s.state == stateEnded {
 		s.mu.Unlock()

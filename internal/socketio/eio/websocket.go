@@ -58,7 +58,7 @@ func (s *Server) handshakeWebsocket(w http.ResponseWriter, r *http.Request) {
 	sess.mu.Unlock()
 	sess.startHeartbeat()
 	s.log.Debug("eio session open", "sid", sess.id, "transport", transportWebsocket, "remote_addr", r.RemoteAddr)
-	if !s.work.spawn(func() { sess.readLoop(conn, rd, false) }) {
+	if !s.work.Go(func() { sess.readLoop(conn, rd, false) }) {
 		_ = conn.Close() // shut down meanwhile: the session has ended
 	}
 }
@@ -82,7 +82,7 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close()
 		return
 	}
-	if !s.srv.work.spawn(func() { s.readLoop(conn, rd, true) }) {
+	if !s.srv.work.Go(func() { s.readLoop(conn, rd, true) }) {
 		s.dropProbe(conn)
 	}
 }
@@ -332,7 +332,7 @@ func (s *Session) recycleBatchLocked(batch []*Frame) {
 // ownedWriteLoop is writeLoop for the server's owner, whose enter the
 // caller made.
 func (s *Session) ownedWriteLoop(conn net.Conn, pending net.Buffers, terminal bool) {
-	defer s.srv.work.exit()
+	defer s.srv.work.Exit()
 	s.writeLoop(conn, pending, terminal)
 }
 

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/coworkctl/coworkctl/internal/lifecycle"
 )
 
 // A websocket's queue is written by the server's flusher: a few
@@ -20,7 +22,7 @@ import (
 // goroutines at a time.
 type flusher struct {
 	max  int
-	work *owner
+	work *lifecycle.Group
 
 	mu      sync.Mutex
 	queue   []flushJob
@@ -45,7 +47,7 @@ func (f *flusher) schedule(s *Session, conn net.Conn) {
 	if !start {
 		return
 	}
-	if !f.work.enter() {
+	if !f.work.Enter() {
 		// Shut down: every session has ended, nothing is left to write.
 		f.mu.Lock()
 		f.workers--
@@ -57,7 +59,7 @@ func (f *flusher) schedule(s *Session, conn net.Conn) {
 
 // ownedRun is run for the server's owner, whose enter the caller made.
 func (f *flusher) ownedRun() {
-	defer f.work.exit()
+	defer f.work.Exit()
 	f.run()
 }
 
@@ -139,7 +141,7 @@ func (s *Session) writeNow(conn net.Conn) {
 		s.end(ReasonTransportError, nil)
 	case len(rest) > 0:
 		// Refused only once shut down, when the session has ended.
-		if s.srv.work.enter() {
+		if s.srv.work.Enter() {
 			go s.ownedWriteLoop(conn, rest, terminal)
 		}
 	case terminal:

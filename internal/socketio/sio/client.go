@@ -56,7 +56,7 @@ func (s *Server) newClient(c conn) *client {
 	cl := &client{srv: s, conn: c, pending: true, addr: s.cfg.ClientAddress(c.Request())}
 	s.sessions.Add(1)
 	s.pending.Add(1)
-	cl.timeout = s.timers.afterFunc(s.cfg.ConnectTimeout, cl.connectTimeout)
+	cl.timeout = time.AfterFunc(s.cfg.ConnectTimeout, func() { s.timers.Run(cl.connectTimeout) })
 	for _, old := range s.pool.add(cl) {
 		old.evict()
 	}

@@ -396,7 +396,7 @@ func (n *Namespace) detach(s *Socket, reason string) {
 	s.mu.Lock()
 	s.state = stateSaved
 	s.ring.disconnected = true
-	s.expiry = n.srv.timers.afterFunc(n.srv.cfg.Recovery.Window, func() { n.drop(s) })
+	s.expiry = time.AfterFunc(n.srv.cfg.Recovery.Window, func() { n.srv.timers.Run(func() { n.drop(s) }) })
 	s.mu.Unlock()
 	n.mu.Unlock()
 	if !n.srv.saved.put(s) {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -97,43 +96,6 @@ func TestNoCallbackAfterShutdown(t *testing.T) {
 		late.drop(eio.ReasonTransportClose)
 		if n := s.saved.len(); n != 0 {
 			t.Errorf("%d sessions saved after Shutdown", n)
-		}
-	})
-}
-
-func TestCallbacksCloseWaitsForRunning(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var c callbacks
-		release := make(chan struct{})
-		var ran, after atomic.Int32
-		c.afterFunc(time.Second, func() {
-			ran.Add(1)
-			<-release
-		})
-		c.afterFunc(3*time.Second, func() { after.Add(1) })
-		time.Sleep(time.Second)
-		synctest.Wait()
-		if ran.Load() != 1 {
-			t.Fatal("callback did not start")
-		}
-		var closed atomic.Bool
-		go func() {
-			c.close()
-			closed.Store(true)
-		}()
-		synctest.Wait()
-		if closed.Load() {
-			t.Error("close returned while a callback was running")
-		}
-		close(release)
-		synctest.Wait()
-		if !closed.Load() {
-			t.Error("close did not return once the callback did")
-		}
-		time.Sleep(5 * time.Second)
-		synctest.Wait()
-		if after.Load() != 0 {
-			t.Error("a callback ran after close")
 		}
 	})
 }

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/confcheck"
+	"github.com/coworkctl/coworkctl/internal/lifecycle"
 	"github.com/coworkctl/coworkctl/internal/socketio/adapter"
 	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 	"github.com/coworkctl/coworkctl/internal/socketio/parser"
@@ -127,7 +128,7 @@ type Server struct {
 	sessions, pending atomic.Int64
 	pool              *pendingPool
 	// timers owns the callbacks of connect timeouts and recovery expiry.
-	timers callbacks
+	timers lifecycle.Group
 
 	nsMu sync.RWMutex
 	nsps map[string]*Namespace
@@ -265,7 +266,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, sock := range s.saved.close() {
 		sock.ns.unlink(sock)
 	}
-	s.timers.close()
+	s.timers.Close()
 	return err
 }
 
