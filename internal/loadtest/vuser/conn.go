@@ -35,10 +35,23 @@ type DialOptions struct {
 	Transports []string
 	Timeout    time.Duration
 	// OnEvent runs on the connection's reader for every event; it must
-	// not block.
-	OnEvent func(name string, args []json.RawMessage, at time.Time)
+	// not block, nor keep e.Payload.
+	OnEvent func(e Event)
 	// OnClose runs once when the connection ends; err is nil after Close.
 	OnClose func(err error)
+}
+
+// Event is one event as the connection read it, still encoded, so a user
+// decodes only what it looks at.
+type Event struct {
+	// Payload is the event's JSON array (["name", args…]), valid only
+	// while OnEvent runs.
+	Payload []byte
+	// At is when it was read.
+	At time.Time
+	// Parse splits a payload into the name and arguments, without a
+	// recovery offset.
+	Parse func(payload []byte) (name string, args []json.RawMessage, err error)
 }
 
 // Dialer opens connections; the runner takes it as a dependency so the

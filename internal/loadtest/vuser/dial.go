@@ -26,7 +26,9 @@ func SocketIODialer() Dialer {
 		c, err := sioclient.Dial(ctx, sioclient.Options{
 			URL: o.URL, Namespace: o.Namespace, Path: o.Path, Auth: o.Auth, Query: o.Query, Header: o.Header,
 			Transports: o.Transports, NetDial: netDial, HTTPClient: hc, ConnectTimeout: o.Timeout,
-			OnEvent: func(_ *sioclient.Conn, e sioclient.Event) { o.OnEvent(e.Name, e.Args, e.At) },
+			OnRawEvent: func(c *sioclient.Conn, payload []byte, at time.Time) {
+				o.OnEvent(Event{Payload: payload, At: at, Parse: c.ParseEvent})
+			},
 			OnClose: onClose,
 		})
 		if err != nil {

@@ -1,6 +1,7 @@
 package vuser
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,17 +78,27 @@ type waiter struct {
 // look back into.
 const maxEvents = 32
 
-// onEvent runs on the connection's reader.
-func (v *vu) onEvent(name string, args []json.RawMessage, at time.Time) {
-	if name == protocol.EventSlotUpdate && len(args) > 0 {
+// onEvent runs on the connection's reader. A slot_update is decoded in
+// one pass straight from the payload, and other events not at all unless
+// the flow waits for events: every user of a busy room reads every update,
+// and splitting each into its arguments first cost as much again.
+func (v *vu) onEvent(ev Event) {
+	at := ev.At
+	if head, known := eventName(ev.Payload); !known || string(head) == protocol.EventSlotUpdate {
+		var name string
 		var u protocol.SlotUpdate
-		if json.Unmarshal(args[0], &u) == nil {
+		tuple := [2]any{&name, &u}
+		if json.Unmarshal(ev.Payload, &tuple) == nil && name == protocol.EventSlotUpdate {
 			if v.r.ledger.deliver(v, updateKey{spazio: u.Data.IDSpazio, date: u.Data.Date, slot: u.SlotID, status: u.Status}, at) {
 				v.r.series.add(at, func(s *second) { s.Updates++ })
 			}
 		}
 	}
 	if !v.r.buffered {
+		return
+	}
+	name, args, err := ev.Parse(ev.Payload)
+	if err != nil {
 		return
 	}
 	e := event{name: name, args: copyArgs(args), at: at}
@@ -104,6 +115,25 @@ func (v *vu) onEvent(name string, args []json.RawMessage, at time.Time) {
 	if len(v.events) > maxEvents {
 		v.events = v.events[len(v.events)-maxEvents:]
 	}
+}
+
+// eventName reads the name of an event payload (["name", …]) without
+// decoding the rest; known is false when that takes a JSON decoder (a
+// name with escapes, an unexpected shape).
+func eventName(p []byte) (name []byte, known bool) {
+	p = bytes.TrimLeft(p, " \t\r\n")
+	if len(p) == 0 || p[0] != '[' {
+		return nil, false
+	}
+	p = bytes.TrimLeft(p[1:], " \t\r\n")
+	if len(p) == 0 || p[0] != '"' {
+		return nil, false
+	}
+	end := bytes.IndexByte(p[1:], '"')
+	if end < 0 || bytes.IndexByte(p[1:1+end], '\\') >= 0 {
+		return nil, false
+	}
+	return p[1 : 1+end], true
 }
 
 func copyArgs(args []json.RawMessage) []json.RawMessage {
