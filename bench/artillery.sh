@@ -3,10 +3,11 @@
 # `coworkctl emit load --scenario` against the same `coworkctl serve`, one
 # after the other, each generator pinned to one core (taskset) and the
 # server to the other. For each run it prints the generator's CPU-seconds
-# (user + sys of the generator process and its children: rusage, or the
-# /proc samples of its process tree when they say more), per
-# virtual user, its peak RSS, the virtual users created / failed and the
-# p99 of the join_space acknowledgement as each generator reports it.
+# (user + sys, and user and sys apart, of the generator process and its
+# children: rusage, or the /proc samples of its process tree when they
+# say more), per virtual user, its peak RSS, the virtual users created /
+# failed and the p99 of the join_space acknowledgement as each generator
+# reports it.
 #
 #   bench/artillery.sh                  # the anchor: 600 users at 20/s
 #   RATES="20 40 80" bench/artillery.sh # a sweep: the most users one core
@@ -84,7 +85,7 @@ sys.exit(p.returncode)
 PY
 }
 
-printf '%-10s %6s %6s %8s %8s %9s %9s %9s %11s\n' generator rate vusers created failed cpu_s ms_per_vu rss_mib p99_join_ms
+printf '%-10s %6s %6s %8s %8s %9s %7s %7s %9s %9s %11s\n' generator rate vusers created failed cpu_s user_s sys_s ms_per_vu rss_mib p99_join_ms
 for rate in $RATES; do
 	vusers=$((rate * DURATION))
 	for gen in $GENERATORS; do
@@ -150,7 +151,7 @@ print(r["vusers"]["created"], r["vusers"]["failed"], p99)' "$log")
 		kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true
 		awk -v g="$gen" -v r="$rate" -v v="$vusers" -v c="$created" -v f="$failed" -v u="$user" -v s="$sys" -v m="$rss" -v p="$p99" 'BEGIN {
 			cpu = u + s; per = (c > 0) ? cpu * 1000 / c : 0
-			printf "%-10s %6d %6d %8d %8d %9.2f %9.2f %9.1f %11s\n", g, r, v, c, f, cpu, per, m / 1024, p }'
+			printf "%-10s %6d %6d %8d %8d %9.2f %7.2f %7.2f %9.2f %9.1f %11s\n", g, r, v, c, f, cpu, u, s, per, m / 1024, p }'
 	done
 done
 echo "logs: $OUT"
