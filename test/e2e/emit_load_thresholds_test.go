@@ -146,32 +146,16 @@ func TestEmitLoadFixedRunInterrupted(t *testing.T) {
 			args = append(args, "--json")
 		}
 		sent := customEventsOut(t, s)
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		cmd := exec.CommandContext(ctx, coworkctlBin, args...)
-		cmd.Env = cleanEnv()
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Start(); err != nil {
-			cancel()
-			t.Fatal(err)
-		}
 		// Interrupt during the traffic: the run's first broadcast comes
 		// after every client connected.
-		testkit.Eventually(t, 20*time.Second, "the run's first broadcast", func() bool { return customEventsOut(t, s) > sent })
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		err := cmd.Wait()
-		cancel()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
-			t.Fatalf("json=%v: %v, want exit 130\n%s\n%s", asJSON, err, out.String(), errb.String())
-		}
+		out, errb := interruptRun(t, args, "the run's first broadcast", func() bool { return customEventsOut(t, s) > sent })
 		if asJSON {
 			var rep loadtest.Report
-			if err := json.Unmarshal(out.Bytes(), &rep); err != nil || !rep.Interrupted || rep.Connections.Connected != 4 {
-				t.Errorf("json report: %v interrupted %v connected %d\n%s", err, rep.Interrupted, rep.Connections.Connected, out.String())
+			if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Interrupted || rep.Connections.Connected != 4 {
+				t.Errorf("json report: %v interrupted %v connected %d\n%s\n%s", err, rep.Interrupted, rep.Connections.Connected, out, errb)
 			}
-		} else if !strings.Contains(out.String(), "INTERRUPTED") {
-			t.Errorf("text report not marked:\n%s", out.String())
+		} else if !strings.Contains(out, "INTERRUPTED") {
+			t.Errorf("text report not marked:\n%s", out)
 		}
 		rows := readCSV(t, csvPath)
 		if last := rows[len(rows)-1]; last[1] != "interrupted" {
@@ -205,25 +189,35 @@ func customEventsOut(t *testing.T, s *Server) float64 {
 // marked interrupted, and exits 130.
 func TestEmitLoadFixedRunInterruptedWhileConnecting(t *testing.T) {
 	s := StartServer(t, ServerConfig{Args: []string{"--log-level", "warn"}})
+	out, errb := interruptRun(t, []string{"emit", "load", "--server", s.URL, "--jwt-secret", s.Secret,
+		"--clients", "100", "--connect-rate", "4", "--rooms", "1", "--duration", "5s", "--rate", "5", "--json"},
+		"two clients connected", func() bool { return s.Metric(t, "coworkctl_sockets") >= 2 })
+	var rep loadtest.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Interrupted || rep.Connections.Connected < 2 || rep.Connections.Connected >= 100 {
+		t.Errorf("json report: %v interrupted %v connected %d\nstdout %s\nstderr %s", err, rep.Interrupted, rep.Connections.Connected, out, errb)
+	}
+}
+
+// interruptRun starts coworkctl with args, sends it SIGINT once ready
+// holds, and returns what it printed; it fails the test unless the
+// command then exits 130.
+func interruptRun(t *testing.T, args []string, what string, ready func() bool) (stdout, stderr string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, coworkctlBin, "emit", "load", "--server", s.URL, "--jwt-secret", s.Secret,
-		"--clients", "100", "--connect-rate", "4", "--rooms", "1", "--duration", "5s", "--rate", "5", "--json")
+	cmd := exec.CommandContext(ctx, coworkctlBin, args...)
 	cmd.Env = cleanEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, 20*time.Second, "two clients connected", func() bool { return s.Metric(t, "coworkctl_sockets") >= 2 })
+	testkit.Eventually(t, 20*time.Second, what, ready)
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
-		t.Fatalf("%v, want exit 130\n%s\n%s", err, out.String(), errb.String())
+		t.Fatalf("%v: %v, want exit 130\nstdout %s\nstderr %s", args, err, out.String(), errb.String())
 	}
-	var rep loadtest.Report
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || !rep.Interrupted || rep.Connections.Connected < 2 || rep.Connections.Connected >= 100 {
-		t.Errorf("json report: %v interrupted %v connected %d\nstdout %s\nstderr %s", err, rep.Interrupted, rep.Connections.Connected, out.String(), errb.String())
-	}
+	return out.String(), errb.String()
 }

@@ -2,19 +2,14 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/loadtest/vuser"
-	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
 // writeScenario writes a scenario file into a temporary directory.
@@ -230,30 +225,15 @@ scenarios:
 		if asJSON {
 			args = append(args, "--json")
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		cmd := exec.CommandContext(ctx, coworkctlBin, args...)
-		cmd.Env = cleanEnv()
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
 		// Interrupt once users are connected: the server counts them.
-		testkit.Eventually(t, 20*time.Second, "two users connected to the server", func() bool { return s.Metric(t, "coworkctl_sockets") >= 2 })
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		err := cmd.Wait()
-		cancel()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
-			t.Fatalf("json=%v: %v, want exit 130\n%s\n%s", asJSON, err, out.String(), errb.String())
-		}
+		out, errb := interruptRun(t, args, "two users connected to the server", func() bool { return s.Metric(t, "coworkctl_sockets") >= 2 })
 		if asJSON {
 			var rep vuser.Report
-			if err := json.Unmarshal(out.Bytes(), &rep); err != nil || !rep.Interrupted || rep.VUsers.Created == 0 {
-				t.Errorf("json report: %v interrupted %v created %d", err, rep.Interrupted, rep.VUsers.Created)
+			if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Interrupted || rep.VUsers.Created == 0 {
+				t.Errorf("json report: %v interrupted %v created %d\n%s", err, rep.Interrupted, rep.VUsers.Created, errb)
 			}
-		} else if !strings.Contains(out.String(), "INTERRUPTED") {
-			t.Errorf("text report not marked:\n%s", out.String())
+		} else if !strings.Contains(out, "INTERRUPTED") {
+			t.Errorf("text report not marked:\n%s", out)
 		}
 		rows := readCSV(t, csvPath)
 		if last := rows[len(rows)-1]; last[1] != "interrupted" {
