@@ -3,14 +3,10 @@ package server_test
 import (
 	"context"
 	"net/http"
-	"net/url"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/coworkctl/coworkctl/internal/auth"
-	"github.com/coworkctl/coworkctl/internal/server"
-	"github.com/coworkctl/coworkctl/internal/slots"
 	"github.com/coworkctl/coworkctl/internal/testkit"
 )
 
@@ -23,27 +19,7 @@ import (
 // to Redis's 3 s read deadline), and answered this node's figures as if
 // they were the cluster's.
 func TestRedisStallBoundsStatsAndEmitCounts(t *testing.T) {
-	pg, rd := os.Getenv("COWORK_TEST_POSTGRES_URL"), os.Getenv("COWORK_TEST_REDIS_URL")
-	if pg == "" || rd == "" {
-		t.Skip("Redis stall test skipped: set COWORK_TEST_POSTGRES_URL and COWORK_TEST_REDIS_URL")
-	}
-	ru, err := url.Parse(rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	px := newStallProxy(t, ru.Host)
-	viaProxy := *ru
-	viaProxy.Host = px.addr()
-	dsn := freshSchema(t, pg)
-	prefix := "cwtest-statsstall-" + time.Now().Format("150405.000000")
-	cfg := func(redis string) server.Config {
-		return server.Config{
-			Addr: "127.0.0.1:0", DB: dsn, Redis: redis, RedisPrefix: prefix, JWTSecret: secret,
-			HoldTTL: time.Hour, Location: time.UTC, Catalog: slots.DemoCatalog(),
-		}
-	}
-	a := startWith(t, cfg(viaProxy.String()))
-	b := startWith(t, cfg(rd))
+	a, b, px := stallableNodes(t, "statsstall", 0)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const onB = 3

@@ -45,27 +45,7 @@ func TestRedisStallOverflowResendsSlots(t *testing.T) {
 }
 
 func runRedisStall(t *testing.T, queue int) {
-	pg, rd := os.Getenv("COWORK_TEST_POSTGRES_URL"), os.Getenv("COWORK_TEST_REDIS_URL")
-	if pg == "" || rd == "" {
-		t.Skip("Redis stall test skipped: set COWORK_TEST_POSTGRES_URL and COWORK_TEST_REDIS_URL")
-	}
-	ru, err := url.Parse(rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	px := newStallProxy(t, ru.Host)
-	viaProxy := *ru
-	viaProxy.Host = px.addr()
-	dsn := freshSchema(t, pg)
-	prefix := "cwtest-stall-" + time.Now().Format("150405.000000")
-	cfg := func(redis string) server.Config {
-		return server.Config{
-			Addr: "127.0.0.1:0", DB: dsn, Redis: redis, RedisPrefix: prefix, RedisQueue: queue, JWTSecret: secret,
-			HoldTTL: time.Hour, Location: time.UTC, Catalog: slots.DemoCatalog(),
-		}
-	}
-	a := startWith(t, cfg(viaProxy.String()))
-	b := startWith(t, cfg(rd))
+	a, b, px := stallableNodes(t, "stall", queue)
 	nodes := []*harness{a, b}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -396,4 +376,32 @@ func readyz(t *testing.T, ctx context.Context, hc *http.Client, base string) (in
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
+}
+
+// stallableNodes starts two nodes on one PostgreSQL schema and one Redis
+// (skipping the test without both): a reaches Redis through px, which
+// the test can stall, b directly. queue is a's Redis queue bound (0: the
+// default).
+func stallableNodes(t *testing.T, name string, queue int) (a, b *harness, px *stallProxy) {
+	t.Helper()
+	pg, rd := os.Getenv("COWORK_TEST_POSTGRES_URL"), os.Getenv("COWORK_TEST_REDIS_URL")
+	if pg == "" || rd == "" {
+		t.Skip("Redis stall test skipped: set COWORK_TEST_POSTGRES_URL and COWORK_TEST_REDIS_URL")
+	}
+	ru, err := url.Parse(rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px = newStallProxy(t, ru.Host)
+	viaProxy := *ru
+	viaProxy.Host = px.addr()
+	dsn := freshSchema(t, pg)
+	prefix := "cwtest-" + name + "-" + time.Now().Format("150405.000000")
+	cfg := func(redis string) server.Config {
+		return server.Config{
+			Addr: "127.0.0.1:0", DB: dsn, Redis: redis, RedisPrefix: prefix, RedisQueue: queue, JWTSecret: secret,
+			HoldTTL: time.Hour, Location: time.UTC, Catalog: slots.DemoCatalog(),
+		}
+	}
+	return startWith(t, cfg(viaProxy.String())), startWith(t, cfg(rd)), px
 }
