@@ -69,10 +69,10 @@ type Options struct {
 	// NetDial opens the TCP connection of a websocket (or to its proxy);
 	// nil means a net.Dialer with a 10 s timeout.
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
-	// Proxy names the HTTP proxy a websocket tunnels through (CONNECT)
-	// for a request, or nil for none; nil means http.ProxyFromEnvironment
-	// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY). Polling requests use
-	// HTTPClient's own proxy.
+	// Proxy names the proxy a websocket goes through for a request: an
+	// http:// one (CONNECT) or a socks5:// or socks5h:// one; it returns
+	// nil for none. nil means http.ProxyFromEnvironment (HTTP_PROXY,
+	// HTTPS_PROXY, NO_PROXY). Polling requests use HTTPClient's own proxy.
 	Proxy func(*http.Request) (*url.URL, error)
 	// HTTPClient carries polling requests; nil means http.DefaultClient.
 	// Its Timeout, if any, must exceed the server's ping interval.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	xproxy "golang.org/x/net/proxy"
 )
 
 // readBufferSize is a websocket's read buffer: it holds most Engine.IO
@@ -55,8 +56,9 @@ func dialWebSocket(ctx context.Context, o *Options, ep *endpoint, sid string) (*
 	return t, nil
 }
 
-// dialTCP connects to u's host, through the HTTP proxy that proxyFor
-// names for u if any, and starts TLS for wss.
+// dialTCP connects to u's host, through the proxy that proxyFor names
+// for u if any (HTTP CONNECT, or SOCKS5 as net/http also takes from the
+// environment), and starts TLS for wss.
 func dialTCP(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), proxyFor func(*http.Request) (*url.URL, error), u *url.URL) (net.Conn, error) {
 	if dial == nil {
 		dial = netDialer.DialContext
@@ -74,10 +76,13 @@ func dialTCP(ctx context.Context, dial func(ctx context.Context, network, addr s
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	var conn net.Conn
-	if proxy != nil {
-		conn, err = dialProxy(ctx, dial, proxy, addr)
-	} else {
+	switch {
+	case proxy == nil:
 		conn, err = dial(ctx, "tcp", addr)
+	case proxy.Scheme == "socks5" || proxy.Scheme == "socks5h":
+		conn, err = dialSOCKS(ctx, dial, proxy, addr)
+	default:
+		conn, err = dialProxy(ctx, dial, proxy, addr)
 	}
 	if err != nil {
 		return nil, err
@@ -91,6 +96,36 @@ func dialTCP(ctx context.Context, dial func(ctx context.Context, network, addr s
 		conn = tc
 	}
 	return conn, nil
+}
+
+// dialSOCKS opens a connection to addr through a SOCKS5 proxy, with the
+// proxy URL's credentials if it has any.
+func dialSOCKS(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), proxy *url.URL, addr string) (net.Conn, error) {
+	d, err := xproxy.FromURL(proxy, contextDialer(dial))
+	if err != nil {
+		return nil, fmt.Errorf("proxy %s: %w", proxy.Redacted(), err)
+	}
+	cd, ok := d.(xproxy.ContextDialer)
+	if !ok {
+		return nil, fmt.Errorf("proxy %s: its dialer takes no context", proxy.Redacted())
+	}
+	conn, err := cd.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("proxy %s: %w", proxy.Redacted(), err)
+	}
+	return conn, nil
+}
+
+// contextDialer is a dial function as the dialer a SOCKS5 proxy dials
+// through.
+type contextDialer func(ctx context.Context, network, addr string) (net.Conn, error)
+
+func (f contextDialer) Dial(network, addr string) (net.Conn, error) {
+	return f(context.Background(), network, addr)
+}
+
+func (f contextDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return f(ctx, network, addr)
 }
 
 // dialProxy opens a tunnel to addr through an HTTP proxy (CONNECT).

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -225,6 +227,114 @@ func BenchmarkDialEmitClose(b *testing.B) {
 		}
 		if _, err := c.EmitWithAck(ctx, "echo", map[string]int{"spazioId": 1}); err != nil {
 			b.Fatal(err)
+		}
+		_ = c.Close()
+	}
+}
+
+// socksProxy is a SOCKS5 proxy (RFC 1928, with RFC 1929 username and
+// password when the client offers it) that relays one CONNECT and
+// reports the target and credentials it got.
+func socksProxy(t *testing.T) (addr string, got <-chan string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	report := make(chan string, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		r := bufio.NewReader(conn)
+		read := func(n int) []byte {
+			b := make([]byte, n)
+			if _, err := io.ReadFull(r, b); err != nil {
+				return nil
+			}
+			return b
+		}
+		hello := read(2)
+		if hello == nil || hello[0] != 5 {
+			return
+		}
+		methods := read(int(hello[1]))
+		cred := ""
+		if bytes.IndexByte(methods, 2) >= 0 {
+			_, _ = conn.Write([]byte{5, 2})
+			ver := read(2)
+			if ver == nil {
+				return
+			}
+			user := string(read(int(ver[1])))
+			plen := read(1)
+			if plen == nil {
+				return
+			}
+			cred = user + ":" + string(read(int(plen[0]))) + "@"
+			_, _ = conn.Write([]byte{1, 0})
+		} else {
+			_, _ = conn.Write([]byte{5, 0})
+		}
+		req := read(4) // VER CMD RSV ATYP
+		if req == nil || req[1] != 1 {
+			return
+		}
+		var host string
+		switch req[3] {
+		case 1:
+			host = net.IP(read(4)).String()
+		case 3:
+			n := read(1)
+			if n == nil {
+				return
+			}
+			host = string(read(int(n[0])))
+		default:
+			return
+		}
+		port := read(2)
+		if port == nil {
+			return
+		}
+		target := net.JoinHostPort(host, strconv.Itoa(int(port[0])<<8|int(port[1])))
+		report <- cred + target
+		up, err := net.Dial("tcp", target)
+		if err != nil {
+			_, _ = conn.Write([]byte{5, 5, 0, 1, 0, 0, 0, 0, 0, 0})
+			return
+		}
+		defer up.Close()
+		_, _ = conn.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0})
+		go func() { _, _ = io.Copy(up, r) }()
+		_, _ = io.Copy(conn, up)
+	}()
+	return ln.Addr().String(), report
+}
+
+// A socks5:// proxy from the environment carries websockets, as it did
+// with gorilla's dialer and as net/http carries polling through it.
+func TestWebSocketThroughSOCKS5(t *testing.T) {
+	base := newServer(t, sio.Config{})
+	target, _ := url.Parse(base)
+	for _, tc := range []struct{ proxyURL, wantPrefix string }{
+		{"socks5://%s", ""},
+		{"socks5h://ann:secret@%s", "ann:secret@"},
+	} {
+		addr, got := socksProxy(t)
+		c, err := Dial(context.Background(), Options{URL: base, Auth: map[string]string{"token": "good"}, Transports: []string{TransportWebSocket},
+			Proxy: func(*http.Request) (*url.URL, error) { return url.Parse(fmt.Sprintf(tc.proxyURL, addr)) }})
+		if err != nil {
+			t.Fatalf("Dial through %s: %v", tc.proxyURL, err)
+		}
+		if g := <-got; g != tc.wantPrefix+target.Host {
+			t.Errorf("%s: the proxy got %q, want %q", tc.proxyURL, g, tc.wantPrefix+target.Host)
+		}
+		if ack, err := c.EmitWithAck(context.Background(), "echo", "socks"); err != nil || len(ack) != 1 || string(ack[0]) != `"socks"` {
+			t.Errorf("%s: echo = %s, %v", tc.proxyURL, ack, err)
 		}
 		_ = c.Close()
 	}
