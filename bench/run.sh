@@ -45,7 +45,11 @@ unset GOMAXPROCS
 SERVERS=${SERVERS:-"node before after"}
 WORKLOADS=${WORKLOADS:-"1 2 3 4 5"}
 BASE_REF=${BASE_REF:-fa612f8}
-GEN=${GEN:-before}                        # which build drives the load: before or after
+# The working tree's generator drives the load by default: it reads /api/sedi
+# as a bare array (today's servers and the original's) and wrapped (older
+# builds), while a build from before the bare array cannot list a newer
+# server's spaces.
+GEN=${GEN:-after}                         # which build drives the load: before or after
 PAYLOAD=${PAYLOAD:-200}
 CONNECT_RATE=${CONNECT_RATE:-1000}        # connections/s, workloads 1-3 and 5
 DRAIN=${DRAIN:-5s}                        # generator wait for messages in flight
