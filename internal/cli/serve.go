@@ -89,6 +89,7 @@ PostgreSQL and Redis (--redis) to scale out.`,
 	fl.StringVar(&c.DBOwnSchema, "db-own-schema", mio.DefaultOwnSchema, "schema of coworkctl's own tables on --db-layout coworking-mio")
 	fl.StringVar(&c.Redis, "redis", "", "redis://… URL to share rooms and broadcasts between nodes (off by default)")
 	fl.StringVar(&c.RedisPrefix, "redis-prefix", c.RedisPrefix, "channel prefix of the Redis adapter (same default as Node's adapter)")
+	fl.IntVar(&c.RedisQueue, "redis-queue", c.RedisQueue, "broadcasts kept for Redis while it does not answer; past it the oldest go and their slots' state is resent when Redis is back")
 	fl.DurationVar(&c.HoldTTL, "hold-ttl", c.HoldTTL, "how long a hold lasts before it is freed")
 	fl.IntVar(&c.MaxHoldsPerUser, "max-holds-per-user", slots.DefaultMaxHoldsPerUser, "active holds one user may have at once; more get 429 HOLD_LIMIT (0 = unlimited, the default)")
 	fl.IntVar(&c.MaxDaysAhead, "max-days-ahead", slots.DefaultMaxDaysAhead, "refuse holds for dates more than this many days after today with 400 DATE_TOO_FAR (0 = unlimited, the default)")

@@ -51,6 +51,15 @@ func TestServeFlagsEnvFallback(t *testing.T) {
 					t.Errorf("cors origins = %v", o.Server.Realtime.CORSOrigins)
 				}
 			}},
+		{"redis queue", map[string]string{"COWORK_REDIS_QUEUE": "500"}, []string{"--jwt-secret", "s"}, func(t *testing.T, o *ServeOptions) {
+			cfg, err := o.config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.RedisQueue != 500 {
+				t.Errorf("RedisQueue = %d, want COWORK_REDIS_QUEUE's 500", cfg.RedisQueue)
+			}
+		}},
 		{"flag wins", map[string]string{"COWORK_ADDR": "127.0.0.1:4000"}, []string{"--addr", ":5000"}, func(t *testing.T, o *ServeOptions) {
 			if o.Server.Addr != ":5000" {
 				t.Errorf("addr = %q, want the flag's :5000", o.Server.Addr)
@@ -263,6 +272,16 @@ func TestServeReportsTheSameBadFlag(t *testing.T) {
 			}
 		} else if errOut.String() != first {
 			t.Fatalf("bad flags reported differently between runs: %q, then %q", first, errOut.String())
+		}
+	}
+}
+
+// A Redis queue that holds nothing is refused, naming the flag.
+func TestServeRefusesAnEmptyRedisQueue(t *testing.T) {
+	for _, v := range []string{"0", "-5"} {
+		f, _, errOut := testFactory(nil)
+		if code := Run(context.Background(), f, []string{"serve", "--dev", "--redis-queue", v}); code != ExitUsage || !strings.Contains(errOut.String(), "--redis-queue must be positive, got "+v) {
+			t.Errorf("--redis-queue %s: exit %d, stderr %q; want %d naming the flag", v, code, errOut.String(), ExitUsage)
 		}
 	}
 }

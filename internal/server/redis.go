@@ -42,6 +42,10 @@ type redisCluster struct {
 // (Node's), so Go and Node nodes can share one cluster.
 const DefaultRedisPrefix = redisadapter.DefaultPrefix
 
+// DefaultRedisQueue is how many broadcasts wait for Redis during an
+// outage unless RedisQueue says otherwise.
+const DefaultRedisQueue = redisadapter.DefaultQueueSize
+
 // newRedisCluster connects to Redis; prefix is the config's, defaults
 // applied (the node keys use it as well as the adapter).
 func newRedisCluster(ctx context.Context, url, prefix string, queue int, log *slog.Logger) (*redisCluster, error) {

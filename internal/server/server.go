@@ -47,8 +47,8 @@ type Config struct {
 	// DefaultRedisPrefix, the Node adapter's default.
 	RedisPrefix string
 	// RedisQueue bounds the broadcasts waiting for Redis during an outage;
-	// zero is 10,000. Past it the oldest are dropped and their slots'
-	// current state is sent to the other nodes when Redis is back.
+	// zero is DefaultRedisQueue. Past it the oldest are dropped and their
+	// slots' current state is sent to the other nodes when Redis is back.
 	RedisQueue int
 	JWTSecret  string
 	JWTIssuer  string

@@ -32,6 +32,9 @@ func (c Config) withDefaults() Config {
 	if c.RedisPrefix == "" {
 		c.RedisPrefix = DefaultRedisPrefix
 	}
+	if c.RedisQueue == 0 {
+		c.RedisQueue = DefaultRedisQueue
+	}
 	def(&c.HoldTTL, slots.DefaultHoldTTL)
 	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&c.StoreTimeout, store.DefaultTimeout)
@@ -55,6 +58,7 @@ func (c *Config) Validate() error {
 		confcheck.NotNegative("MaxHoldsPerUser", c.MaxHoldsPerUser, "unlimited"),
 		confcheck.NotNegative("MaxDaysAhead", c.MaxDaysAhead, "unlimited"),
 		confcheck.Positive("StoreTimeout", c.StoreTimeout),
+		confcheck.Positive("RedisQueue", c.RedisQueue),
 		confcheck.Positive("HTTP.Header", c.HTTP.Header),
 		confcheck.Positive("HTTP.Request", c.HTTP.Request),
 		confcheck.Positive("HTTP.Idle", c.HTTP.Idle),
@@ -79,6 +83,7 @@ var flagOf = map[string]string{
 	"MaxHoldsPerUser":                      "--max-holds-per-user",
 	"MaxDaysAhead":                         "--max-days-ahead",
 	"StoreTimeout":                         "--store-timeout",
+	"RedisQueue":                           "--redis-queue",
 	"HTTP.Header":                          "--http-header-timeout",
 	"HTTP.Request":                         "--http-request-timeout",
 	"HTTP.Idle":                            "--http-idle-timeout",

@@ -62,7 +62,7 @@ type Config struct {
 	// outage. [30s]
 	LogInterval time.Duration
 	// QueueSize bounds the broadcasts waiting for Redis; past it the
-	// oldest are dropped. [10000]
+	// oldest are dropped. [DefaultQueueSize]
 	QueueSize int
 	// PublishTimeout bounds one round of publishing queued broadcasts; a
 	// stalled Redis fails the round after it and the round is retried. [2s]
@@ -118,6 +118,10 @@ var errNotStarted = fmt.Errorf("%w: redis subscription not running", adapter.Err
 // @socket.io/redis-adapter, so that Go and Node nodes share one cluster.
 const DefaultPrefix = "socket.io"
 
+// DefaultQueueSize is how many broadcasts wait for Redis during an
+// outage when Config.QueueSize is zero.
+const DefaultQueueSize = 10_000
+
 // New returns a Cluster; it does no I/O until Run.
 func New(cfg Config) *Cluster {
 	c := &Cluster{
@@ -133,7 +137,7 @@ func New(cfg Config) *Cluster {
 		log:        cfg.Logger,
 		pending:    make(map[string]*pendingFetch),
 
-		queue:          newQueue(cmp.Or(cfg.QueueSize, 10_000)),
+		queue:          newQueue(cmp.Or(cfg.QueueSize, DefaultQueueSize)),
 		up:             make(chan struct{}, 1),
 		publishTimeout: cmp.Or(cfg.PublishTimeout, 2*time.Second),
 	}
