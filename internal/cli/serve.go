@@ -248,7 +248,7 @@ func runServe(ctx context.Context, o *ServeOptions) error {
 		// A secret given with --dev is the developer's, not a throwaway.
 		throwaway := o.JWTSecret == "" && o.JWTSecretFile == ""
 		ann := announcer{w: o.F.Out, log: log, cfg: cfg, dev: o.Dev, throwaway: throwaway,
-			tokenFile: o.TokenFile, printToken: o.PrintToken, self: selfCommand()}
+			tokenFile: o.TokenFile, printToken: o.PrintToken, catalogFile: o.Catalog, self: selfCommand()}
 		annCtx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		defer func() { stop(); <-done; ann.removeTokenFile() }()

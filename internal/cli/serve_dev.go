@@ -25,6 +25,8 @@ type announcer struct {
 	throwaway  bool
 	tokenFile  string
 	printToken bool
+	// catalogFile is --catalog's file, loaded on top of --dev's demo one.
+	catalogFile string
 	// self is how to run this binary again (the banner's watch line).
 	self string
 	// wrote is set once the token file exists, so it is removed at exit.
@@ -55,7 +57,7 @@ func (a *announcer) run(ctx context.Context, addrs <-chan string) {
 	case a.printToken:
 		fmt.Fprintln(a.w, tok)
 	case a.dev:
-		fmt.Fprint(a.w, devBanner(server.URLFor(tcpAddr(addr)), catalogSource(a.cfg), a.cfg.JWTSecret, tok, a.throwaway, a.self))
+		fmt.Fprint(a.w, devBanner(server.URLFor(tcpAddr(addr)), catalogSource(a.cfg, a.catalogFile), a.cfg.JWTSecret, tok, a.throwaway, a.self))
 	}
 }
 
@@ -89,10 +91,14 @@ func writeFileAtomic(path string, data []byte) error {
 
 // catalogSource says where a --dev server's catalog comes from: --dev
 // loads the demo catalog on coworkctl's own tables only, since the
-// backend's layout reads its Sede and Spazio rows and never writes them.
-func catalogSource(cfg server.Config) string {
-	if cfg.DBLayout == server.LayoutCoworkingMio {
+// backend's layout reads its Sede and Spazio rows and never writes them;
+// a --catalog file is loaded on top of it.
+func catalogSource(cfg server.Config, catalogFile string) string {
+	switch {
+	case cfg.DBLayout == server.LayoutCoworkingMio:
 		return "catalog from the backend's Sede and Spazio"
+	case catalogFile != "":
+		return "demo catalog and " + filepath.Base(catalogFile)
 	}
 	return "demo catalog"
 }

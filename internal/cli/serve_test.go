@@ -334,3 +334,18 @@ func TestJSONLogsDurationsAsText(t *testing.T) {
 		t.Fatalf("durations not as text: %s", got)
 	}
 }
+
+// The --dev banner names where the catalog comes from.
+func TestDevBannerCatalogSource(t *testing.T) {
+	for _, tt := range []struct {
+		layout, file, want string
+	}{
+		{server.LayoutCoworkctl, "", "demo catalog"},
+		{server.LayoutCoworkctl, "/etc/coworkctl/sedi.yml", "demo catalog and sedi.yml"},
+		{server.LayoutCoworkingMio, "", "catalog from the backend's Sede and Spazio"},
+	} {
+		if got := catalogSource(server.Config{DBLayout: tt.layout}, tt.file); got != tt.want {
+			t.Errorf("catalogSource(%s, %q) = %q, want %q", tt.layout, tt.file, got, tt.want)
+		}
+	}
+}
