@@ -22,15 +22,22 @@ type eioRecorder struct {
 	mu       sync.Mutex
 	opened   map[string]int // transport of session-opening requests
 	upgrades int
+	// refuseUpgrades answers every websocket request for an open session
+	// with 400, as a proxy that cannot carry websockets does.
+	refuseUpgrades bool
 }
 
 func startEIORecorder(t *testing.T, target string) (*eioRecorder, string) {
+	return startEIORecorderWith(t, target, &eioRecorder{})
+}
+
+func startEIORecorderWith(t *testing.T, target string, rec *eioRecorder) (*eioRecorder, string) {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &eioRecorder{opened: map[string]int{}}
+	rec.opened = map[string]int{}
 	proxy := httputil.NewSingleHostReverseProxy(u)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/socket.io/") {
@@ -41,6 +48,11 @@ func startEIORecorder(t *testing.T, target string) (*eioRecorder, string) {
 				rec.opened[q.Get("transport")]++
 			case q.Get("transport") == "websocket":
 				rec.upgrades++
+				if rec.refuseUpgrades {
+					rec.mu.Unlock()
+					http.Error(w, "no websockets here", http.StatusBadRequest)
+					return
+				}
 			}
 			rec.mu.Unlock()
 		}
@@ -108,5 +120,36 @@ func TestEmitLoadScenarioDefaultTransports(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEmitLoadScenarioUsersLeftOnPolling: when upgrades are refused (a
+// proxy that carries no websockets), users of a script without transports
+// stay on long-polling, and the report files their steps under polling
+// instead of leaving them out of every transport.
+func TestEmitLoadScenarioUsersLeftOnPolling(t *testing.T) {
+	s := StartServer(t, ServerConfig{Args: []string{"--log-level", "warn"}})
+	rec, target := startEIORecorderWith(t, s.URL, &eioRecorder{refuseUpgrades: true})
+	path := writeScenario(t, `config:
+  phases: [{duration: 1, arrivalCount: 4}]
+scenarios:
+  - flow:
+      - join: {spazio: 1, sede: 1}
+      - leave: {}
+`)
+	r := runCoworkctl(t, 60*time.Second, "emit", "load", "--scenario", path, "--target", target, "--jwt-secret", s.Secret, "--json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
+	}
+	var rep vuser.Report
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatalf("decode: %v\n%s", err, r.Stdout)
+	}
+	if opened, upgrades := rec.snapshot(); opened["polling"] != 4 || upgrades == 0 {
+		t.Fatalf("sessions opened %v with %d upgrade attempts, want 4 polling sessions and refused upgrades", opened, upgrades)
+	}
+	polling := rep.Transports["polling"]
+	if rep.VUsers.Completed != 4 || len(polling) < 2 || polling[0].Name != "connect" || polling[0].OK != 4 || polling[1].OK != 4 {
+		t.Errorf("vusers %+v; transports %+v: want the 4 users' connect and join under polling", rep.VUsers, rep.Transports)
 	}
 }

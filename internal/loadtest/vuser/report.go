@@ -120,7 +120,11 @@ func (r *runner) report(start time.Time, wall, user0, sys0 time.Duration) *Repor
 	rep.Steps = stepReports(r.stats.order, r.stats.all)
 	rep.Transports = map[string][]StepReport{}
 	for tr, m := range r.stats.byTransport {
-		rep.Transports[tr] = stepReports(r.stats.order, m)
+		ss := stepReports(r.stats.order, m)
+		// Another transport is reported only when some user ended on it.
+		if tr == r.stats.main || slices.ContainsFunc(ss, func(s StepReport) bool { return s.Count > 0 }) {
+			rep.Transports[tr] = ss
+		}
 	}
 	l := r.ledger
 	l.mu.Lock()

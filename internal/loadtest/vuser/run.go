@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -138,8 +139,11 @@ func newRunner(cfg Config) (*runner, error) {
 		lost = 5 * time.Second
 	}
 	r.ledger = newLedger(lost)
+	// Users are filed under the transport they end on: the script's, and
+	// polling when some start there (--polling-share) or may stay there
+	// (an upgrade the server or a proxy refuses).
 	transports := []string{transportOf(s.Config.SocketIO.Transports)}
-	if cfg.PollingShare > 0 && transports[0] != "polling" {
+	if transports[0] != "polling" && (cfg.PollingShare > 0 || slices.Contains(s.Config.SocketIO.Transports, "polling")) {
 		transports = append(transports, "polling")
 	}
 	r.stats = newStats(s, transports)

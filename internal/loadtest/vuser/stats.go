@@ -28,12 +28,14 @@ type stats struct {
 	all         map[string]*stepStats
 	byTransport map[string]map[string]*stepStats
 	order       []string
+	// main is the script's transport, reported even when no user used it.
+	main string
 }
 
 const stepConnect = "connect"
 
 func newStats(s *scenario.Script, transports []string) *stats {
-	st := &stats{all: map[string]*stepStats{}, byTransport: map[string]map[string]*stepStats{}}
+	st := &stats{all: map[string]*stepStats{}, byTransport: map[string]map[string]*stepStats{}, main: transports[0]}
 	for _, tr := range transports {
 		st.byTransport[tr] = map[string]*stepStats{}
 	}
