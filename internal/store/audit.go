@@ -7,10 +7,8 @@ import (
 	"strings"
 
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/store/auditrow"
 )
-
-// auditCols is the column list of slot_audit in scanAudit's order, id first.
-const auditCols = `id, at, action, spazio_id, sede_id, date, slot, from_status, to_status, reservation_id, holder_id, user_id, role, reason, version`
 
 // auditInsertCols are the columns an insert writes: all but the id.
 const auditInsertCols = `at, action, spazio_id, sede_id, date, slot, from_status, to_status, reservation_id, holder_id, user_id, role, reason, version`
@@ -85,7 +83,7 @@ func (s *Store) writeAudit(ctx context.Context, tx *sql.Tx, entries []slots.Audi
 // History lists the audit entries of spazioID's grid on date, of one slot
 // when slot > 0, highest version first, at most limit.
 func (s *Store) History(ctx context.Context, spazioID int64, date string, slot, limit int) ([]slots.AuditEntry, error) {
-	query := `SELECT ` + auditCols + ` FROM slot_audit WHERE spazio_id = ? AND date = ?`
+	query := `SELECT ` + auditrow.Columns + ` FROM slot_audit WHERE spazio_id = ? AND date = ?`
 	args := []any{spazioID, date}
 	if slot > 0 {
 		query += ` AND slot = ?`
@@ -98,20 +96,8 @@ func (s *Store) History(ctx context.Context, spazioID int64, date string, slot, 
 		return nil, fmt.Errorf("history of spazio %d on %s: %w", spazioID, date, err)
 	}
 	defer rows.Close()
-	var es []slots.AuditEntry
-	for rows.Next() {
-		var (
-			e  slots.AuditEntry
-			at int64
-		)
-		if err := rows.Scan(&e.ID, &at, &e.Action, &e.Key.SpazioID, &e.Key.SedeID, &e.Key.Date, &e.Key.Slot,
-			&e.From, &e.To, &e.ReservationID, &e.HolderID, &e.Actor.UserID, &e.Actor.Role, &e.Reason, &e.Version); err != nil {
-			return nil, fmt.Errorf("history of spazio %d on %s: %w", spazioID, date, err)
-		}
-		e.At = fromMillis(at)
-		es = append(es, e)
-	}
-	if err := rows.Err(); err != nil {
+	es, err := auditrow.Scan(rows)
+	if err != nil {
 		return nil, fmt.Errorf("history of spazio %d on %s: %w", spazioID, date, err)
 	}
 	return es, nil

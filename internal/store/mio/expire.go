@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/coworkctl/coworkctl/internal/slots"
+	"github.com/coworkctl/coworkctl/internal/store/auditrow"
 )
 
 // grid names one spazio's slots on one date: the unit of versions.
@@ -261,27 +262,14 @@ func (s *Store) writeAudit(ctx context.Context, tx pgx.Tx, entries []slots.Audit
 // History lists a grid's audit entries, of one slot when slot > 0,
 // highest version first, at most limit.
 func (s *Store) History(ctx context.Context, spazioID int64, date string, slot, limit int) ([]slots.AuditEntry, error) {
-	query := `SELECT id, at, action, spazio_id, sede_id, date, slot, from_status, to_status, reservation_id, holder_id, user_id, role, reason, version
-		FROM ` + s.q.audit + ` WHERE spazio_id = $1 AND date = $2 AND ($3 = 0 OR slot = $3) ORDER BY version DESC LIMIT $4`
+	query := `SELECT ` + auditrow.Columns + ` FROM ` + s.q.audit + ` WHERE spazio_id = $1 AND date = $2 AND ($3 = 0 OR slot = $3) ORDER BY version DESC LIMIT $4`
 	rows, err := s.pool.Query(ctx, query, spazioID, date, slot, limit)
 	if err != nil {
 		return nil, fmt.Errorf("history of spazio %d on %s: %w", spazioID, date, err)
 	}
 	defer rows.Close()
-	var es []slots.AuditEntry
-	for rows.Next() {
-		var (
-			e  slots.AuditEntry
-			at int64
-		)
-		if err := rows.Scan(&e.ID, &at, &e.Action, &e.Key.SpazioID, &e.Key.SedeID, &e.Key.Date, &e.Key.Slot,
-			&e.From, &e.To, &e.ReservationID, &e.HolderID, &e.Actor.UserID, &e.Actor.Role, &e.Reason, &e.Version); err != nil {
-			return nil, fmt.Errorf("history of spazio %d on %s: %w", spazioID, date, err)
-		}
-		e.At = time.UnixMilli(at).UTC()
-		es = append(es, e)
-	}
-	if err := rows.Err(); err != nil {
+	es, err := auditrow.Scan(rows)
+	if err != nil {
 		return nil, fmt.Errorf("history of spazio %d on %s: %w", spazioID, date, err)
 	}
 	return es, nil
