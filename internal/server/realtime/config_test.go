@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coworkctl/coworkctl/internal/confcheck/confchecktest"
 	"github.com/coworkctl/coworkctl/internal/socketio/eio"
 	"github.com/coworkctl/coworkctl/internal/socketio/sio"
 )
@@ -12,50 +13,23 @@ import (
 // badConfigs are one bad value per checked field, in Validate's order:
 // the hub's own, then the engine's and the Socket.IO layer's under their
 // field's name.
-var badConfigs = []struct {
-	set  func(*Config)
-	want string
-}{
-	{func(c *Config) { c.MaxRoomsPerSocket = -1 }, "MaxRoomsPerSocket must be positive, got -1"},
-	{func(c *Config) { c.EventsPerSecond = -1 }, "EventsPerSecond must be positive, got -1"},
-	{func(c *Config) { c.EventBurst = -1 }, "EventBurst must be 0 (twice EventsPerSecond) or positive, got -1"},
-	{func(c *Config) { c.MaxConnections = -1 }, "MaxConnections must be positive, got -1"},
-	{func(c *Config) { c.Engine.MaxPayload = 1023 }, "Engine.MaxPayload must be at least 1024 bytes, got 1023"},
-	{func(c *Config) { c.Engine.PingInterval = -time.Second }, "Engine.PingInterval must be positive, got -1s"},
-	{func(c *Config) { c.Engine.StallTimeout = -time.Second }, "Engine.StallTimeout must be 0 (off) or positive, got -1s"},
-	{func(c *Config) { c.Socket.ConnectTimeout = -time.Second }, "Socket.ConnectTimeout must be positive, got -1s"},
-	{func(c *Config) { c.Socket.Recovery.MaxBytes = -1 }, "Socket.Recovery.MaxBytes must be positive, got -1"},
+var badConfigs = []confchecktest.Bad[Config]{
+	{Set: func(c *Config) { c.MaxRoomsPerSocket = -1 }, Want: "MaxRoomsPerSocket must be positive, got -1"},
+	{Set: func(c *Config) { c.EventsPerSecond = -1 }, Want: "EventsPerSecond must be positive, got -1"},
+	{Set: func(c *Config) { c.EventBurst = -1 }, Want: "EventBurst must be 0 (twice EventsPerSecond) or positive, got -1"},
+	{Set: func(c *Config) { c.MaxConnections = -1 }, Want: "MaxConnections must be positive, got -1"},
+	{Set: func(c *Config) { c.Engine.MaxPayload = 1023 }, Want: "Engine.MaxPayload must be at least 1024 bytes, got 1023"},
+	{Set: func(c *Config) { c.Engine.PingInterval = -time.Second }, Want: "Engine.PingInterval must be positive, got -1s"},
+	{Set: func(c *Config) { c.Engine.StallTimeout = -time.Second }, Want: "Engine.StallTimeout must be 0 (off) or positive, got -1s"},
+	{Set: func(c *Config) { c.Socket.ConnectTimeout = -time.Second }, Want: "Socket.ConnectTimeout must be positive, got -1s"},
+	{Set: func(c *Config) { c.Socket.Recovery.MaxBytes = -1 }, Want: "Socket.Recovery.MaxBytes must be positive, got -1"},
 }
 
-func TestConfigValidate(t *testing.T) {
-	if err := (Config{}).WithDefaults().Validate(); err != nil {
-		t.Fatalf("the defaults do not validate: %v", err)
-	}
-	for _, tt := range badConfigs {
-		t.Run(tt.want, func(t *testing.T) {
-			var c Config
-			tt.set(&c)
-			if err := c.WithDefaults().Validate(); err == nil || err.Error() != tt.want {
-				t.Fatalf("Validate() = %v, want %q", err, tt.want)
-			}
-		})
-	}
-}
-
-// TestConfigValidateOrder: with the values from i on all bad, value i is
+// TestConfigValidate: the defaults validate, each bad value gets its own
+// error, and of several bad values the first in Validate's order is
 // reported, every run.
-func TestConfigValidateOrder(t *testing.T) {
-	for i, first := range badConfigs {
-		var c Config
-		for _, b := range badConfigs[i:] {
-			b.set(&c)
-		}
-		for range 5 {
-			if err := c.WithDefaults().Validate(); err == nil || err.Error() != first.want {
-				t.Fatalf("values %d.. bad: Validate() = %v, want %q", i, err, first.want)
-			}
-		}
-	}
+func TestConfigValidate(t *testing.T) {
+	confchecktest.Check(t, badConfigs, func(c Config) error { return c.WithDefaults().Validate() })
 }
 
 // TestConfigDefaults: the product's defaults where they differ from the

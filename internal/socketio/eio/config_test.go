@@ -6,57 +6,32 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coworkctl/coworkctl/internal/confcheck/confchecktest"
 )
 
 // badConfigs are one bad value per checked field, in Validate's order.
-var badConfigs = []struct {
-	set  func(*Config)
-	want string
-}{
-	{func(c *Config) { c.PingInterval = -time.Second }, "PingInterval must be positive, got -1s"},
-	{func(c *Config) { c.PingTimeout = -time.Second }, "PingTimeout must be positive, got -1s"},
-	{func(c *Config) { c.UpgradeTimeout = -time.Second }, "UpgradeTimeout must be positive, got -1s"},
-	{func(c *Config) { c.MaxPayload = -1 }, "MaxPayload must be positive, got -1"},
-	{func(c *Config) { c.MaxPollingPackets = -1 }, "MaxPollingPackets must be positive, got -1"},
-	{func(c *Config) { c.MaxQueuedFrames = -1 }, "MaxQueuedFrames must be positive, got -1"},
-	{func(c *Config) { c.MaxQueuedBytes = -1 }, "MaxQueuedBytes must be positive, got -1"},
-	{func(c *Config) { c.WriteTimeout = -time.Second }, "WriteTimeout must be positive, got -1s"},
-	{func(c *Config) { c.StallTimeout = -time.Second }, "StallTimeout must be 0 (off) or positive, got -1s"},
-	{func(c *Config) { c.Transports = []string{"polling", "smoke"} }, `Transports has "smoke": want polling or websocket`},
+var badConfigs = []confchecktest.Bad[Config]{
+	{Set: func(c *Config) { c.PingInterval = -time.Second }, Want: "PingInterval must be positive, got -1s"},
+	{Set: func(c *Config) { c.PingTimeout = -time.Second }, Want: "PingTimeout must be positive, got -1s"},
+	{Set: func(c *Config) { c.UpgradeTimeout = -time.Second }, Want: "UpgradeTimeout must be positive, got -1s"},
+	{Set: func(c *Config) { c.MaxPayload = -1 }, Want: "MaxPayload must be positive, got -1"},
+	{Set: func(c *Config) { c.MaxPollingPackets = -1 }, Want: "MaxPollingPackets must be positive, got -1"},
+	{Set: func(c *Config) { c.MaxQueuedFrames = -1 }, Want: "MaxQueuedFrames must be positive, got -1"},
+	{Set: func(c *Config) { c.MaxQueuedBytes = -1 }, Want: "MaxQueuedBytes must be positive, got -1"},
+	{Set: func(c *Config) { c.WriteTimeout = -time.Second }, Want: "WriteTimeout must be positive, got -1s"},
+	{Set: func(c *Config) { c.StallTimeout = -time.Second }, Want: "StallTimeout must be 0 (off) or positive, got -1s"},
+	{Set: func(c *Config) { c.Transports = []string{"polling", "smoke"} }, Want: `Transports has "smoke": want polling or websocket`},
 }
 
+// TestConfigValidate: the defaults validate, each bad value gets its own
+// error, and of several bad values the first in Validate's order is
+// reported, every run.
 func TestConfigValidate(t *testing.T) {
-	if err := (Config{}).WithDefaults().Validate(); err != nil {
-		t.Fatalf("the defaults do not validate: %v", err)
-	}
-	for _, tt := range badConfigs {
-		t.Run(tt.want, func(t *testing.T) {
-			c := Config{}
-			tt.set(&c)
-			if err := c.WithDefaults().Validate(); err == nil || err.Error() != tt.want {
-				t.Fatalf("Validate() = %v, want %q", err, tt.want)
-			}
-		})
-	}
+	confchecktest.Check(t, badConfigs, func(c Config) error { return c.WithDefaults().Validate() })
 	// Without the defaults, a zero is not a value.
 	if err := (Config{}).Validate(); err == nil || err.Error() != "PingInterval must be positive, got 0s" {
 		t.Fatalf("zero Config without defaults: %v", err)
-	}
-}
-
-// TestConfigValidateOrder: with the values from i on all bad, value i is
-// reported, every run.
-func TestConfigValidateOrder(t *testing.T) {
-	for i, first := range badConfigs {
-		var c Config
-		for _, b := range badConfigs[i:] {
-			b.set(&c)
-		}
-		for range 5 {
-			if err := c.WithDefaults().Validate(); err == nil || err.Error() != first.want {
-				t.Fatalf("values %d.. bad: Validate() = %v, want %q", i, err, first.want)
-			}
-		}
 	}
 }
 

@@ -5,50 +5,25 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coworkctl/coworkctl/internal/confcheck/confchecktest"
 )
 
 // badConfigs are one bad value per checked field, in Validate's order.
-var badConfigs = []struct {
-	set  func(*Config)
-	want string
-}{
-	{func(c *Config) { c.ConnectTimeout = -time.Second }, "ConnectTimeout must be positive, got -1s"},
-	{func(c *Config) { c.MaxPending = -1 }, "MaxPending must be 0 or positive, got -1"},
-	{func(c *Config) { c.MaxPendingPerAddress = -2 }, "MaxPendingPerAddress must be 0 (no bound) or positive, got -2"},
-	{func(c *Config) { c.Recovery.Window = -time.Second }, "Recovery.Window must be 0 or positive, got -1s"},
-	{func(c *Config) { c.Recovery.MaxPackets = -1 }, "Recovery.MaxPackets must be positive, got -1"},
-	{func(c *Config) { c.Recovery.MaxBytes = -1 }, "Recovery.MaxBytes must be positive, got -1"},
+var badConfigs = []confchecktest.Bad[Config]{
+	{Set: func(c *Config) { c.ConnectTimeout = -time.Second }, Want: "ConnectTimeout must be positive, got -1s"},
+	{Set: func(c *Config) { c.MaxPending = -1 }, Want: "MaxPending must be 0 or positive, got -1"},
+	{Set: func(c *Config) { c.MaxPendingPerAddress = -2 }, Want: "MaxPendingPerAddress must be 0 (no bound) or positive, got -2"},
+	{Set: func(c *Config) { c.Recovery.Window = -time.Second }, Want: "Recovery.Window must be 0 or positive, got -1s"},
+	{Set: func(c *Config) { c.Recovery.MaxPackets = -1 }, Want: "Recovery.MaxPackets must be positive, got -1"},
+	{Set: func(c *Config) { c.Recovery.MaxBytes = -1 }, Want: "Recovery.MaxBytes must be positive, got -1"},
 }
 
-func TestConfigValidate(t *testing.T) {
-	if err := (Config{}).WithDefaults().Validate(); err != nil {
-		t.Fatalf("the defaults do not validate: %v", err)
-	}
-	for _, tt := range badConfigs {
-		t.Run(tt.want, func(t *testing.T) {
-			c := Config{}
-			tt.set(&c)
-			if err := c.WithDefaults().Validate(); err == nil || err.Error() != tt.want {
-				t.Fatalf("Validate() = %v, want %q", err, tt.want)
-			}
-		})
-	}
-}
-
-// TestConfigValidateOrder: with the values from i on all bad, value i is
+// TestConfigValidate: the defaults validate, each bad value gets its own
+// error, and of several bad values the first in Validate's order is
 // reported, every run.
-func TestConfigValidateOrder(t *testing.T) {
-	for i, first := range badConfigs {
-		var c Config
-		for _, b := range badConfigs[i:] {
-			b.set(&c)
-		}
-		for range 5 {
-			if err := c.WithDefaults().Validate(); err == nil || err.Error() != first.want {
-				t.Fatalf("values %d.. bad: Validate() = %v, want %q", i, err, first.want)
-			}
-		}
-	}
+func TestConfigValidate(t *testing.T) {
+	confchecktest.Check(t, badConfigs, func(c Config) error { return c.WithDefaults().Validate() })
 }
 
 func TestConfigDefaults(t *testing.T) {
